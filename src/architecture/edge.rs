@@ -1,0 +1,9 @@
+//! The edge stack (being written).
+
+use crate::model::Template;
+
+use super::Ctx;
+
+pub(super) fn build(ctx: &Ctx<'_>) -> Template {
+    Template::new(format!("ce {} edge", ctx.env_name()))
+}

@@ -1,0 +1,62 @@
+//! Command-line flags, as parsed by clap, before anything is read or resolved.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Builds, shows and applies the AWS infrastructure of a Compiler Explorer-shaped service.
+#[derive(Debug, Parser)]
+#[command(name = "ce", version, about, long_about = None)]
+pub struct Cli {
+    /// Environment to act on (a file envs/<ENV>.toml).
+    #[arg(long, global = true, env = "CE_ENV", default_value = "staging")]
+    pub env: String,
+
+    /// Output format of data written to stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Directory holding the env files.
+    #[arg(long, global = true, env = "CE_ENVS_DIR", default_value = "envs")]
+    pub envs_dir: PathBuf,
+
+    /// More detail on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// JSON with a `format_version`, for scripts and CI.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write each stack's CloudFormation template to <out>/<env>/<stack>.json.
+    Render {
+        /// Render every env in the envs directory.
+        #[arg(long)]
+        all: bool,
+        /// Write nothing; fail (exit 1) naming every file that differs from a fresh render.
+        #[arg(long)]
+        check: bool,
+        /// Root directory of the rendered stacks.
+        #[arg(long, default_value = "stacks")]
+        out: PathBuf,
+    },
+    /// Check env files and rendered templates against the tool's rules; no AWS calls.
+    Validate {
+        /// Validate every env in the envs directory.
+        #[arg(long)]
+        all: bool,
+    },
+}

@@ -1,0 +1,251 @@
+//! Environment files: finding them, parsing them, and checking them.
+//!
+//! An env is `envs/<name>.toml`. Loading reports every problem at once (unknown keys, wrong
+//! types, values that break the tool's rules), each with the file, line and key it comes from.
+
+mod schema;
+mod source;
+pub mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use schema::*;
+pub use source::KeyLines;
+use validate::Problem;
+
+/// A checked environment name: lowercase letters, digits and hyphens, starting with a letter,
+/// short enough for every AWS name built from it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnvName(String);
+
+/// The longest env name: `ce-<env>-monitoring` and target group names must stay within limits.
+pub const MAX_ENV_NAME: usize = 20;
+
+impl EnvName {
+    /// Checks and wraps a name.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let ok_chars = name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if name.is_empty()
+            || name.len() > MAX_ENV_NAME
+            || !ok_chars
+            || !name.starts_with(|c: char| c.is_ascii_lowercase())
+            || name.ends_with('-')
+            || name.contains("--")
+        {
+            return Err(format!(
+                "invalid env name {name:?}: use 1-{MAX_ENV_NAME} lowercase letters, digits and single hyphens, starting with a letter"
+            ));
+        }
+        Ok(EnvName(name.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EnvName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A loaded and checked environment.
+#[derive(Clone, Debug)]
+pub struct Env {
+    /// The env's name (its file stem).
+    pub name: EnvName,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Its settings.
+    pub file: EnvFile,
+}
+
+/// Why an env could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No such env file; lists the envs that exist.
+    #[error("unknown env {name:?} (no {path}); known envs: {known}")]
+    UnknownEnv {
+        /// What was asked for.
+        name: String,
+        /// Where it was looked for.
+        path: String,
+        /// The envs that exist, comma-separated.
+        known: String,
+    },
+    /// The env directory holds no env files.
+    #[error("no env files (*.toml) in {0}")]
+    NoEnvs(String),
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file has problems; all of them are listed.
+    #[error("{}", format_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn format_problems(problems: &[Problem]) -> String {
+    let mut text = format!(
+        "{} problem{} in env configuration:",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        text.push_str("\n  ");
+        text.push_str(&p.to_string());
+    }
+    text
+}
+
+/// The envs present in a directory, sorted by name.
+pub fn list_envs(dir: &Path) -> Result<Vec<EnvName>, ConfigError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut names: Vec<EnvName> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let path = e.path();
+            if path.extension()? != "toml" {
+                return None;
+            }
+            EnvName::parse(path.file_stem()?.to_str()?).ok()
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Loads and checks `dir/<name>.toml`.
+pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
+    let path = dir.join(format!("{name}.toml"));
+    if !path.is_file() {
+        let known = list_envs(dir)
+            .map(|envs| {
+                envs.iter()
+                    .map(EnvName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        return Err(ConfigError::UnknownEnv {
+            name: name.to_owned(),
+            path: path.display().to_string(),
+            known: if known.is_empty() { "none".into() } else { known },
+        });
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&path, name, &text)
+}
+
+/// Loads every env in a directory; problems of all files are reported together.
+pub fn load_all(dir: &Path) -> Result<Vec<Env>, ConfigError> {
+    let names = list_envs(dir)?;
+    if names.is_empty() {
+        return Err(ConfigError::NoEnvs(dir.display().to_string()));
+    }
+    let mut envs = Vec::new();
+    let mut problems = Vec::new();
+    for name in names {
+        match load(dir, name.as_str()) {
+            Ok(env) => envs.push(env),
+            Err(ConfigError::Invalid(p)) => problems.extend(p),
+            Err(other) => return Err(other),
+        }
+    }
+    if problems.is_empty() {
+        Ok(envs)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+/// Parses and checks the text of an env file (`path` and `name` are used in messages and as
+/// the env's identity).
+pub fn parse(path: &Path, name: &str, text: &str) -> Result<Env, ConfigError> {
+    let file_label = path.display().to_string();
+    let at = |line: usize, key: &str, message: String| Problem {
+        file: file_label.clone(),
+        line,
+        key: key.to_owned(),
+        message,
+    };
+    let mut problems = Vec::new();
+    let env_name = match EnvName::parse(name) {
+        Ok(n) => Some(n),
+        Err(message) => {
+            problems.push(at(1, "", message));
+            None
+        }
+    };
+
+    let lines = KeyLines::index(text);
+    let mut unknown = Vec::new();
+    let parsed: Result<EnvFile, toml::de::Error> = toml::de::Deserializer::parse(text)
+        .and_then(|de| serde_ignored::deserialize(de, |path| unknown.push(path.to_string())));
+    for key in &unknown {
+        let key = normalise_ignored_path(key);
+        problems.push(at(lines.line_of(&key), &key, "unknown key".into()));
+    }
+    let file = match parsed {
+        Ok(file) => Some(file),
+        Err(e) => {
+            let line = e.span().map_or(1, |s| source::line_at(text, s.start));
+            let key = e_keys(&e);
+            problems.push(at(line, &key, e.message().trim().to_owned()));
+            None
+        }
+    };
+    if let (Some(file), Some(env_name)) = (&file, &env_name) {
+        for (key, message) in validate::check(env_name, file) {
+            problems.push(at(lines.line_of(&key), &key, message));
+        }
+    }
+    match (file, env_name) {
+        (Some(file), Some(name)) if problems.is_empty() => Ok(Env {
+            name,
+            path: path.to_owned(),
+            file,
+        }),
+        _ => {
+            problems.sort_by_key(|p| p.line);
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+/// `serde_ignored` writes sequence indices as `zones.1.cidr`; the key index uses `zones[1].cidr`.
+fn normalise_ignored_path(path: &str) -> String {
+    let mut out = String::new();
+    for part in path.split('.') {
+        if !out.is_empty() && part.chars().all(|c| c.is_ascii_digit()) && !part.is_empty() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// The key a TOML error is about, when the message names one.
+fn e_keys(e: &toml::de::Error) -> String {
+    let msg = e.message();
+    msg.split('`').nth(1).unwrap_or_default().to_owned()
+}

@@ -1,0 +1,243 @@
+//! The tool's own rules for rendered templates, checked offline by `ce validate`.
+//!
+//! cfn-lint knows every resource schema; these rules know the architecture: references resolve,
+//! imports come from an earlier stack's exports, stateful resources are retained, templates fit
+//! CloudFormation's limits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::architecture::{Stack, StackId};
+use crate::model::template::INLINE_TEMPLATE_LIMIT;
+use crate::model::Template;
+
+/// Resource types holding data that must survive stack deletion and replacement.
+pub const STATEFUL_TYPES: [&str; 3] = [
+    "AWS::EFS::FileSystem",
+    "AWS::S3::Bucket",
+    "AWS::DynamoDB::Table",
+];
+
+/// CloudFormation's per-template limits.
+const MAX_RESOURCES: usize = 500;
+const MAX_OUTPUTS: usize = 200;
+const MAX_PARAMETERS: usize = 200;
+
+/// One broken rule in a rendered template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// `ce-<env>-<stack>`.
+    pub stack: String,
+    /// Where in the template (`Resources.Vpc`, `Outputs.VpcId`, the whole template: empty).
+    pub location: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.location.is_empty() {
+            write!(f, "{}: {}", self.stack, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.stack, self.location, self.message)
+        }
+    }
+}
+
+/// Checks all stacks of one env together (imports are matched against the env's exports).
+pub fn check_env(stacks: &[Stack]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    // export name → (stack that exports it)
+    let mut exports: BTreeMap<String, StackId> = BTreeMap::new();
+    for stack in stacks {
+        let mut add = |location: String, message: String| {
+            findings.push(Finding {
+                stack: stack.name.clone(),
+                location,
+                message,
+            })
+        };
+        check_template(&stack.template, &mut add);
+        for (location, name) in imports_of(&stack.template) {
+            match exports.get(&name) {
+                Some(from) if stack.id.depends_on().contains(from) => {}
+                Some(from) => add(
+                    location,
+                    format!("imports {name} from the {from} stack, which it does not depend on"),
+                ),
+                None => add(
+                    location,
+                    format!("imports {name}, which no earlier stack of this env exports"),
+                ),
+            }
+        }
+        for (output_name, output) in &stack.template.outputs {
+            let Some(export) = &output.export else { continue };
+            let Some(name) = export.name.as_literal() else {
+                add(
+                    format!("Outputs.{output_name}"),
+                    "export name must be a literal".into(),
+                );
+                continue;
+            };
+            if let Some(previous) = exports.insert(name.to_owned(), stack.id) {
+                add(
+                    format!("Outputs.{output_name}"),
+                    format!("export {name} is also exported by the {previous} stack"),
+                );
+            }
+        }
+    }
+    findings
+}
+
+fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
+    let size = t.to_compact_json().len();
+    if size > INLINE_TEMPLATE_LIMIT {
+        add(
+            String::new(),
+            format!(
+                "template is {size} bytes, over CloudFormation's {INLINE_TEMPLATE_LIMIT}-byte inline limit (deploy must upload it to S3)"
+            ),
+        );
+    }
+    if t.resources.is_empty() {
+        add(String::new(), "template has no resources".into());
+    }
+    for (what, count, max) in [
+        ("resources", t.resources.len(), MAX_RESOURCES),
+        ("outputs", t.outputs.len(), MAX_OUTPUTS),
+        ("parameters", t.parameters.len(), MAX_PARAMETERS),
+    ] {
+        if count > max {
+            add(String::new(), format!("{count} {what}, over CloudFormation's limit of {max}"));
+        }
+    }
+
+    let known: BTreeSet<&str> = t
+        .resources
+        .keys()
+        .map(|id| id.as_str())
+        .chain(t.parameters.keys().map(String::as_str))
+        .collect();
+    for (id, resource) in &t.resources {
+        let location = format!("Resources.{id}");
+        if !id.is_valid() {
+            add(location.clone(), "logical id must be 1-255 ASCII letters and digits".into());
+        }
+        for dep in &resource.depends_on {
+            if !t.resources.contains_key(dep) {
+                add(location.clone(), format!("DependsOn names unknown resource {dep}"));
+            }
+        }
+        if let Some(cond) = &resource.condition
+            && !t.conditions.contains_key(cond)
+        {
+            add(location.clone(), format!("condition {cond} is not defined"));
+        }
+        if STATEFUL_TYPES.contains(&resource.kind) && !resource.is_retained() {
+            add(
+                location.clone(),
+                format!(
+                    "{} holds data: DeletionPolicy and UpdateReplacePolicy must both be Retain",
+                    resource.kind
+                ),
+            );
+        }
+        for name in references_in_json(&resource.properties) {
+            if !is_pseudo(&name) && !known.contains(name.as_str()) {
+                add(location.clone(), format!("refers to unknown resource or parameter {name}"));
+            } else if name == id.as_str() {
+                add(location.clone(), "refers to itself".into());
+            }
+        }
+    }
+    for (name, output) in &t.outputs {
+        let mut refs = Vec::new();
+        output.value.references(&mut refs);
+        for r in refs {
+            if !is_pseudo(&r) && !known.contains(r.as_str()) {
+                add(format!("Outputs.{name}"), format!("refers to unknown resource or parameter {r}"));
+            }
+        }
+    }
+}
+
+fn is_pseudo(name: &str) -> bool {
+    name.starts_with("AWS::")
+}
+
+/// Names referred to by `Ref`, `Fn::GetAtt` and `Fn::Sub` anywhere in a JSON value.
+pub fn references_in_json(value: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_refs(value, &mut out);
+    out
+}
+
+fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        Value::Object(map) if map.len() == 1 => {
+            let (key, arg) = map.iter().next().expect("one entry");
+            match (key.as_str(), arg) {
+                ("Ref", Value::String(name)) => out.push(name.clone()),
+                ("Fn::GetAtt", Value::Array(parts)) => {
+                    if let Some(Value::String(name)) = parts.first() {
+                        out.push(name.clone());
+                    }
+                }
+                ("Fn::Sub", Value::String(text)) => {
+                    out.extend(crate::model::intrinsics::sub_variables(text))
+                }
+                ("Fn::Sub", Value::Array(parts)) => {
+                    let vars = parts.get(1).and_then(Value::as_object);
+                    if let Some(Value::String(text)) = parts.first() {
+                        out.extend(
+                            crate::model::intrinsics::sub_variables(text)
+                                .filter(|v| vars.is_none_or(|m| !m.contains_key(v))),
+                        );
+                    }
+                    if let Some(vars) = vars {
+                        vars.values().for_each(|v| collect_refs(v, out));
+                    }
+                }
+                _ => collect_refs(arg, out),
+            }
+        }
+        Value::Object(map) => map.values().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Every `Fn::ImportValue` with a literal name in a template, with where it is.
+fn imports_of(t: &Template) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (id, resource) in &t.resources {
+        let mut names = Vec::new();
+        collect_imports(&resource.properties, &mut names);
+        out.extend(names.into_iter().map(|n| (format!("Resources.{id}"), n)));
+    }
+    for (name, output) in &t.outputs {
+        let mut names = Vec::new();
+        collect_imports(&output.value.to_json(), &mut names);
+        out.extend(names.into_iter().map(|n| (format!("Outputs.{name}"), n)));
+    }
+    out
+}
+
+fn collect_imports(value: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| collect_imports(v, out)),
+        Value::Object(map) => {
+            if let (1, Some(Value::String(name))) = (map.len(), map.get("Fn::ImportValue")) {
+                out.push(name.clone());
+            } else {
+                map.values().for_each(|v| collect_imports(v, out));
+            }
+        }
+        _ => {}
+    }
+}
+

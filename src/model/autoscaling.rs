@@ -1,0 +1,1 @@
+//! `autoscaling` resource types (being written).

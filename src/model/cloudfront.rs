@@ -1,0 +1,1 @@
+//! `cloudfront` resource types (being written).

@@ -1,0 +1,1 @@
+//! `cloudwatch` resource types (being written).

@@ -1,0 +1,1 @@
+//! `dynamodb` resource types (being written).

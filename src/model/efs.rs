@@ -1,0 +1,1 @@
+//! `efs` resource types (being written).

@@ -1,0 +1,1 @@
+//! `iam` resource types (being written).

@@ -1,0 +1,1 @@
+//! `s3` resource types (being written).

@@ -1,0 +1,1 @@
+//! `sns` resource types (being written).
