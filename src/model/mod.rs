@@ -50,6 +50,7 @@ pub fn tags<K: Into<String>, V: Into<Expr>>(pairs: impl IntoIterator<Item = (K, 
 }
 
 /// Serde helper: skip `false` booleans.
+#[allow(dead_code)]
 pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
