@@ -1,6 +1,421 @@
-//! User data of the web nodes, rendered from `templates/user-data.sh.hbs` (being written).
+//! User data of the web nodes, rendered from `templates/user-data.sh.hbs`.
+//!
+//! Two layers fill the script in. Handlebars (strict mode: a missing value is an error, not an
+//! empty string) writes what the env file knows: the env name and the paths on the node.
+//! CloudFormation's `Fn::Sub` writes what only it knows: the imported file system and bucket,
+//! and pseudo parameters. Because `Fn::Sub` claims every `${...}`, the rendered script is
+//! checked to hold no `${...}` besides those, so a shell-style `${VAR}` fails the render
+//! instead of the deploy.
+
+use std::collections::BTreeMap;
+
+use handlebars::Handlebars;
+use serde::Serialize;
+
+use crate::model::Expr;
+use crate::model::intrinsics::sub_variables;
+
+use super::{Ctx, Export};
+
+/// The template text, compiled into the binary so `ce` runs from anywhere.
+const TEMPLATE: &str = include_str!("../../templates/user-data.sh.hbs");
+
+/// Where a node mounts the EFS file system.
+pub const EFS_MOUNT: &str = "/efs";
+/// NFS options AWS recommends for EFS (1 MiB transfers, hard mounts, new port on reconnect).
+pub const EFS_OPTIONS: &str =
+    "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport";
+/// The compilers' directory on EFS.
+pub const COMPILERS_ON_EFS: &str = "/efs/compiler-explorer";
+/// Where the app finds the compilers (a read-only bind of [`COMPILERS_ON_EFS`]).
+pub const COMPILER_DIR: &str = "/opt/compiler-explorer";
+/// Where the running build is unpacked; `s3_key` in it names the build.
+pub const DEPLOY_DIR: &str = "/infra/.deploy";
+/// Parent of each env's cached build on EFS, the fallback when S3 cannot be read.
+pub const BUILD_CACHE_DIR: &str = "/efs/.ce-build-cache";
+/// The systemd unit of the app.
+pub const SERVICE: &str = "compiler-explorer";
+
+/// Pseudo parameters `Fn::Sub` resolves without a variable map.
+const PSEUDO_PARAMETERS: [&str; 6] = [
+    "AWS::AccountId",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+];
 
 /// The user data template could not be rendered.
 #[derive(Debug, thiserror::Error)]
 #[error("user data template: {0}")]
 pub struct UserDataError(pub String);
+
+/// What handlebars fills in.
+#[derive(Serialize)]
+struct Values<'a> {
+    env: &'a str,
+    efs_mount: &'a str,
+    efs_options: &'a str,
+    compilers_on_efs: &'a str,
+    compiler_dir: &'a str,
+    deploy_dir: &'a str,
+    cache_dir: String,
+    version_key: String,
+    service: &'a str,
+}
+
+impl<'a> Values<'a> {
+    fn for_env(env: &'a str) -> Self {
+        Values {
+            env,
+            efs_mount: EFS_MOUNT,
+            efs_options: EFS_OPTIONS,
+            compilers_on_efs: COMPILERS_ON_EFS,
+            compiler_dir: COMPILER_DIR,
+            deploy_dir: DEPLOY_DIR,
+            cache_dir: format!("{BUILD_CACHE_DIR}/{env}"),
+            version_key: version_key(env),
+            service: SERVICE,
+        }
+    }
+}
+
+/// The builds bucket key of an env's current-build pointer; its body is the tarball's key.
+pub fn version_key(env: &str) -> String {
+    format!("version/{env}")
+}
+
+/// The launch template's `UserData`: the rendered script in `Fn::Base64` of `Fn::Sub`.
+pub(super) fn user_data(ctx: &Ctx<'_>) -> Result<Expr, UserDataError> {
+    let script = render_script(TEMPLATE, &Values::for_env(ctx.env_name()))?;
+    let variables = sub_variable_map(ctx);
+    check_sub_variables(&script, &variables)?;
+    Ok(Expr::base64(Expr::SubWith(script, variables)))
+}
+
+/// The values CloudFormation substitutes, by the `${Name}` the script uses.
+fn sub_variable_map(ctx: &Ctx<'_>) -> BTreeMap<String, Expr> {
+    BTreeMap::from([
+        (
+            "BuildsBucket".to_owned(),
+            ctx.import(Export::BuildsBucketName),
+        ),
+        ("FileSystemId".to_owned(), ctx.import(Export::FileSystemId)),
+    ])
+}
+
+/// Renders a template in strict mode, without HTML escaping (the output is a shell script).
+fn render_script<T: Serialize>(template: &str, values: &T) -> Result<String, UserDataError> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(handlebars::no_escape);
+    registry
+        .register_template_string("user-data", template)
+        .map_err(|e| UserDataError(e.to_string()))?;
+    registry
+        .render("user-data", values)
+        .map_err(|e| UserDataError(e.to_string()))
+}
+
+/// Every `${Name}` of the script is a given variable or a pseudo parameter.
+fn check_sub_variables(
+    script: &str,
+    variables: &BTreeMap<String, Expr>,
+) -> Result<(), UserDataError> {
+    let unknown: Vec<String> = sub_variables(script)
+        .filter(|name| !variables.contains_key(name) && !PSEUDO_PARAMETERS.contains(&name.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(UserDataError(format!(
+            "Fn::Sub would try to resolve {}; write shell variables as $NAME",
+            unknown
+                .iter()
+                .map(|n| format!("${{{n}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+
+    use super::*;
+
+    fn rendered(env: &str) -> (String, BTreeMap<String, Expr>) {
+        let env = crate::config::load(Path::new("envs"), env).unwrap();
+        let ctx = Ctx { env: &env };
+        match user_data(&ctx).unwrap() {
+            Expr::Base64(inner) => match *inner {
+                Expr::SubWith(script, vars) => (script, vars),
+                other => panic!("user data is not Fn::Sub with variables: {other:?}"),
+            },
+            other => panic!("user data is not Fn::Base64: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_sub_variable_is_given_or_a_pseudo_parameter() {
+        let (script, vars) = rendered("prod");
+        let names: Vec<String> = sub_variables(&script).collect();
+        assert!(names.contains(&"FileSystemId".to_owned()));
+        assert!(names.contains(&"BuildsBucket".to_owned()));
+        for name in names {
+            assert!(
+                vars.contains_key(&name) || PSEUDO_PARAMETERS.contains(&name.as_str()),
+                "${{{name}}} is neither a variable nor a pseudo parameter"
+            );
+        }
+    }
+
+    #[test]
+    fn every_given_variable_is_used() {
+        let (script, vars) = rendered("staging");
+        let used: Vec<String> = sub_variables(&script).collect();
+        for name in vars.keys() {
+            assert!(used.contains(name), "{name} is given but not used");
+        }
+    }
+
+    #[test]
+    fn variables_come_from_the_storage_stack_exports() {
+        let (_, vars) = rendered("prod");
+        assert_eq!(
+            vars["FileSystemId"],
+            Expr::import("ce-prod-storage-FileSystemId")
+        );
+        assert_eq!(
+            vars["BuildsBucket"],
+            Expr::import("ce-prod-storage-BuildsBucketName")
+        );
+    }
+
+    #[test]
+    fn env_values_are_filled_in() {
+        let (script, _) = rendered("staging");
+        assert!(script.starts_with("#!/bin/bash\n"));
+        assert!(script.contains("ENV_NAME='staging'"));
+        assert!(script.contains("VERSION_KEY='version/staging'"));
+        assert!(script.contains("CACHE_DIR='/efs/.ce-build-cache/staging'"));
+        assert!(script.contains(EFS_OPTIONS));
+        assert!(
+            !script.contains("{{"),
+            "unrendered handlebars left in the script"
+        );
+    }
+
+    #[test]
+    fn script_is_strict_and_falls_back_to_the_efs_cache() {
+        let (script, _) = rendered("prod");
+        assert!(script.contains("set -euo pipefail"));
+        assert!(script.contains("boot_from_cache \"S3 unavailable: cannot read"));
+        assert!(script.contains("systemctl start \"$SERVICE\""));
+    }
+
+    #[test]
+    fn script_fits_the_user_data_limit() {
+        let (script, _) = rendered("prod");
+        // EC2 takes at most 16 KiB of user data before base64.
+        assert!(script.len() < 16 * 1024, "{} bytes", script.len());
+    }
+
+    #[test]
+    fn missing_value_is_an_error_in_strict_mode() {
+        let err = render_script("x={{nope}}", &Values::for_env("beta")).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn values_are_not_html_escaped() {
+        let out = render_script("{{v}}", &serde_json::json!({"v": "a&b<c>'d'"})).unwrap();
+        assert_eq!(out, "a&b<c>'d'");
+    }
+
+    #[test]
+    fn shell_style_braces_are_rejected() {
+        let err =
+            check_sub_variables("echo ${HOME} ${AWS::Region} ${!x}", &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("${HOME}"), "{err}");
+        assert!(!err.to_string().contains("AWS::Region"), "{err}");
+    }
+
+    /// What CloudFormation hands the instance: the Sub variables replaced by sample values.
+    fn as_deployed(script: &str) -> String {
+        script
+            .replace("${AWS::Region}", "us-east-1")
+            .replace("${AWS::URLSuffix}", "amazonaws.com")
+            .replace("${FileSystemId}", "fs-0123456789abcdef0")
+            .replace("${BuildsBucket}", "compiler-explorer-prod-builds")
+    }
+
+    #[test]
+    fn deployed_script_is_valid_bash() {
+        let (script, _) = rendered("prod");
+        let script = as_deployed(&script);
+        assert!(!script.contains("${"));
+        let Ok(mut child) = Command::new("bash")
+            .arg("-n")
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("bash not found; syntax check skipped");
+            return;
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "bash -n: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs the deployed script with its paths moved under `root` and `aws`, `mount`,
+    /// `mountpoint`, `systemctl`, `logger` and `sleep` replaced by stubs; S3 is the `s3`
+    /// directory, and is down while `s3-down` exists. Returns whether the script succeeded.
+    fn boot(sandbox: &Path) -> bool {
+        let root = sandbox.join("root").display().to_string();
+        let (script, _) = rendered("prod");
+        let script = as_deployed(&script)
+            .replace("'/efs", &format!("'{root}/efs"))
+            .replace("'/opt/", &format!("'{root}/opt/"))
+            .replace("'/infra", &format!("'{root}/infra"))
+            .replace("/etc/fstab", &format!("{root}/fstab"))
+            .replace("tee /dev/console", &format!("tee -a {root}/console"));
+        std::fs::write(sandbox.join("user-data.sh"), script).unwrap();
+        let path = format!(
+            "{}:{}",
+            sandbox.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Command::new("bash")
+            .arg(sandbox.join("user-data.sh"))
+            .env("PATH", path)
+            .env("SANDBOX", sandbox)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn stub(sandbox: &Path, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let file = sandbox.join("bin").join(name);
+        std::fs::write(&file, format!("#!/bin/bash\n{body}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn sandbox() -> Option<tempfile::TempDir> {
+        let tools = ["bash", "tar", "gzip"];
+        if !tools
+            .iter()
+            .all(|t| Command::new(t).arg("--version").output().is_ok())
+        {
+            eprintln!("bash, tar or gzip missing; boot test skipped");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["bin", "root", "s3/version", "s3/dist/gh/main", "app"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        std::fs::write(d.join("app/app.js"), "build 1\n").unwrap();
+        let tarball = d.join("s3/dist/gh/main/1.tar.gz");
+        assert!(
+            Command::new("tar")
+                .args([
+                    "-czf",
+                    &tarball.display().to_string(),
+                    "-C",
+                    &d.join("app").display().to_string(),
+                    "."
+                ])
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::fs::write(d.join("s3/version/prod"), "dist/gh/main/1.tar.gz\n").unwrap();
+        stub(
+            d,
+            "aws",
+            r#"[ -e "$SANDBOX/s3-down" ] && exit 255
+src="${@: -2:1}"; key="${src#s3://*/}"
+cp "$SANDBOX/s3/$key" "${@: -1}""#,
+        );
+        stub(
+            d,
+            "mount",
+            r#"mkdir -p "${@: -1}" && touch "${@: -1}/.mounted""#,
+        );
+        stub(d, "mountpoint", r#"[ -e "${@: -1}/.mounted" ]"#);
+        stub(d, "systemctl", r#"echo "$*" >>"$SANDBOX/systemctl""#);
+        stub(
+            d,
+            "logger",
+            r#"[ $# -gt 2 ] && echo "$*" >>"$SANDBOX/alarms"; cat >/dev/null"#,
+        );
+        stub(d, "sleep", "exit 0");
+        Some(dir)
+    }
+
+    fn read(path: PathBuf) -> String {
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn boot_installs_the_current_build_and_caches_it_on_efs() {
+        let Some(dir) = sandbox() else { return };
+        let d = dir.path();
+        assert!(boot(d));
+        let root = d.join("root");
+        assert_eq!(
+            read(root.join("infra/.deploy/s3_key")),
+            "dist/gh/main/1.tar.gz\n"
+        );
+        assert_eq!(read(root.join("infra/.deploy/source")), "s3\n");
+        assert_eq!(read(root.join("infra/.deploy/app.js")), "build 1\n");
+        let cache = root.join("efs/.ce-build-cache/prod");
+        assert_eq!(read(cache.join("current")), "dist/gh/main/1.tar.gz\n");
+        assert!(cache.join("dist_gh_main_1.tar.gz").is_file());
+        assert_eq!(read(d.join("systemctl")), "start compiler-explorer\n");
+    }
+
+    #[test]
+    fn s3_outage_boots_the_cached_build_and_says_so() {
+        let Some(dir) = sandbox() else { return };
+        let d = dir.path();
+        assert!(boot(d));
+        // A fresh node (nothing installed) boots while S3 is down.
+        std::fs::remove_dir_all(d.join("root/infra")).unwrap();
+        std::fs::write(d.join("s3-down"), "").unwrap();
+        assert!(boot(d));
+        let deploy = d.join("root/infra/.deploy");
+        assert_eq!(read(deploy.join("s3_key")), "dist/gh/main/1.tar.gz\n");
+        assert_eq!(read(deploy.join("source")), "efs-cache\n");
+        assert_eq!(read(deploy.join("app.js")), "build 1\n");
+        assert!(read(d.join("alarms")).contains("S3 unavailable"));
+        assert_eq!(read(d.join("systemctl")).lines().count(), 2);
+    }
+
+    #[test]
+    fn s3_outage_without_any_cached_build_fails_the_boot() {
+        let Some(dir) = sandbox() else { return };
+        let d = dir.path();
+        std::fs::write(d.join("s3-down"), "").unwrap();
+        assert!(!boot(d));
+        assert!(!d.join("systemctl").exists());
+        assert!(read(d.join("alarms")).contains("the node cannot serve"));
+    }
+}

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 use serde_json::json;
 
 use super::LogicalId;
@@ -207,18 +207,8 @@ impl Serialize for Expr {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Expr::Str(s) => serializer.serialize_str(s),
-            other => {
-                // Intrinsics are single-key maps; going through serde_json keeps one definition
-                // of each function's shape.
-                let value = other.to_json();
-                let mut map = serializer.serialize_map(Some(1))?;
-                if let serde_json::Value::Object(obj) = value {
-                    for (k, v) in obj {
-                        map.serialize_entry(&k, &v)?;
-                    }
-                }
-                map.end()
-            }
+            // Going through serde_json keeps one definition of each function's shape.
+            other => other.to_json().serialize(serializer),
         }
     }
 }
@@ -333,6 +323,12 @@ mod tests {
             json(&Expr::if_("C", "a".into(), Expr::no_value())),
             r#"{"Fn::If":["C","a",{"Ref":"AWS::NoValue"}]}"#
         );
+    }
+
+    #[test]
+    fn literal_list_is_an_array() {
+        let e = Expr::List(vec!["a".into(), Expr::region()]);
+        assert_eq!(json(&e), r#"["a",{"Ref":"AWS::Region"}]"#);
     }
 
     #[test]
