@@ -49,10 +49,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             Ok(Status::Success)
         }
         Command::Validate { all } => {
-            let envs = match load_envs(cli, *all) {
-                Ok(envs) => envs,
-                Err(e) => return Err(e),
-            };
+            let envs = load_envs(cli, *all)?;
             let mut findings = Vec::new();
             for env in &envs {
                 let stacks = architecture::build(env)?;

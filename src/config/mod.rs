@@ -3,6 +3,7 @@
 //! An env is `envs/<name>.toml`. Loading reports every problem at once (unknown keys, wrong
 //! types, values that break the tool's rules), each with the file, line and key it comes from.
 
+mod decode;
 mod schema;
 mod source;
 pub mod validate;
@@ -142,7 +143,11 @@ pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
         return Err(ConfigError::UnknownEnv {
             name: name.to_owned(),
             path: path.display().to_string(),
-            known: if known.is_empty() { "none".into() } else { known },
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known
+            },
         });
     }
     let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
@@ -159,7 +164,8 @@ pub fn load_all(dir: &Path) -> Result<Vec<Env>, ConfigError> {
         return Err(ConfigError::NoEnvs(dir.display().to_string()));
     }
     let mut envs = Vec::new();
-    let mut problems = Vec::new();
+    // A misnamed file would otherwise be skipped without a word.
+    let mut problems = misnamed_files(dir);
     for name in names {
         match load(dir, name.as_str()) {
             Ok(env) => envs.push(env),
@@ -174,48 +180,63 @@ pub fn load_all(dir: &Path) -> Result<Vec<Env>, ConfigError> {
     }
 }
 
+/// `*.toml` files in `dir` whose names are not env names.
+fn misnamed_files(dir: &Path) -> Vec<Problem> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut problems: Vec<Problem> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .filter_map(|path| {
+            let stem = path.file_stem()?.to_string_lossy().into_owned();
+            let message = EnvName::parse(&stem).err()?;
+            Some(Problem {
+                file: path.display().to_string(),
+                line: 1,
+                key: String::new(),
+                message: format!("not loaded: {message}"),
+            })
+        })
+        .collect();
+    problems.sort_by(|a, b| a.file.cmp(&b.file));
+    problems
+}
+
 /// Parses and checks the text of an env file (`path` and `name` are used in messages and as
 /// the env's identity).
 pub fn parse(path: &Path, name: &str, text: &str) -> Result<Env, ConfigError> {
     let file_label = path.display().to_string();
-    let at = |line: usize, key: &str, message: String| Problem {
+    let at = |line: usize, key: String, message: String| Problem {
         file: file_label.clone(),
         line,
-        key: key.to_owned(),
+        key,
         message,
     };
     let mut problems = Vec::new();
     let env_name = match EnvName::parse(name) {
         Ok(n) => Some(n),
         Err(message) => {
-            problems.push(at(1, "", message));
+            problems.push(at(1, String::new(), message));
             None
         }
     };
 
     let lines = KeyLines::index(text);
-    let mut unknown = Vec::new();
-    let parsed: Result<EnvFile, toml::de::Error> = toml::de::Deserializer::parse(text)
-        .and_then(|de| serde_ignored::deserialize(de, |path| unknown.push(path.to_string())));
-    for key in &unknown {
-        let key = normalise_ignored_path(key);
-        problems.push(at(lines.line_of(&key), &key, "unknown key".into()));
-    }
-    let file = match parsed {
-        Ok(file) => Some(file),
-        Err(e) => {
-            let line = e.span().map_or(1, |s| source::line_at(text, s.start));
-            let key = e_keys(&e);
-            problems.push(at(line, &key, e.message().trim().to_owned()));
-            None
-        }
-    };
-    if let (Some(file), Some(env_name)) = (&file, &env_name) {
+    let decoded = decode::decode(text, &lines);
+    problems.extend(
+        decoded
+            .found
+            .into_iter()
+            .map(|f| at(f.line, f.key, f.message)),
+    );
+    if let (Some(file), Some(env_name)) = (&decoded.file, &env_name) {
         for (key, message) in validate::check(env_name, file) {
-            problems.push(at(lines.line_of(&key), &key, message));
+            problems.push(at(lines.line_of(&key), key, message));
         }
     }
-    match (file, env_name) {
+    match (decoded.file, env_name) {
         (Some(file), Some(name)) if problems.is_empty() => Ok(Env {
             name,
             path: path.to_owned(),
@@ -226,26 +247,4 @@ pub fn parse(path: &Path, name: &str, text: &str) -> Result<Env, ConfigError> {
             Err(ConfigError::Invalid(problems))
         }
     }
-}
-
-/// `serde_ignored` writes sequence indices as `zones.1.cidr`; the key index uses `zones[1].cidr`.
-fn normalise_ignored_path(path: &str) -> String {
-    let mut out = String::new();
-    for part in path.split('.') {
-        if !out.is_empty() && part.chars().all(|c| c.is_ascii_digit()) && !part.is_empty() {
-            out.push_str(&format!("[{part}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(part);
-        }
-    }
-    out
-}
-
-/// The key a TOML error is about, when the message names one.
-fn e_keys(e: &toml::de::Error) -> String {
-    let msg = e.message();
-    msg.split('`').nth(1).unwrap_or_default().to_owned()
 }

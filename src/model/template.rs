@@ -265,8 +265,8 @@ pub struct Output {
 #[serde(rename_all = "PascalCase")]
 pub struct Template {
     /// Always [`FORMAT_VERSION`].
-    #[serde(rename = "AWSTemplateFormatVersion", serialize_with = "format_version")]
-    format_version: (),
+    #[serde(rename = "AWSTemplateFormatVersion")]
+    pub format_version: FormatVersion,
     /// Template description shown in the console.
     pub description: String,
     /// Input parameters.
@@ -282,8 +282,14 @@ pub struct Template {
     pub outputs: BTreeMap<String, Output>,
 }
 
-fn format_version<S: Serializer>(_: &(), s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(FORMAT_VERSION)
+/// The template format version, which has only one value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FormatVersion;
+
+impl Serialize for FormatVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(FORMAT_VERSION)
+    }
 }
 
 impl Template {
