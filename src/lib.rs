@@ -7,6 +7,7 @@
 pub mod architecture;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod lint;
 pub mod model;
 pub mod render;
