@@ -241,3 +241,157 @@ fn collect_imports(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ec2::{Subnet, Vpc};
+    use crate::model::{Expr, LogicalId};
+
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Bucket {
+        bucket_name: Expr,
+    }
+    impl crate::model::ResourceProperties for Bucket {
+        const TYPE: &'static str = "AWS::S3::Bucket";
+    }
+
+    fn stack(id: StackId, template: Template) -> Stack {
+        Stack {
+            id,
+            name: format!("ce-t-{id}"),
+            template,
+        }
+    }
+
+    fn vpc_template() -> Template {
+        let mut t = Template::new("t");
+        t.add(
+            &LogicalId::new("Vpc"),
+            Vpc {
+                cidr_block: "10.0.0.0/16".into(),
+                ..Default::default()
+            },
+        );
+        t
+    }
+
+    fn messages(findings: &[Finding]) -> Vec<String> {
+        findings.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_sound_template_has_no_findings() {
+        let mut t = vpc_template();
+        t.export("VpcId", "v", Expr::Ref("Vpc".into()), "ce-t-network-VpcId");
+        assert_eq!(check_env(&[stack(StackId::Network, t)]), vec![]);
+    }
+
+    #[test]
+    fn unknown_references_are_reported_with_their_resource() {
+        let mut t = vpc_template();
+        t.add(
+            &LogicalId::new("Subnet"),
+            Subnet {
+                vpc_id: Expr::Ref("Vcp".into()),
+                cidr_block: Expr::sub("${Nope.CidrBlock}"),
+                ..Default::default()
+            },
+        );
+        let m = messages(&check_env(&[stack(StackId::Network, t)]));
+        assert!(m.iter().any(|m| m.contains("Resources.Subnet") && m.contains("Vcp")), "{m:?}");
+        assert!(m.iter().any(|m| m.contains("Nope")), "{m:?}");
+    }
+
+    #[test]
+    fn pseudo_parameters_are_known() {
+        let mut t = vpc_template();
+        t.add(
+            &LogicalId::new("Subnet"),
+            Subnet {
+                vpc_id: Expr::Ref("Vpc".into()),
+                cidr_block: Expr::sub("${AWS::Region}"),
+                ..Default::default()
+            },
+        );
+        assert_eq!(check_env(&[stack(StackId::Network, t)]), vec![]);
+    }
+
+    #[test]
+    fn stateful_resources_must_be_retained() {
+        let mut t = Template::new("t");
+        t.add(&LogicalId::new("Loose"), Bucket { bucket_name: "a".into() });
+        t.add(&LogicalId::new("Kept"), Bucket { bucket_name: "b".into() }).retain();
+        let m = messages(&check_env(&[stack(StackId::Storage, t)]));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("Resources.Loose") && m[0].contains("Retain"));
+    }
+
+    #[test]
+    fn imports_need_an_export_from_a_stack_depended_on() {
+        let mut network = vpc_template();
+        network.export("VpcId", "v", Expr::Ref("Vpc".into()), "ce-t-network-VpcId");
+        let mut storage = Template::new("t");
+        storage.add(
+            &LogicalId::new("Subnet"),
+            Subnet {
+                vpc_id: Expr::import("ce-t-network-VpcId"),
+                cidr_block: Expr::import("ce-t-network-Missing"),
+                ..Default::default()
+            },
+        );
+        let m = messages(&check_env(&[
+            stack(StackId::Network, network.clone()),
+            stack(StackId::Storage, storage.clone()),
+        ]));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("ce-t-network-Missing"));
+
+        // Network does not depend on storage, so importing from it is wrong even if it exists.
+        let mut storage_exporting = Template::new("t");
+        storage_exporting.add(&LogicalId::new("B"), Bucket { bucket_name: "b".into() }).retain();
+        storage_exporting.export("B", "b", Expr::Ref("B".into()), "ce-t-storage-B");
+        let mut network_importing = vpc_template();
+        network_importing.output("X", "x", Expr::import("ce-t-storage-B"));
+        let m = messages(&check_env(&[
+            stack(StackId::Storage, storage_exporting),
+            stack(StackId::Network, network_importing),
+        ]));
+        assert!(m.iter().any(|m| m.contains("does not depend on")), "{m:?}");
+    }
+
+    #[test]
+    fn duplicate_exports_are_reported() {
+        let mut a = vpc_template();
+        a.export("VpcId", "v", Expr::Ref("Vpc".into()), "same");
+        let mut b = Template::new("t");
+        b.add(&LogicalId::new("K"), Bucket { bucket_name: "k".into() }).retain();
+        b.export("Other", "v", Expr::Ref("K".into()), "same");
+        let m = messages(&check_env(&[stack(StackId::Network, a), stack(StackId::Storage, b)]));
+        assert!(m.iter().any(|m| m.contains("also exported")), "{m:?}");
+    }
+
+    #[test]
+    fn bad_logical_ids_dependencies_and_size_are_reported() {
+        let mut t = Template::new("t");
+        t.add(
+            &LogicalId::new("Bad-Id"),
+            Vpc {
+                cidr_block: "x".repeat(INLINE_TEMPLATE_LIMIT).into(),
+                ..Default::default()
+            },
+        )
+        .depends_on(&LogicalId::new("Ghost"));
+        let m = messages(&check_env(&[stack(StackId::Network, t)]));
+        assert!(m.iter().any(|m| m.contains("logical id")), "{m:?}");
+        assert!(m.iter().any(|m| m.contains("DependsOn") && m.contains("Ghost")), "{m:?}");
+        assert!(m.iter().any(|m| m.contains("inline limit")), "{m:?}");
+    }
+
+    #[test]
+    fn empty_templates_are_reported() {
+        let m = messages(&check_env(&[stack(StackId::Edge, Template::new("t"))]));
+        assert!(m[0].contains("no resources"));
+    }
+}
