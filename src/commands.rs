@@ -16,7 +16,11 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Runs the command the flags name.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     match &cli.command {
-        Command::Render { all, check, out: root } => {
+        Command::Render {
+            all,
+            check,
+            out: root,
+        } => {
             let envs = load_envs(cli, *all)?;
             let mut stacks = Vec::new();
             for env in &envs {
@@ -120,7 +124,11 @@ fn print_render(
         Format::Text => {
             for s in stacks {
                 let path = root.join(s.relative_path());
-                let mark = if changed.contains(&path) { "written" } else { "unchanged" };
+                let mark = if changed.contains(&path) {
+                    "written"
+                } else {
+                    "unchanged"
+                };
                 writeln!(out, "{:<10} {}", mark, path.display())?;
             }
         }

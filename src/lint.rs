@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::architecture::{Stack, StackId};
-use crate::model::template::INLINE_TEMPLATE_LIMIT;
 use crate::model::Template;
+use crate::model::template::INLINE_TEMPLATE_LIMIT;
 
 /// Resource types holding data that must survive stack deletion and replacement.
 pub const STATEFUL_TYPES: [&str; 3] = [
@@ -72,7 +72,9 @@ pub fn check_env(stacks: &[Stack]) -> Vec<Finding> {
             }
         }
         for (output_name, output) in &stack.template.outputs {
-            let Some(export) = &output.export else { continue };
+            let Some(export) = &output.export else {
+                continue;
+            };
             let Some(name) = export.name.as_literal() else {
                 add(
                     format!("Outputs.{output_name}"),
@@ -110,7 +112,10 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
         ("parameters", t.parameters.len(), MAX_PARAMETERS),
     ] {
         if count > max {
-            add(String::new(), format!("{count} {what}, over CloudFormation's limit of {max}"));
+            add(
+                String::new(),
+                format!("{count} {what}, over CloudFormation's limit of {max}"),
+            );
         }
     }
 
@@ -123,11 +128,17 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
     for (id, resource) in &t.resources {
         let location = format!("Resources.{id}");
         if !id.is_valid() {
-            add(location.clone(), "logical id must be 1-255 ASCII letters and digits".into());
+            add(
+                location.clone(),
+                "logical id must be 1-255 ASCII letters and digits".into(),
+            );
         }
         for dep in &resource.depends_on {
             if !t.resources.contains_key(dep) {
-                add(location.clone(), format!("DependsOn names unknown resource {dep}"));
+                add(
+                    location.clone(),
+                    format!("DependsOn names unknown resource {dep}"),
+                );
             }
         }
         if let Some(cond) = &resource.condition
@@ -146,7 +157,10 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
         }
         for name in references_in_json(&resource.properties) {
             if !is_pseudo(&name) && !known.contains(name.as_str()) {
-                add(location.clone(), format!("refers to unknown resource or parameter {name}"));
+                add(
+                    location.clone(),
+                    format!("refers to unknown resource or parameter {name}"),
+                );
             } else if name == id.as_str() {
                 add(location.clone(), "refers to itself".into());
             }
@@ -157,7 +171,10 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
         output.value.references(&mut refs);
         for r in refs {
             if !is_pseudo(&r) && !known.contains(r.as_str()) {
-                add(format!("Outputs.{name}"), format!("refers to unknown resource or parameter {r}"));
+                add(
+                    format!("Outputs.{name}"),
+                    format!("refers to unknown resource or parameter {r}"),
+                );
             }
         }
     }
@@ -241,7 +258,6 @@ fn collect_imports(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,7 +316,11 @@ mod tests {
             },
         );
         let m = messages(&check_env(&[stack(StackId::Network, t)]));
-        assert!(m.iter().any(|m| m.contains("Resources.Subnet") && m.contains("Vcp")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m.contains("Resources.Subnet") && m.contains("Vcp")),
+            "{m:?}"
+        );
         assert!(m.iter().any(|m| m.contains("Nope")), "{m:?}");
     }
 
@@ -321,8 +341,19 @@ mod tests {
     #[test]
     fn stateful_resources_must_be_retained() {
         let mut t = Template::new("t");
-        t.add(&LogicalId::new("Loose"), Bucket { bucket_name: "a".into() });
-        t.add(&LogicalId::new("Kept"), Bucket { bucket_name: "b".into() }).retain();
+        t.add(
+            &LogicalId::new("Loose"),
+            Bucket {
+                bucket_name: "a".into(),
+            },
+        );
+        t.add(
+            &LogicalId::new("Kept"),
+            Bucket {
+                bucket_name: "b".into(),
+            },
+        )
+        .retain();
         let m = messages(&check_env(&[stack(StackId::Storage, t)]));
         assert_eq!(m.len(), 1, "{m:?}");
         assert!(m[0].contains("Resources.Loose") && m[0].contains("Retain"));
@@ -350,7 +381,14 @@ mod tests {
 
         // Network does not depend on storage, so importing from it is wrong even if it exists.
         let mut storage_exporting = Template::new("t");
-        storage_exporting.add(&LogicalId::new("B"), Bucket { bucket_name: "b".into() }).retain();
+        storage_exporting
+            .add(
+                &LogicalId::new("B"),
+                Bucket {
+                    bucket_name: "b".into(),
+                },
+            )
+            .retain();
         storage_exporting.export("B", "b", Expr::Ref("B".into()), "ce-t-storage-B");
         let mut network_importing = vpc_template();
         network_importing.output("X", "x", Expr::import("ce-t-storage-B"));
@@ -366,9 +404,18 @@ mod tests {
         let mut a = vpc_template();
         a.export("VpcId", "v", Expr::Ref("Vpc".into()), "same");
         let mut b = Template::new("t");
-        b.add(&LogicalId::new("K"), Bucket { bucket_name: "k".into() }).retain();
+        b.add(
+            &LogicalId::new("K"),
+            Bucket {
+                bucket_name: "k".into(),
+            },
+        )
+        .retain();
         b.export("Other", "v", Expr::Ref("K".into()), "same");
-        let m = messages(&check_env(&[stack(StackId::Network, a), stack(StackId::Storage, b)]));
+        let m = messages(&check_env(&[
+            stack(StackId::Network, a),
+            stack(StackId::Storage, b),
+        ]));
         assert!(m.iter().any(|m| m.contains("also exported")), "{m:?}");
     }
 
@@ -385,7 +432,11 @@ mod tests {
         .depends_on(&LogicalId::new("Ghost"));
         let m = messages(&check_env(&[stack(StackId::Network, t)]));
         assert!(m.iter().any(|m| m.contains("logical id")), "{m:?}");
-        assert!(m.iter().any(|m| m.contains("DependsOn") && m.contains("Ghost")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m.contains("DependsOn") && m.contains("Ghost")),
+            "{m:?}"
+        );
         assert!(m.iter().any(|m| m.contains("inline limit")), "{m:?}");
     }
 

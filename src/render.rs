@@ -103,9 +103,7 @@ pub fn check(root: &Path, stacks: &[RenderedStack]) -> io::Result<Vec<(PathBuf, 
         };
         for entry in entries {
             let path = entry?.path();
-            let is_rendered = stacks
-                .iter()
-                .any(|s| root.join(s.relative_path()) == path);
+            let is_rendered = stacks.iter().any(|s| root.join(s.relative_path()) == path);
             if path.extension().is_some_and(|e| e == "json") && !is_rendered {
                 stale.push((path, Staleness::Extra));
             }

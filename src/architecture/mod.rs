@@ -192,10 +192,19 @@ impl Export {
             VpcId | SubnetIds | AlbSecurityGroupId | NodeSecurityGroupId | EfsSecurityGroupId => {
                 StackId::Network
             }
-            FileSystemId | BuildsBucketName | BuildsBucketArn | StaticBucketName
-            | StaticBucketArn | StaticBucketDomainName | LogsBucketName | LinksTableName
-            | LinksTableArn | VersionsLogTableName | VersionsLogTableArn
-            | CompilerBuildsTableName | CompilerBuildsTableArn => StackId::Storage,
+            FileSystemId
+            | BuildsBucketName
+            | BuildsBucketArn
+            | StaticBucketName
+            | StaticBucketArn
+            | StaticBucketDomainName
+            | LogsBucketName
+            | LinksTableName
+            | LinksTableArn
+            | VersionsLogTableName
+            | VersionsLogTableArn
+            | CompilerBuildsTableName
+            | CompilerBuildsTableArn => StackId::Storage,
             LoadBalancerDnsName | LoadBalancerFullName | TargetGroupFullName
             | AutoScalingGroupName => StackId::Compute,
             DistributionId => StackId::Edge,

@@ -55,7 +55,12 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Template {
     let vpc_ref = Expr::reference(&vpc);
 
     let igw = LogicalId::new("InternetGateway");
-    t.add(&igw, InternetGateway { tags: ctx.tags("igw") });
+    t.add(
+        &igw,
+        InternetGateway {
+            tags: ctx.tags("igw"),
+        },
+    );
     let attachment = LogicalId::new("GatewayAttachment");
     t.add(
         &attachment,

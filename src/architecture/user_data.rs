@@ -8,6 +8,7 @@
 //! instead of the deploy.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use handlebars::Handlebars;
 use serde::Serialize;
@@ -88,7 +89,9 @@ pub fn version_key(env: &str) -> String {
 
 /// The launch template's `UserData`: the rendered script in `Fn::Base64` of `Fn::Sub`.
 pub(super) fn user_data(ctx: &Ctx<'_>) -> Result<Expr, UserDataError> {
-    let script = render_script(TEMPLATE, &Values::for_env(ctx.env_name()))?;
+    let script = node_registry()?
+        .render(TEMPLATE_NAME, &Values::for_env(ctx.env_name()))
+        .map_err(|e| UserDataError(e.to_string()))?;
     let variables = sub_variable_map(ctx);
     check_sub_variables(&script, &variables)?;
     Ok(Expr::base64(Expr::SubWith(script, variables)))
@@ -105,16 +108,33 @@ fn sub_variable_map(ctx: &Ctx<'_>) -> BTreeMap<String, Expr> {
     ])
 }
 
-/// Renders a template in strict mode, without HTML escaping (the output is a shell script).
-fn render_script<T: Serialize>(template: &str, values: &T) -> Result<String, UserDataError> {
+const TEMPLATE_NAME: &str = "user-data";
+
+/// A registry holding one template, in strict mode and without HTML escaping (the output is a
+/// shell script).
+fn registry(template: &str) -> Result<Handlebars<'static>, UserDataError> {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(handlebars::no_escape);
     registry
-        .register_template_string("user-data", template)
+        .register_template_string(TEMPLATE_NAME, template)
         .map_err(|e| UserDataError(e.to_string()))?;
-    registry
-        .render("user-data", values)
+    Ok(registry)
+}
+
+/// The node template, compiled once per process: compiling it is most of a render's work.
+fn node_registry() -> Result<&'static Handlebars<'static>, UserDataError> {
+    static NODE: OnceLock<Result<Handlebars<'static>, String>> = OnceLock::new();
+    NODE.get_or_init(|| registry(TEMPLATE).map_err(|e| e.0))
+        .as_ref()
+        .map_err(|e| UserDataError(e.clone()))
+}
+
+/// Renders a template in strict mode.
+#[cfg(test)]
+fn render_script<T: Serialize>(template: &str, values: &T) -> Result<String, UserDataError> {
+    registry(template)?
+        .render(TEMPLATE_NAME, values)
         .map_err(|e| UserDataError(e.to_string()))
 }
 

@@ -57,7 +57,12 @@ fn line_of_offset(starts: &[usize], offset: usize) -> usize {
     }
 }
 
-fn walk_table(table: &DeTable<'_>, prefix: &str, starts: &[usize], out: &mut BTreeMap<String, usize>) {
+fn walk_table(
+    table: &DeTable<'_>,
+    prefix: &str,
+    starts: &[usize],
+    out: &mut BTreeMap<String, usize>,
+) {
     for (key, value) in table {
         let path = if prefix.is_empty() {
             key.get_ref().to_string()
@@ -69,7 +74,12 @@ fn walk_table(table: &DeTable<'_>, prefix: &str, starts: &[usize], out: &mut BTr
     }
 }
 
-fn walk_value(value: &DeValue<'_>, path: &str, starts: &[usize], out: &mut BTreeMap<String, usize>) {
+fn walk_value(
+    value: &DeValue<'_>,
+    path: &str,
+    starts: &[usize],
+    out: &mut BTreeMap<String, usize>,
+) {
     match value {
         DeValue::Table(t) => walk_table(t, path, starts, out),
         DeValue::Array(items) => {
@@ -102,7 +112,10 @@ mod tests {
     fn missing_keys_fall_back_to_their_table() {
         let k = KeyLines::index(DOC);
         assert_eq!(k.line_of("compute.max_size"), 3);
-        assert_eq!(k.line_of("network.zones[0].cidr"), k.line_of("network.zones[0]"));
+        assert_eq!(
+            k.line_of("network.zones[0].cidr"),
+            k.line_of("network.zones[0]")
+        );
         assert_eq!(k.line_of("nothing.at.all"), 1);
     }
 

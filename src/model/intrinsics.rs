@@ -154,7 +154,9 @@ impl Expr {
                 "Fn::Join": [delimiter, parts.iter().map(Expr::to_json).collect::<Vec<_>>()]
             }),
             Expr::ImportValue(name) => json!({ "Fn::ImportValue": name.to_json() }),
-            Expr::Select(index, list) => json!({ "Fn::Select": [index.to_string(), list.to_json()] }),
+            Expr::Select(index, list) => {
+                json!({ "Fn::Select": [index.to_string(), list.to_json()] })
+            }
             Expr::Split(delimiter, value) => json!({ "Fn::Split": [delimiter, value.to_json()] }),
             Expr::GetAzs(region) => json!({ "Fn::GetAZs": region.to_json() }),
             Expr::Base64(value) => json!({ "Fn::Base64": value.to_json() }),
@@ -299,7 +301,10 @@ mod tests {
     #[test]
     fn sub_with_variables_is_a_pair() {
         let e = Expr::sub_with("${A}-x", [("A", Expr::region())]);
-        assert_eq!(json(&e), r#"{"Fn::Sub":["${A}-x",{"A":{"Ref":"AWS::Region"}}]}"#);
+        assert_eq!(
+            json(&e),
+            r#"{"Fn::Sub":["${A}-x",{"A":{"Ref":"AWS::Region"}}]}"#
+        );
     }
 
     #[test]
@@ -333,7 +338,10 @@ mod tests {
 
     #[test]
     fn condition_serialises_nested_functions() {
-        let c = Condition::Not(Box::new(Condition::Equals(Expr::region(), "us-east-1".into())));
+        let c = Condition::Not(Box::new(Condition::Equals(
+            Expr::region(),
+            "us-east-1".into(),
+        )));
         assert_eq!(
             serde_json::to_string(&c).unwrap(),
             r#"{"Fn::Not":[{"Fn::Equals":[{"Ref":"AWS::Region"},"us-east-1"]}]}"#
@@ -342,7 +350,10 @@ mod tests {
 
     #[test]
     fn references_cover_sub_variables_but_not_escapes_or_explicit_vars() {
-        let e = Expr::sub_with("${Lb.DNSName} ${!Shell} ${X} ${AWS::Region}", [("X", "v".into())]);
+        let e = Expr::sub_with(
+            "${Lb.DNSName} ${!Shell} ${X} ${AWS::Region}",
+            [("X", "v".into())],
+        );
         let mut refs = Vec::new();
         e.references(&mut refs);
         assert_eq!(refs, vec!["Lb".to_owned(), "AWS::Region".to_owned()]);

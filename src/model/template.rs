@@ -42,7 +42,9 @@ impl LogicalId {
 
     /// Whether CloudFormation accepts this id (alphanumeric, at most 255 characters).
     pub fn is_valid(&self) -> bool {
-        !self.0.is_empty() && self.0.len() <= 255 && self.0.chars().all(|c| c.is_ascii_alphanumeric())
+        !self.0.is_empty()
+            && self.0.len() <= 255
+            && self.0.chars().all(|c| c.is_ascii_alphanumeric())
     }
 }
 
@@ -423,16 +425,26 @@ mod tests {
     fn depends_on_is_sorted_and_unique() {
         let mut t = Template::new("d");
         let r = t.add(&LogicalId::new("A"), thing());
-        r.depends_on(&"Z".into()).depends_on(&"B".into()).depends_on(&"Z".into());
+        r.depends_on(&"Z".into())
+            .depends_on(&"B".into())
+            .depends_on(&"Z".into());
         assert_eq!(r.depends_on, vec![LogicalId::new("B"), LogicalId::new("Z")]);
     }
 
     #[test]
     fn exported_output_carries_its_name() {
         let mut t = Template::new("d");
-        t.export("VpcId", "the VPC", Expr::Ref("Vpc".into()), "ce-x-network-VpcId");
+        t.export(
+            "VpcId",
+            "the VPC",
+            Expr::Ref("Vpc".into()),
+            "ce-x-network-VpcId",
+        );
         let v = serde_json::to_value(&t).unwrap();
-        assert_eq!(v["Outputs"]["VpcId"]["Export"]["Name"], "ce-x-network-VpcId");
+        assert_eq!(
+            v["Outputs"]["VpcId"]["Export"]["Name"],
+            "ce-x-network-VpcId"
+        );
         assert_eq!(v["Outputs"]["VpcId"]["Value"]["Ref"], "Vpc");
     }
 
