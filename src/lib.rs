@@ -5,11 +5,13 @@
 //! in one place; commands never exit the process themselves.
 
 pub mod architecture;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod lint;
 pub mod model;
 pub mod render;
+pub mod sandbox;
 
 mod commands;
 

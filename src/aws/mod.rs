@@ -175,3 +175,15 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
 }
+
+/// Where `--local` (or its absence) sends requests: the sandbox, started if needed, or AWS.
+pub fn target(local: bool) -> Result<Target, crate::sandbox::SandboxError> {
+    if !local {
+        return Ok(Target::Account);
+    }
+    let paths = crate::sandbox::Paths::from_env()?;
+    let record = crate::sandbox::ensure_running(&paths)?;
+    Ok(Target::Sandbox {
+        endpoint: record.endpoint(),
+    })
+}
