@@ -170,7 +170,9 @@ fn run_sandbox(format: Format, action: &SandboxAction, out: &mut dyn Write) -> R
         SandboxAction::Status => (sandbox::status(&paths)?, ""),
         SandboxAction::Stop => match sandbox::stop(&paths)? {
             Stopped::Stopped(r) => (State::Stopped, stopped_note(&r, "stopped")),
-            Stopped::StaleRemoved(r) => (State::Stopped, stopped_note(&r, "removed a stale record")),
+            Stopped::StaleRemoved(r) => {
+                (State::Stopped, stopped_note(&r, "removed a stale record"))
+            }
             Stopped::NotRunning => (State::Stopped, "was not running"),
         },
     };
@@ -195,8 +197,17 @@ fn run_sandbox(format: Format, action: &SandboxAction, out: &mut dyn Write) -> R
         Format::Text => match &state {
             State::Running(r) => {
                 let since = r.started_at_rfc3339();
-                let note = if note.is_empty() { String::new() } else { format!("; {note}") };
-                writeln!(out, "running at {} (pid {}, since {since}){note}", r.endpoint(), r.pid)?
+                let note = if note.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {note}")
+                };
+                writeln!(
+                    out,
+                    "running at {} (pid {}, since {since}){note}",
+                    r.endpoint(),
+                    r.pid
+                )?
             }
             State::Stale(r) => writeln!(
                 out,
@@ -218,6 +229,10 @@ fn run_sandbox(format: Format, action: &SandboxAction, out: &mut dyn Write) -> R
 
 /// Names the server a stop ended, on stderr, and returns the note for stdout.
 fn stopped_note(record: &sandbox::Record, note: &'static str) -> &'static str {
-    eprintln!("sandbox: pid {} on {} is gone", record.pid, record.endpoint());
+    eprintln!(
+        "sandbox: pid {} on {} is gone",
+        record.pid,
+        record.endpoint()
+    );
     note
 }

@@ -251,8 +251,8 @@ impl Started {
     }
 }
 
-/// Starts the server unless it runs; installs moto first if needed. `port` picks the port,
-/// otherwise a free one is chosen.
+/// Starts the server unless it runs; installs moto first if needed. The server listens on the
+/// `requested` port, or on a free one.
 pub fn start(paths: &Paths, requested: Option<u16>) -> Result<Started, SandboxError> {
     fs::create_dir_all(&paths.state)
         .map_err(io_err(format!("create {}", paths.state.display())))?;
@@ -264,9 +264,13 @@ pub fn start(paths: &Paths, requested: Option<u16>) -> Result<Started, SandboxEr
         State::Running(record) => return Ok(Started::AlreadyRunning(record)),
         State::Stale(record) => {
             eprintln!(
-                "sandbox: replacing a stale record (pid {} is not a running sandbox)",
+                "sandbox: replacing a stale record (pid {} is not an answering sandbox)",
                 record.pid
             );
+            // A server that lives but no longer answers would only hold its port.
+            if is_our_server(record.pid) {
+                terminate(record.pid);
+            }
             remove_record(paths)?;
         }
         State::Stopped => {}
@@ -562,7 +566,7 @@ fn read_record(paths: &Paths) -> Result<Option<Record>, SandboxError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(format!("read {}", path.display()))(e)),
     };
-    // A record that cannot be read describes no server anyone can reach: treat it as absent.
+    // A corrupt record describes no server anyone can reach: it reads as stale (pid 0).
     Ok(serde_json::from_str(&text).ok().or(Some(Record {
         pid: 0,
         port: 0,
@@ -669,4 +673,105 @@ fn venv_lock(venv: &Path) -> PathBuf {
     let digest = Sha256::digest(venv.as_os_str().as_encoded_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     std::env::temp_dir().join(format!("ce-infra-venv.{}.lock", &hex[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let pairs: Vec<(String, OsString)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_moto_requirement_is_the_exact_pin_from_the_requirements_file() {
+        assert!(REQUIREMENTS.lines().any(|l| l.trim() == moto_requirement()));
+        assert_eq!(moto_requirement(), "moto[server]==5.2.5");
+    }
+
+    #[test]
+    fn ce_state_dir_wins_over_xdg_and_home() {
+        let paths = Paths::from_vars(vars(&[
+            ("CE_STATE_DIR", "/s"),
+            ("XDG_STATE_HOME", "/x"),
+            ("HOME", "/h"),
+        ]))
+        .expect("paths");
+        assert_eq!(paths.state, PathBuf::from("/s"));
+        assert_eq!(paths.venv, PathBuf::from("/s/venv"));
+        assert_eq!(paths.record(), PathBuf::from("/s/sandbox.json"));
+        assert_eq!(paths.python, "python3");
+    }
+
+    #[test]
+    fn xdg_state_home_then_home_locate_the_state_dir() {
+        let xdg = Paths::from_vars(vars(&[("XDG_STATE_HOME", "/x"), ("HOME", "/h")])).expect("xdg");
+        assert_eq!(xdg.state, PathBuf::from("/x/ce-infra"));
+        let home = Paths::from_vars(vars(&[("XDG_STATE_HOME", "relative"), ("HOME", "/h")]))
+            .expect("home");
+        assert_eq!(home.state, PathBuf::from("/h/.local/state/ce-infra"));
+    }
+
+    #[test]
+    fn no_state_dir_at_all_says_which_variable_to_set() {
+        let err = Paths::from_vars(vars(&[])).expect_err("nothing set");
+        assert!(err.to_string().contains("CE_STATE_DIR"));
+    }
+
+    #[test]
+    fn the_venv_and_interpreter_can_be_chosen() {
+        let paths = Paths::from_vars(vars(&[
+            ("CE_STATE_DIR", "/s"),
+            ("CE_SANDBOX_VENV", "/v"),
+            ("PYTHON", "/usr/bin/python3.12"),
+        ]))
+        .expect("paths");
+        assert_eq!(paths.venv, PathBuf::from("/v"));
+        assert_eq!(paths.python, "/usr/bin/python3.12");
+    }
+
+    #[test]
+    fn a_record_names_its_endpoint_and_start_time() {
+        let record = Record {
+            pid: 7,
+            port: 4566,
+            started_at: 86_400,
+        };
+        assert_eq!(record.endpoint(), "http://127.0.0.1:4566");
+        assert_eq!(record.started_at_rfc3339(), "1970-01-02T00:00:00Z");
+    }
+
+    #[test]
+    fn werkzeugs_port_conflict_message_is_recognised() {
+        assert!(port_taken_in(
+            "Address already in use\nPort 5000 is in use by another program."
+        ));
+        assert!(!port_taken_in(
+            "ModuleNotFoundError: No module named 'flask'"
+        ));
+    }
+
+    #[test]
+    fn a_port_where_nothing_speaks_http_does_not_answer() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            // Accept and hang up without a word.
+            let _ = listener.accept();
+        });
+        assert!(!answers(port));
+    }
+
+    #[test]
+    fn the_venv_lock_is_the_one_python_tools_sh_takes() {
+        // printf '%s' /repo/.venv | sha256sum | cut -c1-16
+        let lock = venv_lock(Path::new("/repo/.venv"));
+        let name = lock.file_name().and_then(|n| n.to_str()).expect("name");
+        assert_eq!(name, "ce-infra-venv.0159161a3744ae73.lock");
+    }
 }

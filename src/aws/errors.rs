@@ -139,7 +139,7 @@ impl AwsError {
                     {
                         Self::Unreachable {
                             operation: operation.to_owned(),
-                            detail: cause_chain(&err),
+                            detail: root_cause(&err),
                         }
                     }
                     _ => Self::Other {
@@ -290,6 +290,15 @@ fn credentials_problem(err: &(dyn StdError + 'static)) -> Option<AwsError> {
         cause = e.source();
     }
     None
+}
+
+/// The innermost cause, e.g. "Connection refused (os error 111)" under the transport's layers.
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// An error and its causes on one line, innermost last.
