@@ -20,6 +20,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "CE_ENVS_DIR", default_value = "envs")]
     pub envs_dir: PathBuf,
 
+    /// Talk to the local sandbox (moto on 127.0.0.1) with dummy credentials instead of AWS;
+    /// starts it if needed.
+    #[arg(long, global = true, env = "CE_LOCAL", value_parser = clap::builder::BoolishValueParser::new())]
+    pub local: bool,
+
     /// More detail on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -59,4 +64,25 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Run the local AWS emulator that --local talks to.
+    Sandbox {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: SandboxAction,
+    },
+}
+
+/// `ce sandbox` actions.
+#[derive(Debug, Subcommand)]
+pub enum SandboxAction {
+    /// Start moto on 127.0.0.1 (installing it on first use); it runs until stopped.
+    Start {
+        /// Port to listen on; a free one by default.
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Stop the running sandbox.
+    Stop,
+    /// Say whether the sandbox runs and where; exits 1 unless it is running.
+    Status,
 }

@@ -5,12 +5,14 @@
 //! in one place; commands never exit the process themselves.
 
 pub mod architecture;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod lint;
 pub mod model;
 pub mod render;
+pub mod sandbox;
 
 mod commands;
 

@@ -1,0 +1,511 @@
+//! The local sandbox and the AWS edge against it.
+//!
+//! Every test starts its own moto server on a free port, with its own state directory, and
+//! stops it when done; none touches the user's sandbox. The venv holding moto is shared: it is
+//! `$CE_SANDBOX_VENV` if set, else `<repo>/.venv` (the one `scripts/python-tools.sh` builds),
+//! installed on first use.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ce_infra::aws::errors::AwsError;
+use ce_infra::aws::{AccountError, Aws, Parameter, SANDBOX_ACCOUNT, Target};
+use ce_infra::sandbox::{self, Paths};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The shared venv with the pinned moto, installed once per test run.
+fn venv() -> &'static Path {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let venv = std::env::var_os("CE_SANDBOX_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        sandbox::ensure_venv(&venv, &python).expect("install moto into the test venv");
+        venv
+    })
+}
+
+/// A moto server of the test's own, stopped when dropped.
+struct Moto {
+    paths: Paths,
+    endpoint: String,
+    _state: TempDir,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let state = TempDir::new().expect("temp dir");
+        let paths = Paths {
+            state: state.path().to_owned(),
+            venv: venv().to_owned(),
+            python: "python3".into(),
+        };
+        let started = sandbox::start(&paths, None).expect("start moto");
+        Moto {
+            endpoint: started.record().endpoint(),
+            paths,
+            _state: state,
+        }
+    }
+
+    fn aws(&self, runtime: &tokio::runtime::Runtime) -> Aws {
+        self.aws_at(runtime, &self.endpoint)
+    }
+
+    fn aws_at(&self, runtime: &tokio::runtime::Runtime, endpoint: &str) -> Aws {
+        let target = Target::Sandbox {
+            endpoint: endpoint.to_owned(),
+        };
+        runtime.block_on(Aws::connect("us-east-1", target))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = sandbox::stop(&self.paths);
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    ce_infra::aws::runtime().expect("tokio runtime")
+}
+
+/// A template of one SNS topic, exporting its ARN, with a NoEcho parameter.
+fn topic_template(export: &str, import: Option<&str>) -> Value {
+    let mut topic =
+        json!({"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Ref": "Name"}}});
+    if let Some(import) = import {
+        topic["Properties"]["DisplayName"] = json!({"Fn::ImportValue": import});
+    }
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {
+            "Name": {"Type": "String"},
+            "Secret": {"Type": "String", "NoEcho": true}
+        },
+        "Resources": {"Topic": topic},
+        "Outputs": {
+            "TopicArn": {"Value": {"Ref": "Topic"}, "Export": {"Name": export}}
+        }
+    })
+}
+
+fn create_stack(runtime: &tokio::runtime::Runtime, aws: &Aws, name: &str, template: &Value) {
+    use aws_sdk_cloudformation::types::{Parameter as CfnParameter, Tag};
+    let param = |k: &str, v: &str| {
+        CfnParameter::builder()
+            .parameter_key(k)
+            .parameter_value(v)
+            .build()
+    };
+    runtime
+        .block_on(
+            aws.cloudformation()
+                .client()
+                .create_stack()
+                .stack_name(name)
+                .template_body(template.to_string())
+                .parameters(param("Name", &format!("{name}-topic")))
+                .parameters(param("Secret", "hunter2"))
+                .tags(Tag::builder().key("Site").value("CompilerExplorer").build())
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+}
+
+#[test]
+fn fetch_stacks_returns_a_stack_with_its_template_and_none_for_a_missing_one() {
+    let moto = Moto::start();
+    let runtime = runtime();
+    let aws = moto.aws(&runtime);
+    let template = topic_template("ce-test-network-TopicArn", None);
+    create_stack(&runtime, &aws, "ce-test-network", &template);
+
+    let cfn = aws.cloudformation();
+    let stacks = runtime
+        .block_on(cfn.fetch_stacks(["ce-test-network", "ce-test-absent"]))
+        .expect("fetch");
+
+    assert_eq!(stacks.len(), 2);
+    let stack = stacks[0].as_ref().expect("the created stack exists");
+    assert_eq!(stack.name, "ce-test-network");
+    assert_eq!(stack.status, "CREATE_COMPLETE");
+    assert!(stack.stack_id.contains(":stack/ce-test-network/"));
+    assert_eq!(stack.template, template);
+    assert_eq!(
+        stack.parameters["Name"],
+        Parameter::Value("ce-test-network-topic".into())
+    );
+    assert_eq!(stack.tags["Site"], "CompilerExplorer");
+    let output = &stack.outputs["TopicArn"];
+    assert!(output.value.starts_with("arn:aws:sns:us-east-1:"));
+    assert_eq!(
+        output.export_name.as_deref(),
+        Some("ce-test-network-TopicArn")
+    );
+    assert_eq!(stacks[1], None, "a missing stack is None, not an error");
+}
+
+#[test]
+fn a_no_echo_parameter_never_comes_back_from_the_sandbox() {
+    let moto = Moto::start();
+    let runtime = runtime();
+    let aws = moto.aws(&runtime);
+    create_stack(
+        &runtime,
+        &aws,
+        "ce-test-secret",
+        &topic_template("x-Arn", None),
+    );
+
+    let stack = runtime
+        .block_on(aws.cloudformation().fetch_stack("ce-test-secret"))
+        .expect("fetch")
+        .expect("exists");
+
+    assert_eq!(stack.parameters["Secret"], Parameter::Hidden);
+    assert!(!format!("{stack:?}").contains("hunter2"));
+}
+
+#[test]
+fn stacks_are_fetched_concurrently() {
+    let moto = Moto::start();
+    let runtime = runtime();
+    let aws = moto.aws(&runtime);
+    let names: Vec<String> = (0..4).map(|i| format!("ce-test-s{i}")).collect();
+    for name in &names {
+        create_stack(
+            &runtime,
+            &aws,
+            name,
+            &topic_template(&format!("{name}-Arn"), None),
+        );
+    }
+    // Every answer through this proxy is held back; one after another, 4 stacks x 2 calls
+    // would take 8 delays.
+    let delay = Duration::from_millis(400);
+    let proxy = delaying_proxy(&moto.endpoint, delay);
+    let slow = moto.aws_at(&runtime, &proxy);
+
+    let begun = Instant::now();
+    let stacks = runtime
+        .block_on(slow.cloudformation().fetch_stacks(names.clone()))
+        .expect("fetch");
+    let took = begun.elapsed();
+
+    assert!(stacks.iter().all(Option::is_some));
+    assert!(
+        took < delay * 4,
+        "fetching 4 stacks took {took:?}; concurrent fetches take about one delay ({delay:?})"
+    );
+}
+
+#[test]
+fn check_account_passes_for_the_sandbox_account_and_names_both_on_a_mismatch() {
+    let moto = Moto::start();
+    let runtime = runtime();
+    let aws = moto.aws(&runtime);
+
+    let account = runtime
+        .block_on(aws.check_account(SANDBOX_ACCOUNT))
+        .expect("same account");
+    assert_eq!(account, SANDBOX_ACCOUNT);
+
+    let err = runtime
+        .block_on(aws.check_account("111122223333"))
+        .expect_err("another account");
+    assert!(matches!(err, AccountError::Mismatch { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("111122223333") && text.contains(SANDBOX_ACCOUNT),
+        "{text}"
+    );
+}
+
+#[test]
+fn list_imports_is_empty_for_an_unimported_export_and_names_importers() {
+    let moto = Moto::start();
+    let runtime = runtime();
+    let aws = moto.aws(&runtime);
+    create_stack(
+        &runtime,
+        &aws,
+        "ce-test-a",
+        &topic_template("ce-test-a-Arn", None),
+    );
+    create_stack(
+        &runtime,
+        &aws,
+        "ce-test-b",
+        &topic_template("ce-test-b-Arn", Some("ce-test-a-Arn")),
+    );
+    let cfn = aws.cloudformation();
+
+    let unimported = runtime.block_on(cfn.list_imports("ce-test-b-Arn"));
+    let imported = runtime.block_on(cfn.list_imports("ce-test-a-Arn"));
+    let exports = runtime.block_on(cfn.list_exports()).expect("exports");
+
+    assert_eq!(unimported.expect("list"), Vec::<String>::new());
+    assert_eq!(imported.expect("list"), vec!["ce-test-b".to_owned()]);
+    let mut names: Vec<_> = exports.iter().map(|e| e.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["ce-test-a-Arn", "ce-test-b-Arn"]);
+}
+
+#[test]
+fn a_stopped_sandbox_is_unreachable_with_a_sentence_saying_what_to_check() {
+    let runtime = runtime();
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let aws = runtime.block_on(Aws::connect(
+        "us-east-1",
+        Target::Sandbox {
+            endpoint: format!("http://127.0.0.1:{port}"),
+        },
+    ));
+
+    let err = runtime
+        .block_on(aws.caller_account())
+        .expect_err("nothing listens");
+
+    assert!(matches!(err, AwsError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("ce sandbox status"));
+}
+
+/// Runs in a child process with a scrubbed environment, since the credential chain reads it.
+#[test]
+fn without_credentials_the_error_says_how_to_provide_them() {
+    if std::env::var_os("CE_TEST_NO_CREDENTIALS").is_none() {
+        let home = TempDir::new().expect("temp dir");
+        let out = Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "without_credentials_the_error_says_how_to_provide_them",
+                "--nocapture",
+            ])
+            .env_clear()
+            .env("CE_TEST_NO_CREDENTIALS", "1")
+            .env("HOME", home.path())
+            .env("AWS_CONFIG_FILE", home.path().join("config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                home.path().join("credentials"),
+            )
+            // Never ask the instance metadata service: this is no EC2 instance.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .output()
+            .expect("run the test binary");
+        assert!(out.status.success(), "{}", describe(&out));
+        return;
+    }
+    let runtime = runtime();
+    let aws = runtime.block_on(Aws::connect("us-east-1", Target::Account));
+    let err = runtime
+        .block_on(aws.caller_account())
+        .expect_err("no credentials");
+    assert_eq!(err, AwsError::NoCredentials);
+    let text = err.to_string();
+    assert!(
+        text.contains("AWS_PROFILE") && text.contains("--local"),
+        "{text}"
+    );
+}
+
+// ---- the `ce sandbox` command ----
+
+fn ce(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ce"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CE_STATE_DIR", state)
+        .env("CE_SANDBOX_VENV", venv())
+        .env_remove("CE_LOCAL")
+        .output()
+        .expect("run ce")
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(out)))
+}
+
+/// Stops the sandbox of a state dir even when an assertion fails first.
+struct StopOnDrop<'a>(&'a Path);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = ce(self.0, &["sandbox", "stop"]);
+    }
+}
+
+#[test]
+fn ce_sandbox_start_status_stop_round_trip() {
+    let state = TempDir::new().expect("temp dir");
+    let _stop = StopOnDrop(state.path());
+
+    let started = ce(state.path(), &["sandbox", "start", "--format", "json"]);
+    assert!(started.status.success(), "{}", describe(&started));
+    let started = json_of(&started);
+    assert_eq!(started["format_version"], 1);
+    assert_eq!(started["state"], "running");
+    assert_eq!(started["action"], "started");
+    let endpoint = started["endpoint"].as_str().expect("endpoint").to_owned();
+    assert!(endpoint.starts_with("http://127.0.0.1:"));
+    assert!(state.path().join("sandbox.json").is_file());
+
+    let again = json_of(&ce(state.path(), &["sandbox", "start", "--format", "json"]));
+    assert_eq!(again["action"], "already running");
+    assert_eq!(again["endpoint"], endpoint.as_str());
+
+    let status = ce(state.path(), &["sandbox", "status"]);
+    assert!(status.status.success(), "{}", describe(&status));
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.starts_with(&format!("running at {endpoint} (pid ")),
+        "{text}"
+    );
+
+    let stopped = ce(state.path(), &["sandbox", "stop", "--format", "json"]);
+    assert!(stopped.status.success(), "{}", describe(&stopped));
+    assert_eq!(json_of(&stopped)["state"], "stopped");
+    assert!(!state.path().join("sandbox.json").exists());
+    let port: u16 = endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+        "server still up"
+    );
+
+    let status = ce(state.path(), &["sandbox", "status", "--format", "json"]);
+    assert_eq!(status.status.code(), Some(1), "status exits 1 when stopped");
+    assert_eq!(json_of(&status)["state"], "stopped");
+}
+
+#[test]
+fn a_stale_record_is_reported_and_replaced_by_start() {
+    let state = TempDir::new().expect("temp dir");
+    let _stop = StopOnDrop(state.path());
+    // A pid that is surely not a moto server: this test process's own.
+    let record = json!({"pid": std::process::id(), "port": 1, "started_at": 0});
+    std::fs::write(state.path().join("sandbox.json"), record.to_string()).expect("write");
+
+    let status = ce(state.path(), &["sandbox", "status", "--format", "json"]);
+    assert_eq!(status.status.code(), Some(1));
+    assert_eq!(json_of(&status)["state"], "stale");
+
+    let started = ce(state.path(), &["sandbox", "start", "--format", "json"]);
+    assert!(started.status.success(), "{}", describe(&started));
+    assert_eq!(json_of(&started)["state"], "running");
+}
+
+#[test]
+fn start_on_a_port_in_use_says_so() {
+    let state = TempDir::new().expect("temp dir");
+    let _stop = StopOnDrop(state.path());
+    let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+
+    let out = ce(state.path(), &["sandbox", "start", "--port", &port]);
+
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("port {port} on 127.0.0.1 is in use")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_python_is_named_with_what_to_install() {
+    let state = TempDir::new().expect("temp dir");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_ce"))
+        .args(["sandbox", "start"])
+        .env("CE_STATE_DIR", state.path())
+        .env_remove("CE_SANDBOX_VENV")
+        .env("PYTHON", "/nonexistent/python3")
+        .output()
+        .expect("run ce");
+
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/python3 not found") && stderr.contains("python3-venv"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn commands_that_never_call_aws_do_not_start_the_sandbox_even_with_local() {
+    let state = TempDir::new().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_ce"))
+        .args(["--local", "validate", "--all"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CE_STATE_DIR", state.path())
+        .env_remove("CE_ENVS_DIR")
+        .output()
+        .expect("run ce");
+
+    assert!(out.status.code().is_some(), "{}", describe(&out));
+    assert!(
+        std::fs::read_dir(state.path())
+            .expect("state dir")
+            .next()
+            .is_none(),
+        "validate --local wrote to the state dir"
+    );
+}
+
+/// A TCP proxy to `endpoint` that holds back every chunk of every answer by `delay`.
+fn delaying_proxy(endpoint: &str, delay: Duration) -> String {
+    let upstream = endpoint.trim_start_matches("http://").to_owned();
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind proxy");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (Ok(client_in), Ok(server_out)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            std::thread::spawn(move || pipe(client_in, server_out, Duration::ZERO));
+            std::thread::spawn(move || pipe(server, client, delay));
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        std::thread::sleep(delay);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
