@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::architecture::{self, StackId, UserDataError};
 use crate::config::Env;
+use crate::model::Template;
 use crate::model::template::INLINE_TEMPLATE_LIMIT;
 
 /// One stack's rendered template.
@@ -39,12 +40,15 @@ impl RenderedStack {
 pub fn render_env(env: &Env) -> Result<Vec<RenderedStack>, UserDataError> {
     Ok(architecture::build(env)?
         .into_iter()
-        .map(|stack| RenderedStack {
-            env: env.name.to_string(),
-            id: stack.id,
-            compact_size: stack.template.to_compact_json().len(),
-            text: stack.template.to_json_string(),
-            stack_name: stack.name,
+        .map(|stack| {
+            let text = stack.template.to_json_string();
+            RenderedStack {
+                env: env.name.to_string(),
+                id: stack.id,
+                compact_size: Template::compact_len(&text),
+                text,
+                stack_name: stack.name,
+            }
         })
         .collect())
 }

@@ -1,4 +1,5 @@
-//! User data of the web nodes, rendered from `templates/user-data.sh.hbs`.
+//! User data of the web nodes: `templates/user-data.sh.hbs` (the variables, rendered) followed
+//! by `templates/user-data-body.sh` (the boot logic, verbatim).
 //!
 //! Two layers fill the script in. Handlebars (strict mode: a missing value is an error, not an
 //! empty string) writes what the env file knows: the env name and the paths on the node.
@@ -20,6 +21,8 @@ use super::{Ctx, Export};
 
 /// The template text, compiled into the binary so `ce` runs from anywhere.
 const TEMPLATE: &str = include_str!("../../templates/user-data.sh.hbs");
+/// The boot logic after the variables: plain shell, appended verbatim.
+const BODY: &str = include_str!("../../templates/user-data-body.sh");
 
 /// Where a node mounts the EFS file system.
 pub const EFS_MOUNT: &str = "/efs";
@@ -89,9 +92,10 @@ pub fn version_key(env: &str) -> String {
 
 /// The launch template's `UserData`: the rendered script in `Fn::Base64` of `Fn::Sub`.
 pub(super) fn user_data(ctx: &Ctx<'_>) -> Result<Expr, UserDataError> {
-    let script = node_registry()?
+    let mut script = node_registry()?
         .render(TEMPLATE_NAME, &Values::for_env(ctx.env_name()))
         .map_err(|e| UserDataError(e.to_string()))?;
+    script.push_str(BODY);
     let variables = sub_variable_map(ctx);
     check_sub_variables(&script, &variables)?;
     Ok(Expr::base64(Expr::SubWith(script, variables)))
@@ -178,6 +182,14 @@ mod tests {
             },
             other => panic!("user data is not Fn::Base64: {other:?}"),
         }
+    }
+
+    #[test]
+    fn body_is_plain_shell_without_template_expressions() {
+        assert!(
+            !BODY.contains("{{"),
+            "handlebars in the verbatim body would never be rendered"
+        );
     }
 
     #[test]

@@ -351,6 +351,27 @@ impl Template {
         text
     }
 
+    /// The size in bytes of [`Template::to_compact_json`], computed from the pretty text without
+    /// serialising again: pretty printing only adds whitespace outside strings.
+    pub fn compact_len(pretty: &str) -> usize {
+        let (mut len, mut in_string, mut escaped) = (0, false, false);
+        for b in pretty.bytes() {
+            if in_string {
+                len += 1;
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+            } else if !b.is_ascii_whitespace() {
+                len += 1;
+                in_string = b == b'"';
+            }
+        }
+        len
+    }
+
     /// The template in compact form, as sent to CloudFormation (the size limit applies to it).
     pub fn to_compact_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| panic!("template does not serialise: {e}"))
@@ -456,6 +477,17 @@ mod tests {
         assert!(!text.contains("Parameters") && !text.contains("Outputs"));
         assert_eq!(text, t.clone().to_json_string());
         assert!(text.ends_with("}\n"));
+    }
+
+    #[test]
+    fn compact_len_matches_the_compact_form() {
+        let mut t = Template::new("a \"quoted\" description with  spaces\n and \\ escapes");
+        t.add(&LogicalId::new("A"), thing());
+        t.output("O", "x : y", Expr::sub("${A} ${AWS::Region}"));
+        assert_eq!(
+            Template::compact_len(&t.to_json_string()),
+            t.to_compact_json().len()
+        );
     }
 
     #[test]
