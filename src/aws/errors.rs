@@ -134,9 +134,10 @@ impl AwsError {
             },
             SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
                 credentials_problem(&err).unwrap_or_else(|| match &err {
-                    SdkError::DispatchFailure(failure)
-                        if failure.is_io() || failure.is_timeout() =>
-                    {
+                    // A connection refused, reset or closed before the answer (`is_other` covers
+                    // "connection closed before message completed") means nothing usable came
+                    // back: the network or the endpoint is the problem, not the request.
+                    SdkError::DispatchFailure(failure) if !failure.is_user() => {
                         Self::Unreachable {
                             operation: operation.to_owned(),
                             detail: root_cause(&err),
