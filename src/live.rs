@@ -1,0 +1,409 @@
+//! What is deployed against what is rendered: the step `ce diff`, `ce plan` and `ce deploy`
+//! share, so all three read the account the same way and reach the same verdict.
+//!
+//! [`diff_env`] renders the env, fetches every stack (and its template) at once, diffs them
+//! with the pure core in [`crate::diff`], and only then asks who imports the exports that would
+//! change or disappear, since an imported export is what makes CloudFormation refuse an update.
+//! An unchanged env therefore costs one round trip. A stack that is busy or broken is not an
+//! error here: its status travels with it, and [`status_note`] says what it means.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::architecture::{StackId, UserDataError};
+use crate::aws::cloudformation::{DeployedStack, FetchError};
+use crate::aws::{AccountError, Aws};
+use crate::config::Env;
+use crate::diff::{self, ChangeSetEvidence, DiffError, EnvDiff, ExportChange, StackDiff};
+use crate::render::{self, RenderedStack};
+
+/// One stack of the env: its fresh render and, if it exists, what CloudFormation has.
+#[derive(Clone, Debug)]
+pub struct LiveStack {
+    /// Which stack.
+    pub id: StackId,
+    /// `ce-<env>-<stack>`.
+    pub name: String,
+    /// The rendered template as text, with its size.
+    pub rendered: RenderedStack,
+    /// The rendered template, parsed.
+    pub rendered_json: Value,
+    /// The stack as deployed; `None` when it does not exist.
+    pub deployed: Option<DeployedStack>,
+}
+
+impl LiveStack {
+    /// The deployed template the diff compares against: `None` when no resource of the stack is
+    /// live (absent, a creation that rolled back, or a stack only a change set ever created).
+    pub fn baseline(&self) -> Option<&Value> {
+        let deployed = self.deployed.as_ref()?;
+        if holds_no_resources(&deployed.status) {
+            None
+        } else {
+            Some(&deployed.template)
+        }
+    }
+
+    /// The deployed stack's status, e.g. `UPDATE_COMPLETE`.
+    pub fn status(&self) -> Option<&str> {
+        self.deployed.as_ref().map(|d| d.status.as_str())
+    }
+
+    /// What an unusual status means for the user, with CloudFormation's reason when it gave one.
+    pub fn status_note(&self) -> Option<String> {
+        let deployed = self.deployed.as_ref()?;
+        status_note(&deployed.status, deployed.status_reason.as_deref())
+    }
+
+    /// Whether the stack exists only as the remains of a failed creation and has to be deleted
+    /// before it can be created again.
+    pub fn must_be_recreated(&self) -> bool {
+        self.status()
+            .is_some_and(|s| s == "ROLLBACK_COMPLETE" || s == "ROLLBACK_FAILED")
+    }
+}
+
+/// Statuses in which the stack holds none of its template's resources.
+fn holds_no_resources(status: &str) -> bool {
+    matches!(status, "ROLLBACK_COMPLETE" | "REVIEW_IN_PROGRESS")
+}
+
+/// What a stack status means, in a sentence, for the statuses that need one; `None` for the
+/// healthy `*_COMPLETE` states.
+pub fn status_note(status: &str, reason: Option<&str>) -> Option<String> {
+    let because = reason
+        .filter(|r| !r.is_empty())
+        .map(|r| format!(" (CloudFormation: {r})"))
+        .unwrap_or_default();
+    let note = match status {
+        "REVIEW_IN_PROGRESS" => {
+            "a change set created it but none was executed; it holds no resources yet".to_owned()
+        }
+        "ROLLBACK_COMPLETE" => format!(
+            "its creation failed and was rolled back{because}; it holds no resources and must \
+             be deleted before it can be created again"
+        ),
+        "ROLLBACK_FAILED" => format!(
+            "its creation failed and so did the rollback{because}; delete it (resources it \
+             still holds may need deleting by hand) before creating it again"
+        ),
+        "UPDATE_ROLLBACK_FAILED" => format!(
+            "an update failed and its rollback failed too{because}; fix the cause, then run \
+             `aws cloudformation continue-update-rollback --stack-name <stack>` before deploying"
+        ),
+        "UPDATE_ROLLBACK_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS" => {
+            format!("its last update failed and was rolled back{because}")
+        }
+        "DELETE_FAILED" => format!(
+            "a deletion failed{because}; some resources are still there and the stack can only \
+             be deleted again"
+        ),
+        s if s.ends_with("_IN_PROGRESS") => {
+            "an operation is running on it; a deploy has to wait until it finishes".to_owned()
+        }
+        s if s.ends_with("_FAILED") => format!("its last operation failed{because}"),
+        _ => return None,
+    };
+    Some(note)
+}
+
+/// An env's stacks, deployed and rendered, and the diff between them.
+#[derive(Clone, Debug)]
+pub struct LiveEnv {
+    /// The env's name.
+    pub env: String,
+    /// Its stacks (all, or the one asked for), in deploy order.
+    pub stacks: Vec<LiveStack>,
+    /// Exports that would change or disappear and that some stack imports, with the names of
+    /// the stacks importing them, sorted.
+    pub importers: BTreeMap<String, Vec<String>>,
+    /// The diff, one entry per stack in the order of `stacks`.
+    pub diff: EnvDiff,
+}
+
+impl LiveEnv {
+    /// Diffs `stacks`, treating the exports in `importers` as imported by other stacks.
+    pub fn new(
+        env: String,
+        stacks: Vec<LiveStack>,
+        importers: BTreeMap<String, Vec<String>>,
+    ) -> Result<Self, LiveError> {
+        let imported: BTreeSet<String> = importers.keys().cloned().collect();
+        let diffs = stacks
+            .iter()
+            .map(|s| {
+                let input =
+                    diff::StackInput::new(&s.name, s.baseline(), &s.rendered_json, &imported);
+                diff::diff_stack(&input).map_err(|source| LiveError::Diff {
+                    stack: s.name.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LiveEnv {
+            diff: EnvDiff {
+                env: env.clone(),
+                stacks: diffs,
+            },
+            env,
+            stacks,
+            importers,
+        })
+    }
+
+    /// The stack with this id, if it is part of this diff.
+    pub fn stack(&self, id: StackId) -> Option<&LiveStack> {
+        self.stacks.iter().find(|s| s.id == id)
+    }
+
+    /// The diff of the stack with this id, if it is part of this diff.
+    pub fn stack_diff(&self, id: StackId) -> Option<&StackDiff> {
+        let index = self.stacks.iter().position(|s| s.id == id)?;
+        self.diff.stacks.get(index)
+    }
+
+    /// Every export that some stack imports, among those that would change or disappear.
+    pub fn imported_exports(&self) -> BTreeSet<String> {
+        self.importers.keys().cloned().collect()
+    }
+
+    /// Diffs one stack again with what its change set said, replacing the offline prediction.
+    pub fn refine(&mut self, id: StackId, evidence: &ChangeSetEvidence) -> Result<(), LiveError> {
+        let index =
+            self.stacks
+                .iter()
+                .position(|s| s.id == id)
+                .ok_or_else(|| LiveError::NotInDiff {
+                    stack: id.to_string(),
+                })?;
+        let imported = self.imported_exports();
+        let stack = &self.stacks[index];
+        let input = diff::StackInput::new(
+            &stack.name,
+            stack.baseline(),
+            &stack.rendered_json,
+            &imported,
+        )
+        .with_change_set(evidence);
+        let refined = diff::diff_stack(&input).map_err(|source| LiveError::Diff {
+            stack: stack.name.clone(),
+            source,
+        })?;
+        self.diff.stacks[index] = refined;
+        Ok(())
+    }
+}
+
+/// Why the deployed and rendered stacks could not be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// `--stack` names no stack.
+    #[error("unknown stack {name:?}; the stacks are: {known}")]
+    UnknownStack {
+        /// What was asked for.
+        name: String,
+        /// The stack names, comma-separated.
+        known: String,
+    },
+    /// A stack was asked for that this diff does not hold.
+    #[error("stack {stack} is not part of this diff")]
+    NotInDiff {
+        /// The stack.
+        stack: String,
+    },
+    /// The env could not be rendered.
+    #[error("rendering env {env}")]
+    Render {
+        /// The env.
+        env: String,
+        /// Why.
+        #[source]
+        source: UserDataError,
+    },
+    /// A rendered template did not parse back, which would be a bug in the renderer.
+    #[error("the rendered template of {stack} is not JSON; this is a bug in ce")]
+    RenderedNotJson {
+        /// The stack.
+        stack: String,
+        /// The parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The credentials are for another account than the env file's.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// The deployed stacks could not be read; the AWS sentence says why and what to do.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// Who imports an export could not be found out.
+    #[error("finding the stacks that import export {export}")]
+    Imports {
+        /// The export.
+        export: String,
+        /// Why.
+        #[source]
+        source: FetchError,
+    },
+    /// A template could not be compared.
+    #[error("comparing the deployed and rendered templates of {stack}")]
+    Diff {
+        /// The stack.
+        stack: String,
+        /// Why.
+        #[source]
+        source: DiffError,
+    },
+}
+
+/// Parses a `--stack` value, listing the stacks when it names none.
+pub fn parse_stack(name: &str) -> Result<StackId, LiveError> {
+    StackId::parse(name).ok_or_else(|| LiveError::UnknownStack {
+        name: name.to_owned(),
+        known: StackId::ALL.map(StackId::as_str).join(", "),
+    })
+}
+
+/// Renders `env`, reads its stacks (all, or `only`) from CloudFormation at once, and diffs
+/// them; exports that would change or vanish are checked for importers.
+pub async fn diff_env(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<LiveEnv, LiveError> {
+    let env_name = env.name.to_string();
+    let rendered: Vec<RenderedStack> = render::render_env(env)
+        .map_err(|source| LiveError::Render {
+            env: env_name.clone(),
+            source,
+        })?
+        .into_iter()
+        .filter(|s| only.is_none_or(|id| s.id == id))
+        .collect();
+
+    // The account check is one STS call; it runs alongside the fetch instead of before it.
+    let guard = {
+        let aws = aws.clone();
+        let account = env.file.account_id.clone();
+        tokio::spawn(async move { aws.guard_account(account.as_deref()).await })
+    };
+    let cfn = aws.cloudformation();
+    let deployed = cfn
+        .fetch_stacks(rendered.iter().map(|s| s.stack_name.clone()))
+        .await;
+    joined(guard).await?;
+    let deployed = deployed?;
+
+    let mut stacks = Vec::with_capacity(rendered.len());
+    for (rendered, deployed) in rendered.into_iter().zip(deployed) {
+        let rendered_json =
+            serde_json::from_str(&rendered.text).map_err(|source| LiveError::RenderedNotJson {
+                stack: rendered.stack_name.clone(),
+                source,
+            })?;
+        stacks.push(LiveStack {
+            id: rendered.id,
+            name: rendered.stack_name.clone(),
+            rendered,
+            rendered_json,
+            deployed,
+        });
+    }
+
+    let first = LiveEnv::new(env_name, stacks, BTreeMap::new())?;
+    let at_risk: BTreeSet<String> = first
+        .diff
+        .stacks
+        .iter()
+        .flat_map(|s| &s.exports)
+        .filter(|e| matches!(e.change, ExportChange::Removed | ExportChange::ValueChanged))
+        .map(|e| e.name.clone())
+        .collect();
+    let importers = find_importers(aws, at_risk).await?;
+    if importers.is_empty() {
+        return Ok(first);
+    }
+    LiveEnv::new(first.env, first.stacks, importers)
+}
+
+/// Asks, all at once, which stacks import each export; keeps only the imported ones.
+async fn find_importers(
+    aws: &Aws,
+    exports: BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<String>>, LiveError> {
+    let cfn = aws.cloudformation();
+    let tasks: Vec<(String, JoinHandle<_>)> = exports
+        .into_iter()
+        .map(|export| {
+            let cfn = cfn.clone();
+            let name = export.clone();
+            (
+                export,
+                tokio::spawn(async move { cfn.list_imports(&name).await }),
+            )
+        })
+        .collect();
+    let mut importers = BTreeMap::new();
+    for (export, task) in tasks {
+        let stacks = joined(task).await.map_err(|source| LiveError::Imports {
+            export: export.clone(),
+            source,
+        })?;
+        if !stacks.is_empty() {
+            importers.insert(export, stacks);
+        }
+    }
+    Ok(importers)
+}
+
+/// Awaits a spawned task, passing on a panic inside it as a panic here.
+async fn joined<T>(task: JoinHandle<T>) -> T {
+    match task.await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_stack_lists_the_stacks() {
+        let err = parse_stack("database").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown stack \"database\"; the stacks are: network, storage, compute, edge, monitoring"
+        );
+        assert_eq!(parse_stack("edge").ok(), Some(StackId::Edge));
+    }
+
+    #[test]
+    fn healthy_statuses_need_no_note() {
+        for status in ["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"] {
+            assert_eq!(status_note(status, None), None, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_busy_stack_says_a_deploy_waits() {
+        let note = status_note("UPDATE_IN_PROGRESS", None).expect("a note");
+        assert!(note.contains("operation is running"), "{note}");
+    }
+
+    #[test]
+    fn a_failed_update_rollback_says_how_to_continue_and_why() {
+        let note = status_note("UPDATE_ROLLBACK_FAILED", Some("Resource Lb failed")).unwrap();
+        assert!(note.contains("continue-update-rollback"), "{note}");
+        assert!(
+            note.contains("(CloudFormation: Resource Lb failed)"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn a_rolled_back_creation_holds_no_resources() {
+        assert!(holds_no_resources("ROLLBACK_COMPLETE"));
+        assert!(holds_no_resources("REVIEW_IN_PROGRESS"));
+        assert!(!holds_no_resources("UPDATE_ROLLBACK_FAILED"));
+        let note = status_note("ROLLBACK_COMPLETE", None).unwrap();
+        assert!(note.contains("must be deleted"), "{note}");
+    }
+}
