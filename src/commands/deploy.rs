@@ -1,0 +1,419 @@
+//! `ce deploy [--yes] [--plan FILE] [--stack S] [--require-approval never|any-change|risky]
+//! [--recreate-failed]`: the rendered stacks applied through change sets.
+//!
+//! Before anything mutating the credentials' account is checked against the env file's. Without
+//! a plan the env is diffed first; a run that could not get approval anyway (no terminal, no
+//! `--yes`) stops there, showing the diff, before a single change set exists. With a plan, every
+//! planned change set is checked to still be what was reviewed before the first one runs.
+//! Ctrl-C stops the waiting, not CloudFormation: the message says what carries on and that
+//! running `ce deploy` again picks it up.
+//!
+//! # JSON form (`format_version: 1`)
+//! `env`, `result` (`deployed` | `no_changes` | `refused` | `failed` | `interrupted`),
+//! `exit_code`, `stacks` (each: `stack_name`, `outcome` (`created` | `updated` | `no_changes` |
+//! `refused` | `declined` | `failed` | `not_started`), `status`, `change_set_id`, `class`,
+//! `diff`, `messages`), `messages`, `timing` (`total_ms`, `waiting_ms`, `prompt_ms`,
+//! `tool_ms`, `aws_calls`).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::{FORMAT_VERSION, Ui};
+use crate::architecture::StackId;
+use crate::aws::{self, Aws};
+use crate::cli::Format;
+use crate::config::Env;
+use crate::deploy::api::{ChangeSetKind, TemplateSource};
+use crate::deploy::approval::Decision;
+use crate::deploy::artifacts::Artifacts;
+use crate::deploy::progress::{Mode, Progress};
+use crate::deploy::sdk::Cfn;
+use crate::deploy::timing::Timing;
+use crate::deploy::{
+    Answers, Approval, DeployReport, Engine, Outcome, Planned, RequireApproval, Settings, StackJob,
+    changeset, job, planning,
+};
+use crate::diff::format;
+use crate::live::{self, LiveEnv};
+use crate::model::template::INLINE_TEMPLATE_LIMIT;
+use crate::plan::{Plan, PlannedAction};
+use crate::{Status, config, render};
+
+/// The flags of `ce deploy`.
+#[derive(Clone, Debug)]
+pub struct DeployArgs<'a> {
+    /// `--yes`.
+    pub yes: bool,
+    /// `--plan`.
+    pub plan: Option<&'a Path>,
+    /// `--stack`.
+    pub stack: Option<&'a str>,
+    /// `--require-approval`, when given.
+    pub require_approval: Option<RequireApproval>,
+    /// `--recreate-failed`.
+    pub recreate_failed: bool,
+}
+
+/// How a deploy ended before or after the engine ran.
+enum Ended {
+    /// Refused before any change set was made; the diff was shown.
+    Refused { status: Status, reason: String },
+    /// The engine ran.
+    Ran(DeployReport),
+}
+
+/// `ce deploy`.
+pub fn run_deploy(ui: &Ui, out: &mut dyn Write, args: &DeployArgs<'_>) -> Result<Status> {
+    let begun = Instant::now();
+    let env = config::load(&ui.envs_dir, &ui.env)?;
+    let only = args.stack.map(live::parse_stack).transpose()?;
+    let plan = args.plan.map(Plan::load).transpose()?;
+    if let Some(plan) = &plan {
+        if let Some(why) = plan.wrong_env(env.name.as_str(), &env.file.region) {
+            bail!("{why}");
+        }
+    }
+    let target = aws::target(ui.local)?;
+    let runtime = aws::runtime().context("starting the async runtime")?;
+    let timing = Timing::started_at(begun);
+    let mode = if std::io::stderr().is_terminal() && ui.format == Format::Text {
+        Mode::Live
+    } else {
+        Mode::Lines
+    };
+    let progress = Progress::new(mode, Box::new(std::io::stderr()));
+    let settings = Settings {
+        env: env.name.to_string(),
+        region: env.file.region.clone(),
+        protected: env.file.protected,
+        recreate_failed: args.recreate_failed,
+        approval: Approval {
+            policy: policy(args.require_approval, ui.local),
+            yes: args.yes,
+            interactive: ui.interactive,
+            protected: env.file.protected,
+            env: env.name.to_string(),
+        },
+        change_set_name: changeset::name("deploy", unix_now()),
+        show_text: ui.format != Format::Json,
+        colour: ui.color,
+        local: ui.local,
+    };
+    let answers = Answers::Terminal;
+    let outcome = runtime.block_on(async {
+        let work = async {
+            let aws = Aws::connect(&env.file.region, target).await;
+            let api = Cfn::new(&aws);
+            let jobs = match &plan {
+                Some(plan) => {
+                    timing
+                        .aws(aws.guard_account(env.file.account_id.as_deref()))
+                        .await?;
+                    planned_jobs(&api, &timing, &env, plan, only).await?
+                }
+                // The diff checks the account alongside its first read.
+                None => {
+                    let live = timing.aws(live::diff_env(&aws, &env, only)).await?;
+                    if let Some((status, reason)) = refused_up_front(&settings, &live) {
+                        write_preflight(ui, &mut *out, &live)?;
+                        return Ok(Ended::Refused { status, reason });
+                    }
+                    let mut jobs = jobs_from_live(&env, &live);
+                    upload_large(&aws, &env, &mut jobs, &timing, &progress).await?;
+                    jobs
+                }
+            };
+            let engine = Engine::new(
+                &api,
+                &settings,
+                &progress,
+                &timing,
+                &answers,
+                Box::new(&mut *out),
+            );
+            let report = tokio::select! {
+                report = engine.run(&jobs) => report,
+                never = progress.tick() => match never {},
+            };
+            anyhow::Ok(Ended::Ran(report))
+        };
+        tokio::select! {
+            ended = work => Some(ended),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    // A prompt's reader thread may still wait on stdin; it must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    progress.clear();
+    let Some(ended) = outcome else {
+        return Ok(interrupted(ui, out, &progress, &timing));
+    };
+    let ended = ended?;
+    finish(ui, out, &env, ended, &timing)
+}
+
+/// `--require-approval`, defaulting to risky; the local sandbox holds nothing of value, so
+/// there `--yes` covers every change unless the flag says otherwise.
+fn policy(given: Option<RequireApproval>, local: bool) -> RequireApproval {
+    match given {
+        Some(policy) => policy,
+        None if local => RequireApproval::Never,
+        None => RequireApproval::Risky,
+    }
+}
+
+fn unix_now() -> i64 {
+    crate::deploy::progress::now_ms() / 1000
+}
+
+/// The refusal a run without a terminal gets before any change set is made, if it would get one.
+fn refused_up_front(settings: &Settings, live: &LiveEnv) -> Option<(Status, String)> {
+    if settings.approval.interactive {
+        return None;
+    }
+    match settings.approval.decide(live.diff.class()) {
+        Decision::Refuse { status, reason } => Some((status, reason)),
+        Decision::Proceed | Decision::Ask(_) => None,
+    }
+}
+
+/// The diff a refused run shows: the same as `ce diff`.
+fn write_preflight(ui: &Ui, out: &mut dyn Write, live: &LiveEnv) -> Result<()> {
+    if ui.format != Format::Json {
+        format::write_text(out, &live.diff, ui.color)?;
+    }
+    Ok(())
+}
+
+/// One job per stack of the diff.
+pub(super) fn jobs_from_live(env: &Env, live: &LiveEnv) -> Vec<StackJob> {
+    let imported = live.imported_exports();
+    live.stacks
+        .iter()
+        .map(|s| job(env, s.id, &s.name, &s.rendered_json, imported.clone()))
+        .collect()
+}
+
+/// Puts every template over the inline limit in the artifacts bucket (created on first need)
+/// and points its job at the URL.
+pub(super) async fn upload_large(
+    aws: &Aws,
+    env: &Env,
+    jobs: &mut [StackJob],
+    timing: &Timing,
+    progress: &Progress,
+) -> Result<()> {
+    if jobs.iter().all(|j| j.body.len() <= INLINE_TEMPLATE_LIMIT) {
+        return Ok(());
+    }
+    let account = timing.aws(aws.caller_account()).await?;
+    let artifacts = Artifacts::new(aws, &account, &env.file.region);
+    for job in jobs
+        .iter_mut()
+        .filter(|j| j.body.len() > INLINE_TEMPLATE_LIMIT)
+    {
+        let url = timing
+            .aws(artifacts.upload(env.name.as_str(), job.id.as_str(), &job.sha256, &job.body))
+            .await?;
+        progress.note(&format!(
+            "{}: the template is {} bytes, over the {INLINE_TEMPLATE_LIMIT}-byte inline limit; \
+             uploaded to the artifacts bucket {}",
+            job.name,
+            job.body.len(),
+            artifacts.bucket()
+        ));
+        job.template = TemplateSource::Url(url);
+    }
+    Ok(())
+}
+
+/// The jobs of a plan, once every planned change set is checked to be what was reviewed.
+async fn planned_jobs(
+    api: &Cfn,
+    timing: &Timing,
+    env: &Env,
+    plan: &Plan,
+    only: Option<StackId>,
+) -> Result<Vec<StackJob>> {
+    let rendered = render::render_env(env)?;
+    let mut fresh: BTreeMap<String, StackJob> = BTreeMap::new();
+    for stack in rendered {
+        let value: Value = serde_json::from_str(&stack.text)
+            .with_context(|| format!("re-reading the rendered template of {}", stack.stack_name))?;
+        let job = job(env, stack.id, &stack.stack_name, &value, Default::default());
+        fresh.insert(stack.stack_name, job);
+    }
+    let hashes = fresh
+        .iter()
+        .map(|(name, job)| (name.clone(), job.sha256.clone()))
+        .collect();
+    let only_name = only.map(StackId::as_str);
+    let reasons = planning::stale_reasons(api, timing, plan, only_name, &hashes).await?;
+    if !reasons.is_empty() {
+        bail!(
+            "the plan can no longer be deployed as it was reviewed; nothing was executed:\n  - {}\n\
+             Plan again (`ce plan --out FILE`), review, and deploy the new plan",
+            reasons.join("\n  - ")
+        );
+    }
+    for deferred in plan
+        .stacks
+        .iter()
+        .filter(|s| s.action == PlannedAction::Deferred)
+    {
+        eprintln!(
+            "note: the plan has no change set for {} ({}); plan again after this deploy",
+            deferred.stack_name,
+            deferred.reason.as_deref().unwrap_or("deferred")
+        );
+    }
+    let mut jobs = Vec::new();
+    for planned in plan.executable() {
+        if only_name.is_some_and(|s| s != planned.stack) {
+            continue;
+        }
+        let (Some(change_set), Some(mut job)) =
+            (&planned.change_set, fresh.remove(&planned.stack_name))
+        else {
+            continue;
+        };
+        let kind = match planned.action {
+            PlannedAction::Create => ChangeSetKind::Create,
+            _ => ChangeSetKind::Update,
+        };
+        job.planned = Some(Planned {
+            change_set_id: change_set.id.clone(),
+            kind,
+            class: planned.class.into(),
+            diff: planned.diff.clone(),
+            diff_text: planned.diff_text.clone(),
+        });
+        jobs.push(job);
+    }
+    Ok(jobs)
+}
+
+/// What Ctrl-C leaves behind, said plainly.
+fn interrupted(ui: &Ui, out: &mut dyn Write, progress: &Progress, timing: &Timing) -> Status {
+    let running = progress.in_flight();
+    let message = if running.is_empty() {
+        "interrupted: nothing is running in CloudFormation; a change set made for review may be \
+         left behind, which is harmless. Run `ce deploy` again to continue"
+            .to_owned()
+    } else {
+        let stacks: Vec<String> = running
+            .iter()
+            .map(|(stack, status)| {
+                if status.is_empty() {
+                    stack.clone()
+                } else {
+                    format!("{stack} ({status})")
+                }
+            })
+            .collect();
+        format!(
+            "interrupted: stopped waiting, but CloudFormation carries on with {}. Run `ce \
+             deploy` again to pick it up: it waits for a running operation before doing \
+             anything else",
+            stacks.join(", ")
+        )
+    };
+    if ui.interactive {
+        // The ^C was echoed after whatever was on the line, a prompt perhaps.
+        eprintln!();
+    }
+    eprintln!("{message}");
+    if ui.format == Format::Json {
+        let doc = json!({
+            "format_version": FORMAT_VERSION,
+            "env": ui.env,
+            "result": "interrupted",
+            "exit_code": Status::Failure.code(),
+            "stacks": [],
+            "messages": [message],
+            "timing": timing.report(),
+        });
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        );
+    }
+    Status::Failure
+}
+
+/// Prints the outcome and returns the exit status.
+fn finish(
+    ui: &Ui,
+    out: &mut dyn Write,
+    env: &Env,
+    ended: Ended,
+    timing: &Timing,
+) -> Result<Status> {
+    let (status, result, stacks, messages) = match ended {
+        Ended::Refused { status, reason } => {
+            eprintln!("{}: {reason}", env.name);
+            (status, "refused", Vec::new(), vec![reason])
+        }
+        Ended::Ran(report) => {
+            let status = report.status();
+            let result = result_word(&report);
+            (status, result, report.stacks, Vec::new())
+        }
+    };
+    let timing = timing.report();
+    match ui.format {
+        Format::Json => {
+            let doc = json!({
+                "format_version": FORMAT_VERSION,
+                "env": env.name.as_str(),
+                "result": result,
+                "exit_code": status.code(),
+                "stacks": stacks,
+                "messages": messages,
+                "timing": timing,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        Format::Text | Format::Markdown => {
+            for stack in &stacks {
+                let outcome = serde_json::to_value(stack.outcome)?;
+                let word = outcome.as_str().unwrap_or("").replace('_', " ");
+                let status = stack
+                    .status
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default();
+                writeln!(out, "{}: {word}{status}", stack.stack_name)?;
+            }
+        }
+    }
+    if ui.verbose {
+        eprintln!("{}", timing.line());
+    }
+    Ok(status)
+}
+
+fn result_word(report: &DeployReport) -> &'static str {
+    let outcomes: Vec<Outcome> = report.stacks.iter().map(|s| s.outcome).collect();
+    if outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Failed | Outcome::Declined))
+    {
+        "failed"
+    } else if outcomes.contains(&Outcome::Refused) {
+        "refused"
+    } else if outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Created | Outcome::Updated))
+    {
+        "deployed"
+    } else {
+        "no_changes"
+    }
+}

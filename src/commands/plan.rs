@@ -1,0 +1,274 @@
+//! `ce plan --out FILE [--stack S]` and `ce plan --show FILE`: the diff, plus a CloudFormation
+//! change set per changed stack, kept for review and recorded in a plan file that
+//! `ce deploy --plan FILE` executes exactly.
+//!
+//! The change sets' own word (Replacement, Details) refines the offline prediction, marked
+//! "confirmed by change set". An empty change set is deleted and the stack reported unchanged.
+//! The exit code is the diff's: 0 no changes, 2 changes, 3 changes that need approval.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
+use serde_json::{Value, json};
+
+use super::Ui;
+use super::deploy::{jobs_from_live, upload_large};
+use crate::Status;
+use crate::architecture::{self, StackId};
+use crate::aws::{self, Aws};
+use crate::cli::Format;
+use crate::config::{self, Env};
+use crate::deploy::api::StackApi;
+use crate::deploy::planning::{self, PlanTarget, StackPlan};
+use crate::deploy::progress::{Mode, Progress, now_ms};
+use crate::deploy::sdk::Cfn;
+use crate::deploy::timing::Timing;
+use crate::deploy::{StackJob, changeset, policy};
+use crate::diff::{DiffClass, format};
+use crate::live::{self, LiveEnv};
+use crate::plan::{PLAN_FORMAT_VERSION, Plan, PlannedAction, PlannedStack, Verdict};
+
+/// `ce plan`.
+pub fn run_plan(
+    ui: &Ui,
+    out: &mut dyn Write,
+    file: Option<&Path>,
+    show: Option<&Path>,
+    stack: Option<&str>,
+) -> Result<Status> {
+    if let Some(path) = show {
+        let plan = Plan::load(path)?;
+        print_plan(ui, out, &plan)?;
+        return Ok(DiffClass::from(plan.class).status());
+    }
+    let Some(path) = file else {
+        bail!("give --out FILE to make a plan, or --show FILE to print one");
+    };
+    let env = config::load(&ui.envs_dir, &ui.env)?;
+    let only = stack.map(live::parse_stack).transpose()?;
+    let target = aws::target(ui.local)?;
+    let runtime = aws::runtime().context("starting the async runtime")?;
+    let timing = Timing::start();
+    let progress = Progress::new(Mode::Lines, Box::new(std::io::stderr()));
+    let change_set_name = changeset::name("plan", now_ms() / 1000);
+    let plan = runtime.block_on(async {
+        let aws = Aws::connect(&env.file.region, target).await;
+        let mut live = live::diff_env(&aws, &env, only).await?;
+        let mut jobs = jobs_from_live(&env, &live);
+        upload_large(&aws, &env, &mut jobs, &timing, &progress).await?;
+        let api = Cfn::new(&aws);
+        let missing = missing_dependencies(&api, &live).await?;
+        let targets: Vec<PlanTarget<'_>> = live
+            .stacks
+            .iter()
+            .zip(&live.diff.stacks)
+            .zip(&jobs)
+            .map(|((stack, diff), job)| PlanTarget {
+                job,
+                deployed: stack.deployed.as_ref(),
+                diff,
+                missing_dependencies: missing.get(&stack.id).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let made =
+            planning::make_change_sets(&api, &timing, &env.file.region, &change_set_name, &targets)
+                .await;
+        drop(targets);
+        let mut stack_plans = Vec::with_capacity(made.len());
+        for result in made {
+            stack_plans.push(result.context(
+                "making the plan's change sets (those already made are left unexecuted)",
+            )?);
+        }
+        for stack_plan in &stack_plans {
+            if let Some(evidence) = &stack_plan.evidence {
+                live.refine(stack_plan.id, evidence)?;
+            }
+        }
+        build_plan(&env, &live, &jobs, &stack_plans)
+    })?;
+    plan.save(path)?;
+    print_plan(ui, out, &plan)?;
+    eprintln!(
+        "plan written to {}; deploy exactly this with `ce deploy --plan {}`",
+        path.display(),
+        path.display()
+    );
+    Ok(DiffClass::from(plan.class).status())
+}
+
+/// For each stack, the stacks it imports from that do not exist (or hold no resources) yet.
+async fn missing_dependencies(api: &Cfn, live: &LiveEnv) -> Result<BTreeMap<StackId, Vec<String>>> {
+    let mut exists: BTreeMap<StackId, bool> = BTreeMap::new();
+    let mut missing = BTreeMap::new();
+    for stack in &live.stacks {
+        for &dep in stack.id.depends_on() {
+            let present = match exists.get(&dep) {
+                Some(known) => *known,
+                None => {
+                    let present = match live.stack(dep) {
+                        Some(s) => s.baseline().is_some(),
+                        None => {
+                            let name = architecture::stack_name(live.env.as_str(), dep);
+                            api.stack_status(&name).await?.is_some_and(|s| {
+                                !matches!(
+                                    s.status.as_str(),
+                                    "REVIEW_IN_PROGRESS" | "ROLLBACK_COMPLETE"
+                                )
+                            })
+                        }
+                    };
+                    exists.insert(dep, present);
+                    present
+                }
+            };
+            if !present {
+                missing
+                    .entry(stack.id)
+                    .or_insert_with(Vec::new)
+                    .push(architecture::stack_name(live.env.as_str(), dep));
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// The plan file's content from the refined diff and what planning found.
+fn build_plan(
+    env: &Env,
+    live: &LiveEnv,
+    jobs: &[StackJob],
+    stack_plans: &[StackPlan],
+) -> Result<Plan> {
+    let doc = super::diff::json_form(live);
+    let mut stacks = Vec::with_capacity(live.stacks.len());
+    let mut approval_reasons = Vec::new();
+    for (index, (stack, job)) in live.stacks.iter().zip(jobs).enumerate() {
+        let Some(found) = stack_plans.iter().find(|p| p.id == stack.id) else {
+            continue;
+        };
+        let diff = &live.diff.stacks[index];
+        let mut entry = doc["stacks"].get(index).cloned().unwrap_or(Value::Null);
+        let class = if found.action == PlannedAction::NoChanges {
+            DiffClass::NoChanges
+        } else {
+            diff.class()
+        };
+        entry["class"] = json!(class);
+        let mut text = Vec::new();
+        if found.action == PlannedAction::NoChanges && diff.has_changes() {
+            writeln!(
+                text,
+                "{}: no changes (CloudFormation's change set was empty)",
+                stack.name
+            )?;
+        } else {
+            format::write_stack_text(&mut text, diff, false)?;
+            if class == DiffClass::NeedsApproval {
+                let reasons = diff.approval_reasons();
+                for reason in &reasons {
+                    writeln!(text, "  needs approval: {reason}")?;
+                }
+                approval_reasons.extend(reasons);
+            }
+        }
+        let creating = found.action == PlannedAction::Create;
+        let deployed = stack.deployed.as_ref();
+        stacks.push(PlannedStack {
+            stack: stack.id.to_string(),
+            stack_name: stack.name.clone(),
+            action: found.action,
+            reason: found.reason.clone(),
+            stack_id: found.stack_id.clone(),
+            status: if creating {
+                Some("REVIEW_IN_PROGRESS".into())
+            } else {
+                deployed.map(|d| d.status.clone())
+            },
+            last_updated: deployed.and_then(|d| d.last_updated.clone()),
+            deployed_template_sha256: if creating {
+                None
+            } else {
+                deployed.map(|d| planning::template_fingerprint(&d.template))
+            },
+            change_set: found.change_set.clone(),
+            template_sha256: job.sha256.clone(),
+            template_bytes: job.body.len(),
+            parameters: planning::redacted_parameters(job),
+            class: class.into(),
+            diff: entry,
+            diff_text: String::from_utf8_lossy(&text).into_owned(),
+        });
+    }
+    let class = stacks
+        .iter()
+        .map(|s| s.class)
+        .max()
+        .unwrap_or(Verdict::NoChanges);
+    let created_at = DateTime::from_millis(now_ms())
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_default();
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        tool_version: policy::VERSION.into(),
+        env: env.name.to_string(),
+        region: env.file.region.clone(),
+        account_id: env.file.account_id.clone(),
+        created_at,
+        class,
+        exit_code: DiffClass::from(class).exit_code(),
+        approval_reasons,
+        stacks,
+    })
+}
+
+/// Prints a plan: the diff of each stack with its change set, or why it has none.
+fn print_plan(ui: &Ui, out: &mut dyn Write, plan: &Plan) -> Result<()> {
+    match ui.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(plan)?)?,
+        Format::Markdown => {
+            let doc = json!({
+                "format_version": plan.format_version,
+                "env": plan.env,
+                "class": plan.class,
+                "exit_code": plan.exit_code,
+                "approval_reasons": plan.approval_reasons,
+                "stacks": plan.stacks.iter().map(|s| s.diff.clone()).collect::<Vec<_>>(),
+            });
+            write!(out, "{}", super::diff::markdown(&doc)?)?;
+        }
+        Format::Text => {
+            writeln!(
+                out,
+                "plan of {} ({}) made {} by ce {}",
+                plan.env, plan.region, plan.created_at, plan.tool_version
+            )?;
+            for stack in &plan.stacks {
+                out.write_all(stack.diff_text.as_bytes())?;
+                match (&stack.change_set, stack.action) {
+                    (Some(cs), action) => writeln!(
+                        out,
+                        "  change set {} ({}): {}",
+                        cs.name,
+                        if action == PlannedAction::Create {
+                            "create"
+                        } else {
+                            "update"
+                        },
+                        cs.id
+                    )?,
+                    (None, PlannedAction::Deferred) => writeln!(
+                        out,
+                        "  no change set yet: {}",
+                        stack.reason.as_deref().unwrap_or("deferred")
+                    )?,
+                    (None, _) => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,423 @@
+//! [`StackApi`] through the AWS SDK: the only place the deploy engine's calls become requests.
+//!
+//! Every SDK error is classified in [`crate::aws::errors`]; DescribeChangeSet is read across
+//! all its pages, so a large change set's evidence is complete.
+//!
+//! One stand-in for the local sandbox: moto 5.2 applies an executed change set's resources but
+//! never wires its outputs or exports, and a stack made by a `CREATE` change set cannot import
+//! at all, so a multi-stack env could never be bootstrapped there. Against the sandbox the change
+//! set is still created, described and shown exactly as against AWS; only its execution is
+//! carried out by the equivalent CreateStack or UpdateStack with the change set's own inputs.
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::{
+    self as cfn, ChangeSetType, Parameter as CfnParameter, StackStatus as SdkStackStatus, Tag,
+};
+
+use super::api::{
+    ChangeSetDescription, ChangeSetKind, ChangeSetRequest, CreatedChangeSet, EventPage, StackApi,
+    StackEvent, StackStatus, TemplateSource,
+};
+use crate::aws::cloudformation::{CloudFormation, DeployedStack, FetchError};
+use crate::aws::{Aws, AwsError};
+use crate::diff::ChangeSetEvidence;
+use crate::diff::changeset::{
+    ChangeAction, ChangeDetail, Replacement, RequiresRecreation, ResourceEvidence,
+};
+
+/// CloudFormation through the SDK.
+#[derive(Clone, Debug)]
+pub struct Cfn {
+    cfn: CloudFormation,
+    sandbox: bool,
+}
+
+impl Cfn {
+    /// A client from the shared configuration.
+    pub fn new(aws: &Aws) -> Self {
+        Cfn {
+            cfn: aws.cloudformation(),
+            sandbox: aws.is_local(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.cfn.client()
+    }
+
+    /// The sandbox's stand-in for ExecuteChangeSet (see the module documentation): the change
+    /// set is dropped and its inputs applied by CreateStack (after removing the empty
+    /// `REVIEW_IN_PROGRESS` stack the change set made) or UpdateStack.
+    async fn execute_on_sandbox(&self, id: &str, r: &ChangeSetRequest) -> Result<(), AwsError> {
+        let name = r.stack_name.as_str();
+        self.delete_change_set(id).await?;
+        let parameters: Vec<CfnParameter> = r
+            .parameters
+            .iter()
+            .map(|(k, v)| {
+                CfnParameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v)
+                    .build()
+            })
+            .collect();
+        let capabilities: Vec<cfn::Capability> = r
+            .capabilities
+            .iter()
+            .map(|c| cfn::Capability::from(c.as_str()))
+            .collect();
+        let tags: Vec<Tag> = r
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let (body, url) = match &r.template {
+            TemplateSource::Body(body) => (Some(body.clone()), None),
+            TemplateSource::Url(url) => (None, Some(url.clone())),
+        };
+        match r.kind {
+            ChangeSetKind::Create => {
+                self.delete_stack(name).await?;
+                self.client()
+                    .create_stack()
+                    .stack_name(name)
+                    .set_template_body(body)
+                    .set_template_url(url)
+                    .set_parameters(Some(parameters))
+                    .set_capabilities(Some(capabilities))
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| AwsError::from_sdk("CreateStack", Some(name), e))
+            }
+            ChangeSetKind::Update => self
+                .client()
+                .update_stack()
+                .stack_name(name)
+                .set_template_body(body)
+                .set_template_url(url)
+                .set_parameters(Some(parameters))
+                .set_capabilities(Some(capabilities))
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::from_sdk("UpdateStack", Some(name), e)),
+        }
+    }
+}
+
+impl StackApi for Cfn {
+    async fn describe_stack(&self, name: &str) -> Result<Option<DeployedStack>, AwsError> {
+        self.cfn.fetch_stack(name).await.map_err(|e| match e {
+            FetchError::Aws(e) => e,
+            other => AwsError::Other {
+                operation: "GetTemplate".into(),
+                code: "unreadable template".into(),
+                message: other.to_string(),
+            },
+        })
+    }
+
+    async fn stack_status(&self, name: &str) -> Result<Option<StackStatus>, AwsError> {
+        let answer = self
+            .client()
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await;
+        let stacks = match answer {
+            Ok(out) => out.stacks.unwrap_or_default(),
+            Err(e) => {
+                return match AwsError::from_sdk("DescribeStacks", Some(name), e) {
+                    e if e.is_stack_not_found() => Ok(None),
+                    e => Err(e),
+                };
+            }
+        };
+        Ok(stacks
+            .into_iter()
+            .find(|s| s.stack_status != Some(SdkStackStatus::DeleteComplete))
+            .map(|s| StackStatus {
+                stack_id: s.stack_id.unwrap_or_default(),
+                status: s
+                    .stack_status
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                reason: s.stack_status_reason,
+            }))
+    }
+
+    async fn create_change_set(
+        &self,
+        request: &ChangeSetRequest,
+    ) -> Result<CreatedChangeSet, AwsError> {
+        let mut call = self
+            .client()
+            .create_change_set()
+            .stack_name(&request.stack_name)
+            .change_set_name(&request.change_set_name)
+            .change_set_type(ChangeSetType::from(request.kind.as_str()))
+            .description(&request.description);
+        call = match &request.template {
+            TemplateSource::Body(body) => call.template_body(body),
+            TemplateSource::Url(url) => call.template_url(url),
+        };
+        for (key, value) in &request.parameters {
+            call = call.parameters(
+                CfnParameter::builder()
+                    .parameter_key(key)
+                    .parameter_value(value)
+                    .build(),
+            );
+        }
+        for capability in &request.capabilities {
+            call = call.capabilities(cfn::Capability::from(capability.as_str()));
+        }
+        for (key, value) in &request.tags {
+            call = call.tags(Tag::builder().key(key).value(value).build());
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateChangeSet", Some(&request.stack_name), e))?;
+        Ok(CreatedChangeSet {
+            id: out.id.unwrap_or_default(),
+            stack_id: out.stack_id.unwrap_or_default(),
+        })
+    }
+
+    async fn describe_change_set(&self, id: &str) -> Result<ChangeSetDescription, AwsError> {
+        let mut description: Option<ChangeSetDescription> = None;
+        let mut changes = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client()
+                .describe_change_set()
+                .change_set_name(id)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeChangeSet", None, e))?;
+            changes.extend(out.changes.unwrap_or_default());
+            // Every page repeats the change set's own fields; the first page's are kept.
+            description.get_or_insert_with(|| ChangeSetDescription {
+                id: out.change_set_id.unwrap_or_else(|| id.to_owned()),
+                stack_id: out.stack_id.unwrap_or_default(),
+                status: out
+                    .status
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                execution_status: out
+                    .execution_status
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                status_reason: out.status_reason,
+                evidence: ChangeSetEvidence::default(),
+            });
+            match out.next_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => break,
+            }
+        }
+        let mut description = description.unwrap_or_default();
+        description.evidence = evidence(changes);
+        Ok(description)
+    }
+
+    async fn execute_change_set(
+        &self,
+        id: &str,
+        made_from: &ChangeSetRequest,
+    ) -> Result<(), AwsError> {
+        if self.sandbox {
+            return self.execute_on_sandbox(id, made_from).await;
+        }
+        self.client()
+            .execute_change_set()
+            .change_set_name(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("ExecuteChangeSet", None, e))
+    }
+
+    async fn delete_change_set(&self, id: &str) -> Result<(), AwsError> {
+        self.client()
+            .delete_change_set()
+            .change_set_name(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("DeleteChangeSet", None, e))
+    }
+
+    async fn stack_events(&self, stack: &str, page: Option<&str>) -> Result<EventPage, AwsError> {
+        let out = self
+            .client()
+            .describe_stack_events()
+            .stack_name(stack)
+            .set_next_token(page.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeStackEvents", Some(stack), e))?;
+        let events = out
+            .stack_events
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| StackEvent {
+                id: e.event_id.unwrap_or_default(),
+                at_ms: e.timestamp.and_then(|t| t.to_millis().ok()).unwrap_or(0),
+                logical_id: e.logical_resource_id.unwrap_or_default(),
+                resource_type: e.resource_type.unwrap_or_default(),
+                status: e
+                    .resource_status
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                reason: e.resource_status_reason,
+            })
+            .collect();
+        Ok(EventPage {
+            events,
+            next: out.next_token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    async fn delete_stack(&self, name: &str) -> Result<(), AwsError> {
+        self.client()
+            .delete_stack()
+            .stack_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("DeleteStack", Some(name), e))
+    }
+
+    async fn stack_policy(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let out = self
+            .client()
+            .get_stack_policy()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetStackPolicy", Some(name), e))?;
+        Ok(out.stack_policy_body.filter(|b| !b.trim().is_empty()))
+    }
+
+    async fn set_stack_policy(&self, name: &str, policy: &str) -> Result<(), AwsError> {
+        self.client()
+            .set_stack_policy()
+            .stack_name(name)
+            .stack_policy_body(policy)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("SetStackPolicy", Some(name), e))
+    }
+
+    async fn set_termination_protection(&self, name: &str, enabled: bool) -> Result<(), AwsError> {
+        self.client()
+            .update_termination_protection()
+            .stack_name(name)
+            .enable_termination_protection(enabled)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("UpdateTerminationProtection", Some(name), e))
+    }
+}
+
+/// The diff's evidence from a change set's resource changes; anything it cannot read is left
+/// out, so the prediction stands for it.
+pub fn evidence(changes: Vec<cfn::Change>) -> ChangeSetEvidence {
+    let resources = changes
+        .into_iter()
+        .filter_map(|c| c.resource_change)
+        .filter_map(|rc| {
+            let action = ChangeAction::parse(rc.action.as_ref()?.as_str())?;
+            let details = rc
+                .details
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|d| {
+                    let target = d.target?;
+                    Some(ChangeDetail {
+                        attribute: target.attribute?.as_str().to_owned(),
+                        name: target.name,
+                        requires_recreation: target
+                            .requires_recreation
+                            .and_then(|r| RequiresRecreation::parse(r.as_str())),
+                        causing_entity: d.causing_entity,
+                    })
+                })
+                .collect();
+            let evidence = ResourceEvidence {
+                action,
+                resource_type: rc.resource_type.unwrap_or_default(),
+                replacement: rc.replacement.and_then(|r| Replacement::parse(r.as_str())),
+                details,
+            };
+            Some((rc.logical_resource_id?, evidence))
+        })
+        .collect();
+    ChangeSetEvidence { resources }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::{
+        Change, ResourceAttribute, ResourceChange, ResourceChangeDetail, ResourceTargetDefinition,
+    };
+
+    #[test]
+    fn a_change_sets_replacement_and_details_become_evidence() {
+        let change = Change::builder()
+            .resource_change(
+                ResourceChange::builder()
+                    .action(cfn::ChangeAction::Modify)
+                    .logical_resource_id("LinksTable")
+                    .resource_type("AWS::DynamoDB::Table")
+                    .replacement(cfn::Replacement::True)
+                    .details(
+                        ResourceChangeDetail::builder()
+                            .target(
+                                ResourceTargetDefinition::builder()
+                                    .attribute(ResourceAttribute::Properties)
+                                    .name("KeySchema")
+                                    .requires_recreation(cfn::RequiresRecreation::Always)
+                                    .build(),
+                            )
+                            .causing_entity("Other")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+
+        let evidence = evidence(vec![change]);
+
+        let table = &evidence.resources["LinksTable"];
+        assert_eq!(table.action, ChangeAction::Modify);
+        assert_eq!(table.replacement, Some(Replacement::True));
+        assert_eq!(
+            table.details,
+            vec![ChangeDetail {
+                attribute: "Properties".into(),
+                name: Some("KeySchema".into()),
+                requires_recreation: Some(RequiresRecreation::Always),
+                causing_entity: Some("Other".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_change_without_a_logical_id_or_action_is_left_out() {
+        let change = Change::builder()
+            .resource_change(ResourceChange::builder().logical_resource_id("X").build())
+            .build();
+        assert!(evidence(vec![change]).resources.is_empty());
+    }
+}

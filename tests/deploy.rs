@@ -1,0 +1,612 @@
+//! `ce deploy` and `ce plan` against a moto server of the test's own.
+//!
+//! Each test starts its own moto (state in a temp dir that `ce --local` is pointed at through
+//! `CE_STATE_DIR`) and stops it when done. The env is a copy of `envs/staging.toml` in a temp
+//! envs directory with the load balancer's certificate set to one the test creates in moto's
+//! ACM (moto's load balancer refuses a certificate it does not hold). Failure states moto cannot
+//! produce are covered by the engine's unit tests against a fake (`src/deploy/engine_tests.rs`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use ce_infra::aws::{Aws, SANDBOX_ACCOUNT, Target};
+use ce_infra::deploy::api::{ChangeSetKind, ChangeSetRequest, TemplateSource};
+use ce_infra::deploy::artifacts::{self, Artifacts};
+use ce_infra::deploy::changeset::{self, Prepared};
+use ce_infra::deploy::sdk::Cfn;
+use ce_infra::deploy::timing::Timing;
+use ce_infra::deploy::{policy, sha256_hex};
+use ce_infra::sandbox::{self, Paths};
+use common::{Run, crate_root};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const STACKS: [&str; 5] = ["network", "storage", "compute", "edge", "monitoring"];
+
+/// The shared venv with the pinned moto, installed once per test run.
+fn venv() -> &'static Path {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let venv = std::env::var_os("CE_SANDBOX_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate_root().join(".venv"));
+        sandbox::ensure_venv(&venv, "python3").expect("install moto into the test venv");
+        venv
+    })
+}
+
+/// A moto server and an envs directory of the test's own; the server stops when dropped.
+struct Sandbox {
+    paths: Paths,
+    endpoint: String,
+    state: TempDir,
+    envs: TempDir,
+    certificate: String,
+}
+
+impl Sandbox {
+    /// A running moto with `<envs>/staging.toml` written (nothing deployed).
+    fn start() -> Sandbox {
+        let state = TempDir::new().expect("temp dir");
+        let paths = Paths {
+            state: state.path().to_owned(),
+            venv: venv().to_owned(),
+            python: "python3".into(),
+        };
+        let started = sandbox::start(&paths, None).expect("start moto");
+        let mut sandbox = Sandbox {
+            endpoint: started.record().endpoint(),
+            paths,
+            state,
+            envs: TempDir::new().expect("temp dir"),
+            certificate: String::new(),
+        };
+        sandbox.certificate = sandbox.python(
+            "import boto3, sys\n\
+             acm = boto3.client('acm', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                                aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+             print(acm.request_certificate(DomainName='staging.godbolt.org')['CertificateArn'])\n",
+        );
+        sandbox.write_env(|t| t);
+        sandbox
+    }
+
+    /// A moto holding the staging env, deployed by `ce deploy --yes`.
+    fn bootstrapped() -> Sandbox {
+        let sandbox = Sandbox::start();
+        let run = sandbox.ce(&["--env", "staging", "deploy", "--yes"]);
+        assert_eq!(run.code, Some(0), "bootstrap: {}", run.describe());
+        sandbox
+    }
+
+    /// Runs `ce --local --envs-dir <envs> <args>` against this server, without a terminal.
+    fn ce(&self, args: &[&str]) -> Run {
+        let mut cmd = common::ce(&["--local", "--envs-dir"]);
+        cmd.arg(self.envs.path())
+            .args(args)
+            .env("CE_STATE_DIR", self.state.path())
+            .env("CE_SANDBOX_VENV", venv())
+            .env_remove("CE_LOCAL")
+            .stdin(std::process::Stdio::null());
+        let output = cmd.output().expect("the ce binary runs");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Writes `<envs>/staging.toml`: the committed staging env with the certificate moto holds,
+    /// passed through `edit`.
+    fn write_env(&self, edit: impl Fn(String) -> String) {
+        let text = std::fs::read_to_string(common::envs_dir().join("staging.toml"))
+            .expect("envs/staging.toml");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("certificate_arn = "))
+            .expect("staging sets domain.certificate_arn")
+            .to_owned();
+        let text = text.replace(
+            &line,
+            &format!("{line}\nalb_certificate_arn = \"{}\"", self.certificate),
+        );
+        std::fs::write(self.envs.path().join("staging.toml"), edit(text)).expect("write env");
+    }
+
+    /// Runs a Python script with boto3 against this server (argv[1] is the endpoint); returns
+    /// its output, trimmed.
+    fn python(&self, script: &str) -> String {
+        let out = Command::new(venv().join("bin/python"))
+            .args(["-c", script, &self.endpoint])
+            .output()
+            .expect("run the venv's python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The status of every stack, by stack name.
+    fn statuses(&self) -> Value {
+        serde_json::from_str(&self.python(
+            "import boto3, sys, json\n\
+             cfn = boto3.client('cloudformation', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                                aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+             print(json.dumps({s['StackName']: s['StackStatus'] for s in cfn.describe_stacks()['Stacks']}))\n",
+        ))
+        .expect("statuses as JSON")
+    }
+
+    fn runtime_and_aws(&self) -> (tokio::runtime::Runtime, Aws) {
+        let runtime = ce_infra::aws::runtime().expect("tokio runtime");
+        let target = Target::Sandbox {
+            endpoint: self.endpoint.clone(),
+        };
+        let aws = runtime.block_on(Aws::connect("us-east-1", target));
+        (runtime, aws)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = sandbox::stop(&self.paths);
+    }
+}
+
+fn json_of(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()))
+}
+
+/// Each stack's outcome in a deploy's JSON form, by stack name.
+fn outcomes(doc: &Value) -> Vec<(String, String)> {
+    doc["stacks"]
+        .as_array()
+        .expect("stacks")
+        .iter()
+        .map(|s| {
+            (
+                s["stack_name"].as_str().unwrap_or_default().to_owned(),
+                s["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn bigger_instances(text: String) -> String {
+    text.replace(
+        "instance_type = \"m5.large\"",
+        "instance_type = \"m5.xlarge\"",
+    )
+}
+
+#[test]
+fn a_bootstrap_creates_every_stack_wired_by_imports_and_a_second_deploy_changes_nothing() {
+    let sandbox = Sandbox::start();
+
+    let run = sandbox.ce(&["--env", "staging", "--format", "json", "deploy", "--yes"]);
+
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let doc = json_of(&run);
+    assert_eq!(doc["result"], "deployed");
+    let expected: Vec<(String, String)> = STACKS
+        .iter()
+        .map(|s| (format!("ce-staging-{s}"), "created".to_owned()))
+        .collect();
+    assert_eq!(outcomes(&doc), expected);
+    let statuses = sandbox.statuses();
+    for stack in STACKS {
+        assert_eq!(statuses[format!("ce-staging-{stack}")], "CREATE_COMPLETE");
+    }
+    // The target group's VPC is the network stack's export, through Fn::ImportValue.
+    let wired = sandbox.python(
+        "import boto3, sys\n\
+         kw = dict(endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                   aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         exports = {e['Name']: e.get('Value') for e in boto3.client('cloudformation', **kw).list_exports()['Exports']}\n\
+         groups = boto3.client('elbv2', **kw).describe_target_groups()['TargetGroups']\n\
+         print(exports['ce-staging-network-VpcId'], ' '.join(g['VpcId'] for g in groups))\n",
+    );
+    let (exported, imported) = wired.split_once(' ').expect("two values");
+    assert!(exported.starts_with("vpc-"), "{wired}");
+    assert_eq!(exported, imported, "the import resolved to the export");
+    assert!(doc["timing"]["total_ms"].as_u64().is_some_and(|t| t > 0));
+    let diff = sandbox.ce(&["--env", "staging", "diff"]);
+    assert_eq!(
+        diff.code,
+        Some(0),
+        "nothing left to diff: {}",
+        diff.describe()
+    );
+
+    let again = sandbox.ce(&["--env", "staging", "--format", "json", "deploy", "--yes"]);
+
+    assert_eq!(again.code, Some(0), "{}", again.describe());
+    let doc = json_of(&again);
+    assert_eq!(doc["result"], "no_changes");
+    assert!(outcomes(&doc).iter().all(|(_, o)| o == "no_changes"));
+    let stacks = doc["stacks"].as_array().expect("stacks");
+    assert!(stacks.iter().all(|s| s["change_set_id"].is_null()), "{doc}");
+}
+
+/// Forced past the tool's own "nothing differs" check, the change set of an unchanged stack
+/// comes back empty from CloudFormation: an answer, not an error.
+#[test]
+fn an_empty_change_set_is_recognised_and_deleted() {
+    let sandbox = Sandbox::start();
+    let (runtime, aws) = sandbox.runtime_and_aws();
+    let client = aws.cloudformation().client().clone();
+    let template = json!({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}).to_string();
+    runtime
+        .block_on(
+            client
+                .create_stack()
+                .stack_name("ce-staging-network")
+                .template_body(&template)
+                .send(),
+        )
+        .expect("create a stack");
+    let cfn = Cfn::new(&aws);
+    let request = ChangeSetRequest {
+        stack_name: "ce-staging-network".into(),
+        change_set_name: "ce-test-empty".into(),
+        kind: ChangeSetKind::Update,
+        template: TemplateSource::Body(template),
+        parameters: Default::default(),
+        capabilities: Vec::new(),
+        tags: Default::default(),
+        description: "nothing".into(),
+    };
+
+    let (_, prepared) = runtime
+        .block_on(changeset::prepare(&cfn, &Timing::start(), &request))
+        .expect("an empty change set is no error");
+
+    assert_eq!(prepared, Prepared::Empty);
+    let left = runtime
+        .block_on(
+            client
+                .list_change_sets()
+                .stack_name("ce-staging-network")
+                .send(),
+        )
+        .expect("list change sets");
+    assert!(left.summaries().is_empty(), "deleted: {left:?}");
+}
+
+#[test]
+fn an_env_change_is_refused_without_yes_then_updates_only_the_affected_stack() {
+    let sandbox = Sandbox::bootstrapped();
+    sandbox.write_env(bigger_instances);
+
+    let refused = sandbox.ce(&["--env", "staging", "deploy"]);
+
+    assert_eq!(refused.code, Some(1), "{}", refused.describe());
+    assert!(
+        refused.stderr.contains("pass --yes"),
+        "{}",
+        refused.describe()
+    );
+    assert!(
+        refused
+            .stdout
+            .contains("LaunchTemplateData.InstanceType: m5.large → m5.xlarge"),
+        "the diff is shown: {}",
+        refused.describe()
+    );
+    let left = sandbox.python(
+        "import boto3, sys\n\
+         cfn = boto3.client('cloudformation', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                            aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         print(len(cfn.list_change_sets(StackName='ce-staging-compute')['Summaries']))\n",
+    );
+    assert_eq!(left, "0", "not even a change set was made");
+    let diff = sandbox.ce(&["--env", "staging", "diff"]);
+    assert_eq!(diff.code, Some(2), "still to deploy: {}", diff.describe());
+
+    let run = sandbox.ce(&["--env", "staging", "--format", "json", "deploy", "--yes"]);
+
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let doc = json_of(&run);
+    let expected: Vec<(String, String)> = STACKS
+        .iter()
+        .map(|s| {
+            let outcome = if *s == "compute" {
+                "updated"
+            } else {
+                "no_changes"
+            };
+            (format!("ce-staging-{s}"), outcome.to_owned())
+        })
+        .collect();
+    assert_eq!(outcomes(&doc), expected);
+    assert_eq!(sandbox.statuses()["ce-staging-compute"], "UPDATE_COMPLETE");
+    let diff = sandbox.ce(&["--env", "staging", "diff"]);
+    assert_eq!(diff.code, Some(0), "{}", diff.describe());
+}
+
+#[test]
+fn a_bootstrap_without_yes_is_refused_with_exit_3_and_creates_nothing() {
+    let sandbox = Sandbox::start();
+
+    let run = sandbox.ce(&["--env", "staging", "deploy"]);
+
+    assert_eq!(run.code, Some(3), "{}", run.describe());
+    assert!(run.stdout.contains("Needs approval:"), "{}", run.describe());
+    assert_eq!(sandbox.statuses(), json!({}));
+}
+
+#[test]
+fn a_plan_is_deployed_exactly_and_a_stale_plan_is_refused() {
+    let sandbox = Sandbox::bootstrapped();
+    sandbox.write_env(bigger_instances);
+    let dir = TempDir::new().expect("temp dir");
+    let plan_file = dir.path().join("plan.json");
+    let plan_path = plan_file.to_str().expect("utf-8 path");
+
+    let planned = sandbox.ce(&["--env", "staging", "plan", "--out", plan_path]);
+
+    assert_eq!(planned.code, Some(2), "{}", planned.describe());
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).expect("plan written"))
+            .expect("plan is JSON");
+    assert_eq!(plan["env"], "staging");
+    let compute = &plan["stacks"][2];
+    assert_eq!(compute["stack_name"], "ce-staging-compute");
+    assert_eq!(compute["action"], "update");
+    assert!(
+        compute["change_set"]["id"]
+            .as_str()
+            .is_some_and(|id| id.contains(":changeSet/"))
+    );
+    assert_eq!(compute["template_sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(plan["stacks"][0]["action"], "no_changes");
+    let shown = sandbox.ce(&["--env", "staging", "plan", "--show", plan_path]);
+    assert_eq!(shown.code, Some(2));
+    assert!(
+        shown.stdout.contains("change set ce-plan-"),
+        "{}",
+        shown.describe()
+    );
+
+    let applied = sandbox.ce(&[
+        "--env", "staging", "--format", "json", "deploy", "--plan", plan_path, "--yes",
+    ]);
+
+    assert_eq!(applied.code, Some(0), "{}", applied.describe());
+    let doc = json_of(&applied);
+    assert_eq!(
+        outcomes(&doc),
+        [("ce-staging-compute".to_owned(), "updated".to_owned())]
+    );
+    assert_eq!(
+        doc["stacks"][0]["change_set_id"],
+        compute["change_set"]["id"]
+    );
+    assert_eq!(sandbox.ce(&["--env", "staging", "diff"]).code, Some(0));
+
+    // A new plan; then the stack is updated by a plain deploy before the plan is deployed.
+    sandbox.write_env(|t| bigger_instances(t).replace("max_size = 4", "max_size = 5"));
+    let replanned = sandbox.ce(&["--env", "staging", "plan", "--out", plan_path]);
+    assert_eq!(replanned.code, Some(2), "{}", replanned.describe());
+    let direct = sandbox.ce(&["--env", "staging", "deploy", "--yes"]);
+    assert_eq!(direct.code, Some(0), "{}", direct.describe());
+
+    let stale = sandbox.ce(&["--env", "staging", "deploy", "--plan", plan_path, "--yes"]);
+
+    assert_eq!(stale.code, Some(1), "{}", stale.describe());
+    assert!(
+        stale
+            .stderr
+            .contains("ce-staging-compute: the stack was updated after the plan was made"),
+        "{}",
+        stale.describe()
+    );
+    assert!(stale.stderr.contains("Plan again"), "{}", stale.describe());
+}
+
+#[test]
+fn a_plan_for_another_env_is_refused_before_any_aws_call() {
+    let dir = TempDir::new().expect("temp dir");
+    let plan_file = dir.path().join("plan.json");
+    let plan = json!({
+        "format_version": 1, "tool_version": policy::VERSION, "env": "prod",
+        "region": "us-east-1", "account_id": null, "created_at": "2025-01-01T00:00:00Z",
+        "class": "changes", "exit_code": 2, "stacks": []
+    });
+    std::fs::write(&plan_file, plan.to_string()).expect("write plan");
+
+    let run = common::run_ce([
+        "--env",
+        "staging",
+        "deploy",
+        "--yes",
+        "--plan",
+        plan_file.to_str().expect("utf-8"),
+    ]);
+
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    assert!(
+        run.stderr.contains("the plan is for env prod, not staging"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_template_over_the_inline_limit_goes_through_a_private_encrypted_bucket() {
+    let sandbox = Sandbox::start();
+    let (runtime, aws) = sandbox.runtime_and_aws();
+    let artifacts = Artifacts::new(&aws, SANDBOX_ACCOUNT, "us-east-1");
+    let template = json!({
+        "Description": "x".repeat(60_000),
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}
+    });
+    let body = template.to_string();
+    assert!(body.len() > 51_200);
+    let sha = sha256_hex(&body);
+
+    let url = runtime
+        .block_on(artifacts.upload("staging", "monitoring", &sha, &body))
+        .expect("upload");
+
+    assert_eq!(
+        url,
+        format!(
+            "https://ce-artifacts-{SANDBOX_ACCOUNT}-us-east-1.s3.us-east-1.amazonaws.com/\
+             templates/staging/monitoring/{sha}.json"
+        )
+    );
+    let bucket = artifacts::bucket_name(SANDBOX_ACCOUNT, "us-east-1");
+    let settings = sandbox.python(&format!(
+        "import boto3, sys\n\
+         s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                           aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         block = s3.get_public_access_block(Bucket='{bucket}')['PublicAccessBlockConfiguration']\n\
+         sse = s3.get_bucket_encryption(Bucket='{bucket}')['ServerSideEncryptionConfiguration']\n\
+         rule = s3.get_bucket_lifecycle_configuration(Bucket='{bucket}')['Rules'][0]\n\
+         print(all(block.values()), sse['Rules'][0]['ApplyServerSideEncryptionByDefault']['SSEAlgorithm'],\n\
+               rule['Expiration']['Days'], rule['Filter']['Prefix'])\n"
+    ));
+    assert_eq!(settings, "True AES256 30 templates/");
+    assert!(
+        !runtime.block_on(artifacts.ensure()).expect("ensure"),
+        "the bucket is made once"
+    );
+
+    let cfn = Cfn::new(&aws);
+    let request = ChangeSetRequest {
+        stack_name: "ce-staging-monitoring".into(),
+        change_set_name: "ce-test-large".into(),
+        kind: ChangeSetKind::Create,
+        template: TemplateSource::Url(url),
+        parameters: Default::default(),
+        capabilities: Vec::new(),
+        tags: Default::default(),
+        description: "large".into(),
+    };
+    let (_, prepared) = runtime
+        .block_on(changeset::prepare(&cfn, &Timing::start(), &request))
+        .expect("CloudFormation reads the template from the bucket");
+    let Prepared::Ready(description) = prepared else {
+        panic!("a change set that adds the topic")
+    };
+    assert!(description.evidence.resources.contains_key("Topic"));
+}
+
+/// Ctrl-C while a change set runs stops the waiting, not CloudFormation: the message names the
+/// stack that carries on, and `ce` ends at once. Every answer goes through a delaying proxy, so
+/// the signal lands while the execution is outstanding.
+#[test]
+fn ctrl_c_stops_the_waiting_and_says_what_carries_on() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let sandbox = Sandbox::start();
+    let proxy = delaying_proxy(&sandbox.endpoint, Duration::from_millis(700));
+    let mut child = common::ce(&["--envs-dir"])
+        .arg(sandbox.envs.path())
+        .args([
+            "--env",
+            "staging",
+            "deploy",
+            "--yes",
+            "--require-approval",
+            "never",
+        ])
+        // The SDK's standard chain, pointed at the proxy: no --local, so no sandbox lookup.
+        .env("AWS_ENDPOINT_URL", &proxy)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("CE_LOCAL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ce");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen
+        .iter()
+        .any(|l: &String| l.ends_with("ce-staging-network  executing change set"))
+    {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("never reached the execution: {seen:#?}"));
+        seen.push(line);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: sends SIGINT to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let signalled = Instant::now();
+    let status = child.wait().expect("ce ends");
+
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "ended {:?} after Ctrl-C",
+        signalled.elapsed()
+    );
+    assert_eq!(status.code(), Some(1));
+    let rest: Vec<String> = rx.try_iter().collect();
+    let message = rest
+        .iter()
+        .find(|l| l.starts_with("interrupted: "))
+        .unwrap_or_else(|| panic!("no message in {rest:#?}"));
+    assert!(
+        message.contains("CloudFormation carries on with ce-staging-network")
+            && message.contains("Run `ce deploy` again to pick it up"),
+        "{message}"
+    );
+}
+
+/// A TCP proxy to `endpoint` that holds back every chunk of every answer by `delay`.
+fn delaying_proxy(endpoint: &str, delay: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+
+    fn pipe(mut from: TcpStream, mut to: TcpStream, delay: std::time::Duration) {
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            std::thread::sleep(delay);
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    }
+
+    let upstream = endpoint.trim_start_matches("http://").to_owned();
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind proxy");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (Ok(client_in), Ok(server_out)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            std::thread::spawn(move || pipe(client_in, server_out, std::time::Duration::ZERO));
+            std::thread::spawn(move || pipe(server, client, delay));
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
