@@ -41,6 +41,8 @@ pub enum Format {
     Text,
     /// JSON with a `format_version`, for scripts and CI.
     Json,
+    /// A markdown report (diff), e.g. for a pull-request comment; other commands print text.
+    Markdown,
 }
 
 /// The commands.
@@ -63,6 +65,53 @@ pub enum Command {
         /// Validate every env in the envs directory.
         #[arg(long)]
         all: bool,
+    },
+    /// Compare the deployed stacks with fresh renders: exit 0 no changes, 2 changes, 3 changes
+    /// that need approval.
+    Diff {
+        /// Only this stack: network, storage, compute, edge or monitoring.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Print a unified diff of each changed stack's template JSON instead of the analysis.
+        #[arg(long)]
+        unified: bool,
+    },
+    /// Diff, and create a CloudFormation change set per changed stack, kept for review; exit
+    /// like diff (0 no changes, 2 changes, 3 changes that need approval).
+    Plan {
+        /// Write the plan to this file (for `ce deploy --plan`).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "show",
+            conflicts_with = "show"
+        )]
+        out: Option<PathBuf>,
+        /// Print a plan file again instead of planning.
+        #[arg(long, value_name = "FILE")]
+        show: Option<PathBuf>,
+        /// Only this stack: network, storage, compute, edge or monitoring.
+        #[arg(long)]
+        stack: Option<String>,
+    },
+    /// Apply the rendered stacks through change sets, in dependency order, with approval.
+    Deploy {
+        /// Approve what `--require-approval` leaves to a plain yes (for CI).
+        #[arg(long)]
+        yes: bool,
+        /// Execute exactly the change sets of this plan (from `ce plan --out`).
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Only this stack: network, storage, compute, edge or monitoring.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Which changes need an approval typed at a terminal, which --yes does not give
+        /// [default: risky; never against the local sandbox].
+        #[arg(long, value_enum)]
+        require_approval: Option<crate::deploy::RequireApproval>,
+        /// Delete a stack whose creation failed (ROLLBACK_COMPLETE) and create it again.
+        #[arg(long)]
+        recreate_failed: bool,
     },
     /// Run the local AWS emulator that --local talks to.
     Sandbox {

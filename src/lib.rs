@@ -8,9 +8,13 @@ pub mod architecture;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod deploy;
+pub mod destroy;
 pub mod diff;
 pub mod lint;
+pub mod live;
 pub mod model;
+pub mod plan;
 pub mod render;
 pub mod sandbox;
 

@@ -2,6 +2,9 @@
 //! to `out` and diagnostics to stderr, and returns a [`Status`]. Commands that never talk to
 //! AWS (render, validate) never build an SDK client or a runtime.
 
+mod deploy;
+mod diff;
+mod plan;
 mod render;
 mod sandbox;
 
@@ -62,6 +65,29 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             out: root,
         } => render::run_render(&ui, out, *all, *check, root),
         Command::Validate { all } => render::run_validate(&ui, out, *all),
+        Command::Diff { stack, unified } => diff::run_diff(&ui, out, stack.as_deref(), *unified),
+        Command::Plan {
+            out: file,
+            show,
+            stack,
+        } => plan::run_plan(&ui, out, file.as_deref(), show.as_deref(), stack.as_deref()),
+        Command::Deploy {
+            yes,
+            plan,
+            stack,
+            require_approval,
+            recreate_failed,
+        } => deploy::run_deploy(
+            &ui,
+            out,
+            &deploy::DeployArgs {
+                yes: *yes,
+                plan: plan.as_deref(),
+                stack: stack.as_deref(),
+                require_approval: *require_approval,
+                recreate_failed: *recreate_failed,
+            },
+        ),
         Command::Sandbox { action } => sandbox::run_sandbox(ui.format, action, out),
     }
 }

@@ -69,7 +69,7 @@ pub fn run_validate(ui: &Ui, out: &mut dyn Write, all: bool) -> Result<Status> {
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             for f in &findings {
                 writeln!(out, "{f}")?;
             }
@@ -110,7 +110,7 @@ fn print_render(
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             for s in stacks {
                 let path = root.join(s.relative_path());
                 let mark = if changed.contains(&path) {
@@ -142,7 +142,7 @@ fn print_check(
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             for (path, why) in stale {
                 writeln!(out, "{}: {}", path.display(), why.describe())?;
             }

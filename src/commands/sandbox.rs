@@ -45,7 +45,7 @@ pub fn run_sandbox(format: Format, action: &SandboxAction, out: &mut dyn Write) 
             }
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        Format::Text => match &state {
+        Format::Text | Format::Markdown => match &state {
             State::Running(r) => {
                 let since = r.started_at_rfc3339();
                 let note = if note.is_empty() {
