@@ -11,6 +11,7 @@ pub mod config;
 pub mod diff;
 pub mod lint;
 pub mod model;
+pub mod ops;
 pub mod render;
 pub mod sandbox;
 

@@ -2,6 +2,9 @@
 //! to `out` and diagnostics to stderr, and returns a [`Status`]. Commands that never talk to
 //! AWS (render, validate) never build an SDK client or a runtime.
 
+mod builds;
+mod operate;
+mod instances;
 mod render;
 mod sandbox;
 
@@ -63,6 +66,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         } => render::run_render(&ui, out, *all, *check, root),
         Command::Validate { all } => render::run_validate(&ui, out, *all),
         Command::Sandbox { action } => sandbox::run_sandbox(ui.format, action, out),
+        Command::Instances { action } => instances::run(&ui, action, out),
+        Command::Builds { action } => builds::run(&ui, action, out),
     }
 }
 
