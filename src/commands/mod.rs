@@ -3,8 +3,8 @@
 //! AWS (render, validate) never build an SDK client or a runtime.
 
 mod builds;
-mod operate;
 mod instances;
+mod operate;
 mod render;
 mod sandbox;
 
