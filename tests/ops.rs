@@ -9,10 +9,13 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::types::{Capability, StackStatus};
 use ce_infra::aws::{Aws, Target};
@@ -468,6 +471,104 @@ fn of_two_operators_racing_one_wins_and_the_other_is_told_who_and_writes_nothing
     let history = env.runtime.block_on(log.history(None)).expect("history");
     assert_eq!(history.len(), 1, "only the winner is logged: {history:?}");
     assert_eq!(history[0].by, "alice");
+}
+
+#[test]
+fn hashes_are_read_concurrently_but_at_most_sixteen_at_a_time() {
+    let env = Deployed::new();
+    for version in 1..=24 {
+        env.upload("master", &version.to_string(), 10, Some(HASH_3965));
+    }
+    let delay = Duration::from_millis(300);
+    let endpoint = match env.aws.target() {
+        Target::Sandbox { endpoint } => endpoint.clone(),
+        Target::Account => unreachable!("the test talks to its sandbox"),
+    };
+    let proxy = DelayingProxy::start(&endpoint, delay);
+    let slow = env.runtime.block_on(Aws::connect(
+        "us-east-1",
+        Target::Sandbox {
+            endpoint: proxy.endpoint.clone(),
+        },
+    ));
+    let bucket = BuildsBucket::new(&slow, &env.resources.builds_bucket);
+    let mut builds = env
+        .runtime
+        .block_on(bucket.builds(None))
+        .expect("list builds");
+
+    let begun = Instant::now();
+    env.runtime
+        .block_on(bucket.read_hashes(&mut builds))
+        .expect("read hashes");
+    let took = begun.elapsed();
+
+    assert!(builds.iter().all(|b| b.hash.as_deref() == Some(HASH_3965)));
+    // The SDK opens a connection per request in flight and keeps it for reuse.
+    let peak = proxy.peak_connections.load(Ordering::SeqCst);
+    assert!(
+        (2..=16).contains(&peak),
+        "{peak} connections at once; expected concurrency bounded by 16"
+    );
+    assert!(
+        took < delay * 12,
+        "24 reads took {took:?}: they did not run concurrently"
+    );
+}
+
+/// A TCP proxy to an endpoint that holds back every chunk of every answer by a delay, and
+/// counts the connections open at once.
+struct DelayingProxy {
+    endpoint: String,
+    peak_connections: Arc<AtomicUsize>,
+}
+
+impl DelayingProxy {
+    fn start(endpoint: &str, delay: Duration) -> Self {
+        let upstream = endpoint.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let open = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let peak_connections = Arc::clone(&peak);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (Ok(client_in), Ok(server_out)) = (client.try_clone(), server.try_clone())
+                else {
+                    continue;
+                };
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                let open = Arc::clone(&open);
+                std::thread::spawn(move || pipe(client_in, server_out, Duration::ZERO));
+                std::thread::spawn(move || {
+                    pipe(server, client, delay);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        DelayingProxy {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            peak_connections,
+        }
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        std::thread::sleep(delay);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
 // ---- instances ----

@@ -76,14 +76,39 @@ pub fn confirm(ui: &Ui, env: &Env, yes: bool, what: &str) -> Result<bool> {
     stderr.flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
-    let answer = answer.trim();
-    let agreed = if env.file.protected {
-        answer == name
-    } else {
-        matches!(answer, "y" | "Y" | "yes")
-    };
+    let agreed = confirms(env.file.protected, name, &answer);
     if !agreed {
         eprintln!("not confirmed; nothing was changed");
     }
     Ok(agreed)
+}
+
+/// Whether `answer` confirms: the env's name on a protected env, `y` or `yes` on another.
+fn confirms(protected: bool, env: &str, answer: &str) -> bool {
+    let answer = answer.trim();
+    if protected {
+        answer == env
+    } else {
+        matches!(answer, "y" | "Y" | "yes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirms;
+
+    #[test]
+    fn a_protected_env_is_confirmed_only_by_typing_its_name() {
+        assert!(confirms(true, "prod", "prod\n"));
+        assert!(!confirms(true, "prod", "y\n"));
+        assert!(!confirms(true, "prod", "staging\n"));
+    }
+
+    #[test]
+    fn another_env_takes_y_and_anything_else_is_no() {
+        assert!(confirms(false, "beta", "y\n"));
+        assert!(confirms(false, "beta", "yes"));
+        assert!(!confirms(false, "beta", "\n"));
+        assert!(!confirms(false, "beta", "n"));
+    }
 }
