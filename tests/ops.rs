@@ -658,6 +658,9 @@ fn a_rolling_restart_replaces_every_node_and_leaves_the_group_at_its_size() {
         2,
         "dry run changed nothing"
     );
+    let plan = env.json(&["instances", "restart", "--dry-run"]);
+    assert_eq!(plan["plan"]["steps"][0][0], old[0].as_str());
+    assert_eq!(plan["plan"]["steps"].as_array().map(Vec::len), Some(2));
 
     let unconfirmed = env.ce(&["instances", "restart"]);
     assert_eq!(unconfirmed.code, Some(3), "{}", unconfirmed.describe());

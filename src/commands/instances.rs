@@ -125,16 +125,24 @@ async fn restart(
         );
     }
     let plan = roll::plan(&group, &pointer, batch);
-    if plan.count() == 0 {
-        writeln!(
-            out,
-            "every node of {env} was launched after {} went live; nothing to replace",
-            version_label(live)
-        )?;
-        return Ok(Status::Success);
-    }
-    if dry_run {
-        out.write_all(plan.describe().as_bytes())?;
+    if plan.count() == 0 || dry_run {
+        match ui.format {
+            Format::Json => {
+                let doc = json!({
+                    "format_version": FORMAT_VERSION,
+                    "env": env,
+                    "live": live,
+                    "plan": plan,
+                });
+                writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            }
+            Format::Text if plan.count() == 0 => writeln!(
+                out,
+                "every node of {env} was launched after {} went live; nothing to replace",
+                version_label(live)
+            )?,
+            Format::Text => out.write_all(plan.describe().as_bytes())?,
+        }
         return Ok(Status::Success);
     }
     let question = format!(
