@@ -113,6 +113,33 @@ pub enum Command {
         #[arg(long)]
         recreate_failed: bool,
     },
+    /// The env's web nodes: which build each runs; replace them to run the live one.
+    Instances {
+        /// What to do.
+        #[command(subcommand)]
+        action: InstancesAction,
+    },
+    /// The env's builds: list them, put one live, its history, the lock.
+    Builds {
+        /// What to do.
+        #[command(subcommand)]
+        action: BuildsAction,
+    },
+    /// Show the env's stacks: status, last change, drift when checked, outputs.
+    Status,
+    /// Delete the env's stacks in reverse dependency order; stateful resources are retained.
+    Destroy {
+        /// Only this stack: network, storage, compute, edge or monitoring.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Delete without asking (a protected env still needs its name typed at a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Turn termination protection off before deleting; needed for protected envs and for
+        /// any stack that has it on.
+        #[arg(long)]
+        lift_termination_protection: bool,
+    },
     /// Run the local AWS emulator that --local talks to.
     Sandbox {
         /// What to do with it.
@@ -134,4 +161,68 @@ pub enum SandboxAction {
     Stop,
     /// Say whether the sandbox runs and where; exits 1 unless it is running.
     Status,
+}
+
+/// `ce instances` actions.
+#[derive(Debug, Subcommand)]
+pub enum InstancesAction {
+    /// Address, id, state, type, target health, launch time and build of every node, marking
+    /// those that predate the live build.
+    List,
+    /// Replace every node that predates the live build, without lowering capacity: launch new
+    /// ones, wait until they are healthy, then terminate old ones.
+    Restart {
+        /// Nodes replaced per step.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        batch: u32,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Seconds to wait for one step's new nodes to be healthy; default: the group's
+        /// health check grace period plus ten minutes.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+}
+
+/// `ce builds` actions.
+#[derive(Debug, Subcommand)]
+pub enum BuildsAction {
+    /// Builds in the bucket, newest first, the live one marked.
+    List {
+        /// Only this branch's builds.
+        #[arg(long)]
+        branch: Option<String>,
+    },
+    /// Make VERSION (or `latest`) the build new nodes boot; running nodes keep theirs until
+    /// `ce instances restart`.
+    #[command(alias = "set_current")]
+    SetCurrent {
+        /// A version from `ce builds list`, or `latest` (the newest complete build of the
+        /// branch given, else of the live build's branch).
+        version: String,
+        /// The branch the version is on, when several have it.
+        #[arg(long)]
+        branch: Option<String>,
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Who put which build live when, newest first.
+    History {
+        /// Show at most this many changes.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Forbid changing the live build (e.g. during a conference talk).
+    Lock {
+        /// Why; shown to whoever meets the lock.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift the lock.
+    Unlock,
 }

@@ -133,7 +133,11 @@ pub fn deletion_order(only: Option<StackId>) -> Vec<StackId> {
 
 /// Reads what a destroy of `env` (or of its stack `only`) would delete and keep, and what would
 /// stop it. Deletes nothing.
-pub async fn plan(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<DestroyPlan, DestroyError> {
+pub async fn plan(
+    aws: &Aws,
+    env: &Env,
+    only: Option<StackId>,
+) -> Result<DestroyPlan, DestroyError> {
     let env_name = env.name.to_string();
     let order = deletion_order(only);
     let names: Vec<String> = order
@@ -248,7 +252,11 @@ async fn physical_ids(client: &Client, stack: &str) -> Result<BTreeMap<String, S
 }
 
 /// Splits a deployed stack's resources into what is deleted and what its policy keeps.
-fn doomed_stack(id: StackId, stack: DeployedStack, physical: &BTreeMap<String, String>) -> DoomedStack {
+fn doomed_stack(
+    id: StackId,
+    stack: DeployedStack,
+    physical: &BTreeMap<String, String>,
+) -> DoomedStack {
     let mut deleted = Vec::new();
     let mut retained = Vec::new();
     let resources = stack
@@ -271,7 +279,9 @@ fn doomed_stack(id: StackId, stack: DeployedStack, physical: &BTreeMap<String, S
         };
         match policy {
             Policy::Delete => deleted.push(entry),
-            Policy::Retain | Policy::RetainExceptOnCreate | Policy::Snapshot => retained.push(entry),
+            Policy::Retain | Policy::RetainExceptOnCreate | Policy::Snapshot => {
+                retained.push(entry)
+            }
         }
     }
     DoomedStack {
@@ -490,7 +500,9 @@ pub async fn execute<A: StackApi>(
     for stack in &plan.stacks {
         let name = &stack.stack_name;
         if failed {
-            report.results.push((name.clone(), StackResult::NotAttempted));
+            report
+                .results
+                .push((name.clone(), StackResult::NotAttempted));
             continue;
         }
         let begun = std::time::Instant::now();

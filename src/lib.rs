@@ -14,6 +14,7 @@ pub mod diff;
 pub mod lint;
 pub mod live;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod render;
 pub mod sandbox;

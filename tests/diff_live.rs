@@ -1,200 +1,16 @@
 //! `ce diff` against a moto server of the test's own: an empty account, an account holding an
 //! older render of the env, and one holding the current render.
 //!
-//! Each test starts its own moto (state in a temp dir, which `ce --local` is pointed at through
-//! `CE_STATE_DIR`) and stops it when done. The env is a copy of `envs/staging.toml` in a temp
-//! envs directory, with the load balancer's certificate set to one the test creates in moto's
-//! ACM, since moto's load balancer refuses a certificate it does not hold.
+//! Each test starts its own moto and envs directory (see `live_sandbox`) and stops it when done.
 
 mod common;
+mod live_sandbox;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
-
-use ce_infra::aws::{Aws, Target};
-use ce_infra::sandbox::{self, Paths};
 use ce_infra::{config, render};
-use common::{Run, crate_root};
+use common::Run;
+use live_sandbox::Sandbox;
 use serde_json::Value;
 use tempfile::TempDir;
-
-/// The shared venv with the pinned moto, installed once per test run.
-fn venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let venv = std::env::var_os("CE_SANDBOX_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate_root().join(".venv"));
-        sandbox::ensure_venv(&venv, "python3").expect("install moto into the test venv");
-        venv
-    })
-}
-
-/// A moto server and an envs directory of the test's own; the server stops when dropped.
-struct Sandbox {
-    paths: Paths,
-    endpoint: String,
-    state: TempDir,
-    envs: TempDir,
-}
-
-impl Sandbox {
-    fn start() -> Sandbox {
-        let state = TempDir::new().expect("temp dir");
-        let paths = Paths {
-            state: state.path().to_owned(),
-            venv: venv().to_owned(),
-            python: "python3".into(),
-        };
-        let started = sandbox::start(&paths, None).expect("start moto");
-        Sandbox {
-            endpoint: started.record().endpoint(),
-            paths,
-            state,
-            envs: TempDir::new().expect("temp dir"),
-        }
-    }
-
-    /// Runs `ce --local --envs-dir <envs> <args>` against this server.
-    fn ce(&self, args: &[&str]) -> Run {
-        let mut cmd = common::ce(&["--local", "--envs-dir"]);
-        cmd.arg(self.envs.path())
-            .args(args)
-            .env("CE_STATE_DIR", self.state.path())
-            .env("CE_SANDBOX_VENV", venv())
-            .env_remove("CE_LOCAL");
-        let output = cmd.output().expect("the ce binary runs");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// Writes `<envs>/staging.toml`: the committed staging env, with the load balancer
-    /// certificate moto holds, passed through `edit`.
-    fn write_env(&self, certificate: &str, edit: impl Fn(String) -> String) {
-        let text = std::fs::read_to_string(common::envs_dir().join("staging.toml"))
-            .expect("envs/staging.toml");
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("certificate_arn = "))
-            .expect("staging sets domain.certificate_arn")
-            .to_owned();
-        let text = text.replace(
-            &line,
-            &format!("{line}\nalb_certificate_arn = \"{certificate}\""),
-        );
-        std::fs::write(self.envs.path().join("staging.toml"), edit(text)).expect("write env");
-    }
-
-    /// Creates every stack of the env now in the envs directory, in dependency order.
-    fn create_stacks(&self) {
-        let env = config::load(self.envs.path(), "staging").expect("the test env loads");
-        let stacks = render::render_env(&env).expect("the test env renders");
-        let runtime = ce_infra::aws::runtime().expect("tokio runtime");
-        let target = Target::Sandbox {
-            endpoint: self.endpoint.clone(),
-        };
-        let aws = runtime.block_on(Aws::connect("us-east-1", target));
-        let client = aws.cloudformation().client().clone();
-        for stack in stacks {
-            runtime
-                .block_on(
-                    client
-                        .create_stack()
-                        .stack_name(&stack.stack_name)
-                        .template_body(&stack.text)
-                        .send(),
-                )
-                .unwrap_or_else(|e| panic!("create {}: {e:?}", stack.stack_name));
-            wait_for_create(&runtime, &client, &stack.stack_name);
-        }
-    }
-
-    /// A certificate in moto's ACM, for the load balancer's HTTPS listener.
-    fn certificate(&self) -> String {
-        let script = "import boto3, sys\n\
-            acm = boto3.client('acm', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
-                               aws_access_key_id='testing', aws_secret_access_key='testing')\n\
-            print(acm.request_certificate(DomainName='staging.godbolt.org')['CertificateArn'])\n";
-        let out = Command::new(venv().join("bin/python"))
-            .args(["-c", script, &self.endpoint])
-            .output()
-            .expect("run the venv's python");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// An account holding the current staging render.
-    fn with_current_env() -> Sandbox {
-        let sandbox = Sandbox::start();
-        let certificate = sandbox.certificate();
-        sandbox.write_env(&certificate, |t| t);
-        sandbox.create_stacks();
-        sandbox
-    }
-
-    /// An account holding an older render: a fourth zone since dropped, a logs bucket since
-    /// renamed, and a bigger instance type; the envs directory then holds the current env.
-    fn with_older_env() -> Sandbox {
-        let sandbox = Sandbox::start();
-        let certificate = sandbox.certificate();
-        sandbox.write_env(&certificate, |t| {
-            t.replace(
-                "instance_type = \"m5.large\"",
-                "instance_type = \"m5.xlarge\"",
-            )
-            .replace(
-                "logs = \"compiler-explorer-staging-logs\"",
-                "logs = \"compiler-explorer-staging-logs-old\"",
-            )
-            .replace(
-                "[domain]",
-                "[[network.zones]]\nname = \"us-east-1d\"\ncidr = \"172.29.3.0/24\"\n\n[domain]",
-            )
-        });
-        sandbox.create_stacks();
-        sandbox.write_env(&certificate, |t| t);
-        sandbox
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = sandbox::stop(&self.paths);
-    }
-}
-
-/// moto creates synchronously, but a real service would not: wait as a client should.
-fn wait_for_create(
-    runtime: &tokio::runtime::Runtime,
-    client: &aws_sdk_cloudformation::Client,
-    name: &str,
-) {
-    for _ in 0..50 {
-        let out = runtime
-            .block_on(client.describe_stacks().stack_name(name).send())
-            .unwrap_or_else(|e| panic!("describe {name}: {e:?}"));
-        let status = out
-            .stacks()
-            .first()
-            .and_then(|s| s.stack_status())
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        match status.as_str() {
-            "CREATE_COMPLETE" => return,
-            "CREATE_IN_PROGRESS" => std::thread::sleep(std::time::Duration::from_millis(100)),
-            other => panic!("{name} ended {other}"),
-        }
-    }
-    panic!("{name} never reached CREATE_COMPLETE");
-}
 
 fn json_of(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()))
@@ -219,10 +35,6 @@ fn resource<'a>(stack: &'a Value, id: &str) -> &'a Value {
 #[test]
 fn an_empty_account_diffs_to_every_stack_created_with_all_its_resources() {
     let sandbox = Sandbox::start();
-    sandbox.write_env(
-        "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
-        |t| t,
-    );
     let env = config::load(sandbox.envs.path(), "staging").expect("env");
     let rendered = render::render_env(&env).expect("render");
 

@@ -16,7 +16,7 @@ use std::fmt;
 use crate::config::Env;
 use crate::model::{Expr, Tag, Template};
 
-pub use user_data::UserDataError;
+pub use user_data::{UserDataError, version_key};
 
 /// The stacks of an environment, in dependency order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -137,12 +137,10 @@ impl AwsError {
                     // A connection refused, reset or closed before the answer (`is_other` covers
                     // "connection closed before message completed") means nothing usable came
                     // back: the network or the endpoint is the problem, not the request.
-                    SdkError::DispatchFailure(failure) if !failure.is_user() => {
-                        Self::Unreachable {
-                            operation: operation.to_owned(),
-                            detail: root_cause(&err),
-                        }
-                    }
+                    SdkError::DispatchFailure(failure) if !failure.is_user() => Self::Unreachable {
+                        operation: operation.to_owned(),
+                        detail: root_cause(&err),
+                    },
                     _ => Self::Other {
                         operation: operation.to_owned(),
                         code: "request not sent".to_owned(),

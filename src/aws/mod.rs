@@ -9,6 +9,7 @@
 
 pub mod cloudformation;
 pub mod errors;
+pub mod local;
 
 use std::time::Duration;
 

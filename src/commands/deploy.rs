@@ -80,6 +80,7 @@ pub fn run_deploy(ui: &Ui, out: &mut dyn Write, args: &DeployArgs<'_>) -> Result
     }
     let target = aws::target(ui.local)?;
     let runtime = aws::runtime().context("starting the async runtime")?;
+    let env = runtime.block_on(aws::local::env_for_target(env, &target))?;
     let timing = Timing::started_at(begun);
     let mode = if std::io::stderr().is_terminal() && ui.format == Format::Text {
         Mode::Live

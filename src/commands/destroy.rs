@@ -81,18 +81,19 @@ pub fn run_destroy(
             }
             Gate::Proceed => run(&aws, &plan, lift_protection).await,
         };
+        if ui.format == Format::Json {
+            let doc = json_doc(&plan, outcome, reason.as_deref(), report.as_ref());
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        } else if let Some(report) = &report {
+            write_results(out, report)?;
+        }
+        out.flush()?;
         match (&reason, outcome) {
             (_, "nothing_to_destroy") => {
                 eprintln!("destroy {}: no stack of it is deployed", plan.env)
             }
             (Some(reason), _) => eprintln!("error: {reason}"),
             (None, _) => {}
-        }
-        if ui.format == Format::Json {
-            let doc = json_doc(&plan, outcome, reason.as_deref(), report.as_ref());
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        } else if let Some(report) = &report {
-            write_results(out, report)?;
         }
         Ok(status)
     })

@@ -42,6 +42,7 @@ pub fn run_diff(
         describe_target(&target, &env.file.region)
     );
     let runtime = aws::runtime().context("starting the async runtime")?;
+    let env = runtime.block_on(aws::local::env_for_target(env, &target))?;
     let begun = std::time::Instant::now();
     let live = runtime.block_on(async {
         let aws = Aws::connect(&env.file.region, target).await;

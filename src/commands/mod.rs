@@ -2,11 +2,16 @@
 //! to `out` and diagnostics to stderr, and returns a [`Status`]. Commands that never talk to
 //! AWS (render, validate) never build an SDK client or a runtime.
 
+mod builds;
 mod deploy;
+mod destroy;
 mod diff;
+mod instances;
+mod operate;
 mod plan;
 mod render;
 mod sandbox;
+mod status;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -88,7 +93,21 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 recreate_failed: *recreate_failed,
             },
         ),
+        Command::Status => status::run_status(&ui, out),
+        Command::Destroy {
+            stack,
+            yes,
+            lift_termination_protection,
+        } => destroy::run_destroy(
+            &ui,
+            out,
+            stack.as_deref(),
+            *yes,
+            *lift_termination_protection,
+        ),
         Command::Sandbox { action } => sandbox::run_sandbox(ui.format, action, out),
+        Command::Instances { action } => instances::run(&ui, action, out),
+        Command::Builds { action } => builds::run(&ui, action, out),
     }
 }
 

@@ -51,6 +51,7 @@ pub fn run_plan(
     let only = stack.map(live::parse_stack).transpose()?;
     let target = aws::target(ui.local)?;
     let runtime = aws::runtime().context("starting the async runtime")?;
+    let env = runtime.block_on(aws::local::env_for_target(env, &target))?;
     let timing = Timing::start();
     let progress = Progress::new(Mode::Lines, Box::new(std::io::stderr()));
     let change_set_name = changeset::name("plan", now_ms() / 1000);

@@ -1,0 +1,70 @@
+//! What `--local` changes about an env before it is rendered for the sandbox.
+//!
+//! Certificates belong to an account: the ARNs in an env file name the real account's ACM
+//! certificates, which the sandbox does not hold, and its load balancer refuses a listener on a
+//! certificate it does not know. So against the sandbox every certificate ARN of the env is
+//! replaced by one the sandbox's ACM holds for the env's primary name: requested the first
+//! time, found again by that name afterwards, so every render for the sandbox is the same.
+//! Nothing else changes; the templates stay exactly what real CloudFormation would get.
+
+use aws_sdk_acm::types::CertificateStatus;
+
+use super::errors::AwsError;
+use super::{Aws, Target};
+use crate::config::Env;
+
+/// The env as it is deployed to `target`: unchanged for an account, with sandbox-held
+/// certificates for the sandbox.
+pub async fn env_for_target(mut env: Env, target: &Target) -> Result<Env, AwsError> {
+    if !matches!(target, Target::Sandbox { .. }) {
+        return Ok(env);
+    }
+    let aws = Aws::connect(&env.file.region, target.clone()).await;
+    let arn = sandbox_certificate(&aws, &env).await?;
+    env.file.domain.certificate_arn = arn.clone();
+    env.file.domain.alb_certificate_arn = Some(arn);
+    Ok(env)
+}
+
+/// The ARN of the sandbox's certificate for the env's primary name, requesting one if needed.
+async fn sandbox_certificate(aws: &Aws, env: &Env) -> Result<String, AwsError> {
+    let acm = aws_sdk_acm::Client::new(aws.sdk_config());
+    let Some(primary) = env.file.domain.aliases.first() else {
+        return Err(AwsError::Other {
+            operation: "RequestCertificate".into(),
+            code: "no domain".into(),
+            message: format!("env {} names no domain alias", env.name),
+        });
+    };
+    let mut pages = acm
+        .list_certificates()
+        .certificate_statuses(CertificateStatus::Issued)
+        .certificate_statuses(CertificateStatus::PendingValidation)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(summary) = pages.next().await {
+        let summary = summary.map_err(|e| AwsError::from_sdk("ListCertificates", None, e))?;
+        if summary.domain_name() == Some(primary.as_str())
+            && let Some(arn) = summary.certificate_arn()
+        {
+            return Ok(arn.to_owned());
+        }
+    }
+    let mut request = acm.request_certificate().domain_name(primary);
+    for alias in env.file.domain.aliases.iter().skip(1) {
+        request = request.subject_alternative_names(alias);
+    }
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("RequestCertificate", None, e))?;
+    answer
+        .certificate_arn()
+        .map(str::to_owned)
+        .ok_or_else(|| AwsError::Other {
+            operation: "RequestCertificate".into(),
+            code: "no ARN".into(),
+            message: "the sandbox issued a certificate without an ARN".into(),
+        })
+}

@@ -1,0 +1,260 @@
+//! `builds set-current`: putting a build live in two halves, so the command can ask the
+//! operator in between. [`prepare`] finds the build, checks it is complete, that the env is not
+//! locked and no other change is under way, and remembers the head it saw; [`apply`] claims the
+//! change against that head (see [`versionslog`](super::versionslog)), writes the pointer, and
+//! records how that went. A change made by someone else in between makes `apply` fail with who
+//! did what, and writes nothing.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::bucket::BuildsBucket;
+use super::builds::{self, Build, ResolveError, Wanted};
+use super::time::Timestamp;
+use super::versionslog::{ChangeState, ClaimError, Entry, Head, Lock, VersionsLog};
+use crate::aws::AwsError;
+
+/// How long a claim may stay pending before others may assume its operator died mid-change.
+pub const PENDING_EXPIRY: Duration = Duration::from_secs(120);
+
+/// Why the build cannot be put live.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// The named build is missing, ambiguous or incomplete.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The env's builds are locked.
+    #[error("builds of {env} are locked {}; nothing was changed (`ce --env {env} builds unlock` lifts it)", .lock.describe())]
+    Locked {
+        /// The env.
+        env: String,
+        /// The lock.
+        lock: Lock,
+    },
+    /// Another change is being written right now.
+    #[error(
+        "{} is changing the build of {env} from {} to {} since {}; wait a minute and re-run",
+        .head.by.as_deref().unwrap_or("someone"),
+        .head.from.as_deref().unwrap_or("(none)"),
+        .head.key.as_deref().unwrap_or("(none)"),
+        .head.at.map(|t| t.to_string()).unwrap_or_default()
+    )]
+    Busy {
+        /// The env.
+        env: String,
+        /// The head holding the pending change.
+        head: Box<Head>,
+    },
+    /// The claim lost a race or met a lock.
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+    /// The change was claimed but the pointer could not be written; it is logged as failed.
+    #[error(
+        "could not write the pointer s3://{bucket}/version/{env}: {source}; it still holds {}, \
+         and the versions log records this change as failed: re-run",
+        .from.as_deref().unwrap_or("nothing")
+    )]
+    PointerWrite {
+        /// The env.
+        env: String,
+        /// The builds bucket.
+        bucket: String,
+        /// What the pointer still holds.
+        from: Option<String>,
+        /// Why the write failed.
+        source: Box<AwsError>,
+    },
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// What `prepare` found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Prepared {
+    /// The build is live already; nothing to do.
+    AlreadyLive(Build),
+    /// A change to confirm and apply.
+    Change(Box<Pending>),
+}
+
+/// A change ready to be applied.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pending {
+    /// The build to put live.
+    pub build: Build,
+    /// The key the pointer holds now.
+    pub current: Option<String>,
+    /// The head as read; the claim fails if it moved.
+    pub head: Option<Head>,
+    /// Things the operator should know (a stale pending change, a pointer changed by hand).
+    pub notes: Vec<String>,
+}
+
+/// Reads the builds, the pointer and the head, and checks the change may be made.
+pub async fn prepare(
+    bucket: &BuildsBucket,
+    log: &VersionsLog,
+    env: &str,
+    wanted: &Wanted,
+    branch: Option<&str>,
+) -> Result<Prepared, ReleaseError> {
+    let (found, current, head) = tokio::join!(bucket.builds(None), bucket.pointer(env), log.head());
+    let (found, current, head) = (found?, current?, head?);
+    let build = builds::resolve(&found, wanted, branch, current.as_deref())?.clone();
+    let notes = check_head(env, head.as_ref(), current.as_deref(), Timestamp::now())?;
+    if current.as_deref() == Some(build.key.as_str()) {
+        return Ok(Prepared::AlreadyLive(build));
+    }
+    Ok(Prepared::Change(Box::new(Pending {
+        build,
+        current,
+        head,
+        notes,
+    })))
+}
+
+/// Refuses a locked env or one with a fresh pending change; notes anything odd.
+pub fn check_head(
+    env: &str,
+    head: Option<&Head>,
+    current: Option<&str>,
+    now: Timestamp,
+) -> Result<Vec<String>, ReleaseError> {
+    let Some(head) = head else {
+        return Ok(Vec::new());
+    };
+    if let Some(lock) = &head.lock {
+        return Err(ReleaseError::Locked {
+            env: env.to_owned(),
+            lock: lock.clone(),
+        });
+    }
+    let mut notes = Vec::new();
+    if head.state == Some(ChangeState::Pending) {
+        let since = head.at.unwrap_or(Timestamp(0));
+        if now.since(since) < PENDING_EXPIRY {
+            return Err(ReleaseError::Busy {
+                env: env.to_owned(),
+                head: Box::new(head.clone()),
+            });
+        }
+        notes.push(format!(
+            "a change to {} by {} at {since} never finished; the pointer holds {}",
+            head.key.as_deref().unwrap_or("(none)"),
+            head.by.as_deref().unwrap_or("someone"),
+            current.unwrap_or("nothing"),
+        ));
+    } else if head.state == Some(ChangeState::Done) && head.key.as_deref() != current {
+        notes.push(format!(
+            "the pointer holds {} but the last change ce recorded set {}: it was changed \
+             outside ce",
+            current.unwrap_or("nothing"),
+            head.key.as_deref().unwrap_or("(none)"),
+        ));
+    }
+    Ok(notes)
+}
+
+/// Claims the change, writes the pointer and records the outcome; returns the log entry.
+pub async fn apply(
+    bucket: &BuildsBucket,
+    log: &VersionsLog,
+    env: &str,
+    pending: &Pending,
+    by: &str,
+    principal: &str,
+) -> Result<Entry, ReleaseError> {
+    let change = super::versionslog::Change {
+        seq: pending.head.as_ref().map_or(0, |h| h.seq) + 1,
+        at: Timestamp::now(),
+        from: pending.current.clone(),
+        to: pending.build.key.clone(),
+        by: by.to_owned(),
+        principal: principal.to_owned(),
+    };
+    log.claim(pending.head.as_ref(), &change).await?;
+    if let Err(source) = bucket.set_pointer(env, &change.to).await {
+        // Best effort: if this fails too, the claim expires after PENDING_EXPIRY.
+        let _ = log.finish(&change, ChangeState::Failed).await;
+        return Err(ReleaseError::PointerWrite {
+            env: env.to_owned(),
+            bucket: bucket.name().to_owned(),
+            from: change.from,
+            source: Box::new(source),
+        });
+    }
+    log.finish(&change, ChangeState::Done).await?;
+    Ok(Entry {
+        at: change.at,
+        seq: change.seq,
+        to: change.to,
+        from: change.from,
+        by: change.by,
+        principal: Some(change.principal),
+        state: ChangeState::Done,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(state: ChangeState, at: i64) -> Head {
+        Head {
+            seq: 3,
+            key: Some("dist/master/3.tar.xz".into()),
+            from: Some("dist/master/2.tar.xz".into()),
+            state: Some(state),
+            at: Some(Timestamp(at)),
+            by: Some("dave@admin".into()),
+            lock: None,
+        }
+    }
+
+    #[test]
+    fn a_locked_env_refuses_and_shows_the_reason_and_who() {
+        let mut h = head(ChangeState::Done, 0);
+        h.lock = Some(Lock {
+            reason: Some("keynote".into()),
+            by: "erin@admin".into(),
+            at: Timestamp(0),
+        });
+        let err =
+            check_head("prod", Some(&h), Some("dist/master/3.tar.xz"), Timestamp(1)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("locked by erin@admin") && text.contains("keynote"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_fresh_pending_change_makes_others_wait() {
+        let h = head(ChangeState::Pending, 1_000_000);
+        let err = check_head("prod", Some(&h), None, Timestamp(1_030_000)).unwrap_err();
+        assert!(matches!(err, ReleaseError::Busy { .. }));
+        assert!(err.to_string().contains("dave@admin is changing"), "{err}");
+    }
+
+    #[test]
+    fn an_expired_pending_change_is_noted_not_blocking() {
+        let h = head(ChangeState::Pending, 0);
+        let now = Timestamp(0).plus(PENDING_EXPIRY);
+        let notes = check_head("prod", Some(&h), Some("dist/master/2.tar.xz"), now).unwrap();
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("never finished"), "{}", notes[0]);
+    }
+
+    #[test]
+    fn a_pointer_changed_by_hand_is_noted() {
+        let h = head(ChangeState::Done, 0);
+        let notes =
+            check_head("prod", Some(&h), Some("dist/other/9.tar.xz"), Timestamp(5)).unwrap();
+        assert!(notes[0].contains("changed outside ce"), "{}", notes[0]);
+        let consistent =
+            check_head("prod", Some(&h), Some("dist/master/3.tar.xz"), Timestamp(5)).unwrap();
+        assert!(consistent.is_empty());
+    }
+}
