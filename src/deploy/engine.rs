@@ -28,6 +28,10 @@ use crate::aws::cloudformation::DeployedStack;
 use crate::diff::{self, ChangeSetEvidence, DiffClass, StackDiff, StackInput, format};
 
 /// A stack policy allowing every update, for lifting the guard of a protected env by hand.
+/// Polls in a row whose reads may fail (each after the SDK's own retries) before watching a
+/// stack gives up; the stack's operation is unaffected either way.
+const MAX_FAILED_WATCH_READS: u32 = 5;
+
 const OPEN_POLICY: &str =
     r#"{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}"#;
 
@@ -419,18 +423,32 @@ impl<'a, A: StackApi> Engine<'a, A> {
     ) -> Result<(String, Option<String>, Vec<StackEvent>), DeployError> {
         let mut backoff = Backoff::new();
         let mut log = Vec::new();
+        let mut failed_reads = 0;
         loop {
             self.timing.sleep(backoff.next_delay()).await;
-            let status = self
-                .timing
-                .aws(self.api.stack_status(name))
-                .await
-                .map_err(|e| DeployError::aws(name, e))?;
             // Events are read after the status, so the final ones are never missed.
-            let fresh = tracker
-                .poll(self.api, self.timing, name)
-                .await
-                .map_err(|e| DeployError::aws(name, e))?;
+            let read = async {
+                let status = self.timing.aws(self.api.stack_status(name)).await?;
+                let fresh = tracker.poll(self.api, self.timing, name).await?;
+                Ok::<_, AwsError>((status, fresh))
+            };
+            let (status, fresh) = match read.await {
+                Ok(read) => {
+                    failed_reads = 0;
+                    read
+                }
+                // Watching only reads: CloudFormation's operation goes on whatever happens
+                // to one poll, so a read that failed even after the SDK's retries is tried
+                // again at the next poll rather than failing the stack.
+                Err(e) if failed_reads < MAX_FAILED_WATCH_READS => {
+                    failed_reads += 1;
+                    self.progress.note(&format!(
+                        "{name}: reading progress failed ({e}); trying again"
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(DeployError::aws(name, e)),
+            };
             if !fresh.is_empty() {
                 backoff.reset();
             }

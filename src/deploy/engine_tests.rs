@@ -613,3 +613,34 @@ fn stacks_deploy_in_dependency_order_and_a_failure_stops_what_depends_on_it() {
         ]
     );
 }
+
+#[test]
+fn a_few_failed_progress_reads_do_not_fail_the_stack() {
+    let api = Fake::default().with_failing_status_reads(3);
+
+    let run = run(&api, &settings(), &[stack_job(StackId::Edge, topic("t"))]);
+
+    assert_eq!(only(&run).outcome, Outcome::Created);
+    let throttled = api
+        .calls()
+        .into_iter()
+        .filter(|c| c.ends_with("throttled"))
+        .count();
+    assert_eq!(throttled, 3);
+    assert!(
+        run.stderr.contains("reading progress failed"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn progress_reads_that_keep_failing_stop_the_watch_with_the_reason() {
+    let api = Fake::default().with_failing_status_reads(100);
+
+    let run = run(&api, &settings(), &[stack_job(StackId::Edge, topic("t"))]);
+
+    assert_eq!(only(&run).outcome, Outcome::Failed);
+    assert_eq!(run.report.status(), Status::Failure);
+    assert!(run.stderr.contains("throttl"), "{}", run.stderr);
+}

@@ -155,6 +155,7 @@ pub struct Fake {
     next_change_set: RefCell<VecDeque<ChangeSetDescription>>,
     calls: RefCell<Vec<String>>,
     counter: Cell<u32>,
+    failing_status_reads: Cell<u32>,
 }
 
 impl Fake {
@@ -167,6 +168,12 @@ impl Fake {
                 ..Entry::default()
             },
         );
+        self
+    }
+
+    /// The next `n` status reads fail as throttled (after the SDK's retries, as it were).
+    pub fn with_failing_status_reads(self, n: u32) -> Self {
+        self.failing_status_reads.set(n);
         self
     }
 
@@ -243,6 +250,15 @@ impl StackApi for Fake {
     }
 
     async fn stack_status(&self, name: &str) -> Result<Option<StackStatus>, AwsError> {
+        if self.failing_status_reads.get() > 0 {
+            self.failing_status_reads
+                .set(self.failing_status_reads.get() - 1);
+            self.log(format!("DescribeStacks {name} throttled"));
+            return Err(AwsError::Throttled {
+                operation: "DescribeStacks".into(),
+                code: "Throttling".into(),
+            });
+        }
         let mut stacks = self.stacks.borrow_mut();
         let Some(entry) = stacks.get_mut(name) else {
             self.log(format!("DescribeStacks {name} absent"));
