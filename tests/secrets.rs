@@ -180,6 +180,32 @@ fn diff_with_local_never_shows_a_no_echo_value_or_the_environments_credentials()
         );
         assert_run_clean(&format!("ce --local {}", args.join(" ")), &result);
     }
+    // A plan file, and showing it again, hold none of them either.
+    let plan = home.path().join("plan.json");
+    let plan = plan.to_str().expect("utf-8 temp path");
+    let plan_runs: &[&[&str]] = &[
+        &["--env", "staging", "plan", "--out", plan],
+        &["--env", "staging", "plan", "--show", plan],
+        &[
+            "--env", "staging", "--format", "json", "plan", "--show", plan,
+        ],
+    ];
+    for args in plan_runs {
+        let result = {
+            let mut cmd = rig.command(args);
+            run(plant(&mut cmd, home.path()))
+        };
+        assert!(
+            matches!(result.code, Some(0..=3)),
+            "{args:?}: {}",
+            result.describe()
+        );
+        assert_run_clean(&format!("ce --local {}", args.join(" ")), &result);
+    }
+    assert!(
+        Path::new(plan).is_file(),
+        "ce plan --out wrote no plan file"
+    );
     // The stack is really there and its parameters are part of what was compared.
     let json = {
         let mut cmd = rig.command(&["--env", "staging", "diff", "--format", "json"]);
