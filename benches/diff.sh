@@ -3,14 +3,15 @@
 #   ce diff of an unchanged env: about one round trip, <= 1.5x a single GetTemplate call.
 # The yardstick is examples/get_template.rs: one GetTemplate as a whole process, with the same
 # SDK configuration ce uses, so both sides pay process start and SDK setup alike.
-# The sandbox gets the staging env (with a load-balancer certificate moto's ACM holds, which its
-# load balancer insists on); "many changes" diffs a modified copy against it, touching all five
-# stacks (a replaced bucket, a dropped zone, imported exports that change, in-place updates).
+# The sandbox gets the staging env with its certificates set to one moto's ACM holds for the
+# env's domain (moto's load balancer insists on that; `ce --local` finds the same one, so every
+# path renders the same templates); "many changes" diffs a modified copy against it, touching all
+# five stacks (a replaced bucket, a dropped zone, imported exports that change, in-place updates).
 # Everything is measured twice: against the sandbox directly, where moto (Python) answers the
 # calls one after another, and through benches/latency_proxy.py, which adds RTT_MS (default
 # 50) of round-trip latency as a stand-in for the network to AWS, where the calls overlap.
 # Wall time and CPU (user + system) by hyperfine, peak RSS by GNU time.
-# Usage: benches/diff.sh [extra hyperfine flags, e.g. --runs 100]
+# Usage: [RUNS=30] [RTT_MS=50] benches/diff.sh [extra hyperfine flags, e.g. --warmup 10]
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +44,7 @@ trap '"$bin" sandbox stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 "$bin" sandbox start >/dev/null
 endpoint=$("$bin" sandbox status --format json | "$python" -c 'import json, sys; print(json.load(sys.stdin)["endpoint"])')
 
-# The deployed env: staging, with a certificate moto holds.
+# The deployed env: staging, with certificates moto holds.
 certificate=$("$python" - "$endpoint" <<'EOF'
 import boto3, sys
 acm = boto3.client("acm", endpoint_url=sys.argv[1], region_name="us-east-1",
@@ -52,7 +53,8 @@ print(acm.request_certificate(DomainName="staging.godbolt.org")["CertificateArn"
 EOF
 )
 mkdir -p "$work/same" "$work/many"
-sed "s|^certificate_arn = .*|&\nalb_certificate_arn = \"$certificate\"|" envs/staging.toml >"$work/same/staging.toml"
+sed "s|^certificate_arn = .*|certificate_arn = \"$certificate\"\nalb_certificate_arn = \"$certificate\"|" \
+    envs/staging.toml >"$work/same/staging.toml"
 # The same env with changes in every stack.
 sed -e 's/^instance_type = "m5.large"/instance_type = "m5.xlarge"/' \
     -e 's/^max_size = 4/max_size = 6/' \
@@ -125,7 +127,7 @@ printf 'measuring against moto at %s on %s cores...\n' "$endpoint" "$(nproc)" >&
 rows=()
 for bench in "${benches[@]}"; do
     IFS='|' read -r group name cmd <<<"$bench"
-    args=(--shell=none --ignore-failure --warmup 5 --min-runs 30 --export-csv "$work/t.csv" --style none "$@")
+    args=(--shell=none --ignore-failure --warmup 5 --min-runs "${RUNS:-30}" --export-csv "$work/t.csv" --style none "$@")
     hyperfine "${args[@]}" "$cmd" >/dev/null 2>"$work/hyperfine.err" || {
         cat "$work/hyperfine.err" >&2
         exit 1

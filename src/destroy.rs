@@ -614,8 +614,8 @@ pub fn explain_delete_error(stack: &str, err: &AwsError, local: bool) -> String 
         ""
     };
     format!(
-        "{stack} could not be deleted: {err}. Something outside the stack still uses one of its \
-         resources (an instance, a network interface, a load balancer left by another stack); \
+        "{stack} could not be deleted: {err}; something outside the stack still uses one of its \
+         resources (an instance, a network interface, a load balancer left by another stack): \
          remove that and run `ce destroy` again.{sandbox}"
     )
 }

@@ -435,7 +435,7 @@ fn outside_the_sandbox_a_dependency_violation_has_no_sandbox_hint() {
     let text = explain_delete_error("ce-prod-network", &dependency_violation(), false);
     assert!(!text.contains("sandbox"), "{text}");
     assert!(
-        text.contains("Something outside the stack still uses"),
+        text.contains("something outside the stack still uses"),
         "{text}"
     );
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::architecture::{StackId, UserDataError};
+use crate::architecture::{self, StackId, UserDataError};
 use crate::aws::cloudformation::{DeployedStack, FetchError};
 use crate::aws::{AccountError, Aws};
 use crate::config::Env;
@@ -269,13 +269,13 @@ pub fn parse_stack(name: &str) -> Result<StackId, LiveError> {
 /// them; exports that would change or vanish are checked for importers.
 pub async fn diff_env(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<LiveEnv, LiveError> {
     let env_name = env.name.to_string();
-    let rendered: Vec<RenderedStack> = render::render_env(env)
-        .map_err(|source| LiveError::Render {
-            env: env_name.clone(),
-            source,
-        })?
+    let ids: Vec<StackId> = StackId::ALL
         .into_iter()
-        .filter(|s| only.is_none_or(|id| s.id == id))
+        .filter(|id| only.is_none_or(|o| o == *id))
+        .collect();
+    let names: Vec<String> = ids
+        .iter()
+        .map(|id| architecture::stack_name(&env_name, *id))
         .collect();
 
     // The account check is one STS call; it runs alongside the fetch instead of before it.
@@ -284,12 +284,29 @@ pub async fn diff_env(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<Liv
         let account = env.file.account_id.clone();
         tokio::spawn(async move { aws.guard_account(account.as_deref()).await })
     };
-    let cfn = aws.cloudformation();
-    let deployed = cfn
-        .fetch_stacks(rendered.iter().map(|s| s.stack_name.clone()))
-        .await;
+    let fetch = {
+        let cfn = aws.cloudformation();
+        let names = names.clone();
+        tokio::spawn(async move { cfn.fetch_stacks(names).await })
+    };
+    // Rendering is a few milliseconds of CPU: done on another thread while the requests are out.
+    let render = {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || render::render_env(&env))
+    };
+    let rendered: Vec<RenderedStack> = joined(render)
+        .await
+        .map_err(|source| LiveError::Render {
+            env: env_name.clone(),
+            source,
+        })?
+        .into_iter()
+        .filter(|s| ids.contains(&s.id))
+        .collect();
+    let deployed = joined(fetch).await;
     joined(guard).await?;
     let deployed = deployed?;
+    debug_assert!(rendered.iter().map(|r| &r.stack_name).eq(names.iter()));
 
     let mut stacks = Vec::with_capacity(rendered.len());
     for (rendered, deployed) in rendered.into_iter().zip(deployed) {
