@@ -234,7 +234,7 @@ impl CloudFormation {
 }
 
 /// DescribeStacks of one stack; `None` if it does not exist or is deleted.
-async fn describe(client: &Client, name: &str) -> Result<Option<Stack>, AwsError> {
+pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>, AwsError> {
     match client.describe_stacks().stack_name(name).send().await {
         Ok(out) => Ok(out
             .stacks

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_cloudformation::types::{Stack, StackStatus};
+use aws_sdk_cloudformation::types::Stack;
 use serde::Serialize;
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -94,7 +93,9 @@ pub async fn read_states(aws: &Aws, env: &str) -> Result<Vec<StackState>, AwsErr
             (
                 id,
                 name,
-                tokio::spawn(async move { describe(&client, &task_name).await }),
+                tokio::spawn(
+                    async move { aws::cloudformation::describe(&client, &task_name).await },
+                ),
             )
         })
         .collect();
@@ -107,21 +108,6 @@ pub async fn read_states(aws: &Aws, env: &str) -> Result<Vec<StackState>, AwsErr
         states.push(state(id, name, stack));
     }
     Ok(states)
-}
-
-/// DescribeStacks of one stack; `None` if it does not exist.
-async fn describe(client: &Client, name: &str) -> Result<Option<Stack>, AwsError> {
-    match client.describe_stacks().stack_name(name).send().await {
-        Ok(out) => Ok(out
-            .stacks
-            .unwrap_or_default()
-            .into_iter()
-            .find(|s| s.stack_status != Some(StackStatus::DeleteComplete))),
-        Err(e) => match AwsError::from_sdk("DescribeStacks", Some(name), e) {
-            e if e.is_stack_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
 }
 
 fn state(id: StackId, stack_name: String, stack: Option<Stack>) -> StackState {
