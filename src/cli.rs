@@ -12,9 +12,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "CE_ENV", default_value = "staging")]
     pub env: String,
 
-    /// Output format of data written to stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format of data written to stdout (mermaid and dot: `ce graph` only).
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
 
     /// Directory holding the env files.
     #[arg(long, global = true, env = "CE_ENVS_DIR", default_value = "envs")]
@@ -34,8 +34,48 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Output formats.
+/// The values of `--format`: the three every command's report speaks, and two diagram
+/// languages only `ce graph` writes. One flag keeps one meaning — the form of stdout — and a
+/// command that cannot write a format says so instead of silently printing another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Human-readable text.
+    Text,
+    /// JSON with a `format_version`, for scripts and CI.
+    Json,
+    /// A markdown report, e.g. for a pull-request comment.
+    Markdown,
+    /// A mermaid flowchart (`ce graph`).
+    Mermaid,
+    /// A Graphviz DOT digraph (`ce graph`).
+    Dot,
+}
+
+impl FormatArg {
+    /// The report format, or `None` for a diagram language.
+    pub fn report(self) -> Option<Format> {
+        match self {
+            FormatArg::Text => Some(Format::Text),
+            FormatArg::Json => Some(Format::Json),
+            FormatArg::Markdown => Some(Format::Markdown),
+            FormatArg::Mermaid | FormatArg::Dot => None,
+        }
+    }
+
+    /// The value as written on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatArg::Text => "text",
+            FormatArg::Json => "json",
+            FormatArg::Markdown => "markdown",
+            FormatArg::Mermaid => "mermaid",
+            FormatArg::Dot => "dot",
+        }
+    }
+}
+
+/// The formats of command reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Human-readable text.
     Text,
@@ -140,6 +180,17 @@ pub enum Command {
         #[arg(long)]
         lift_termination_protection: bool,
     },
+    /// How two envs differ, read from their rendered stacks with env-specific names and ids
+    /// normalised away; offline. Exit 0 equal, 2 different, 3 a `must_match` setting differs.
+    Compare {
+        /// The first env (the "before" side).
+        env_a: String,
+        /// The second env (the "after" side).
+        env_b: String,
+    },
+    /// The env's resources grouped by stack, with references and cross-stack imports as
+    /// edges and stateful resources marked; `--format mermaid` or `dot` draws it.
+    Graph,
     /// Run the local AWS emulator that --local talks to.
     Sandbox {
         /// What to do with it.

@@ -7,10 +7,12 @@
 pub mod architecture;
 pub mod aws;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod deploy;
 pub mod destroy;
 pub mod diff;
+pub mod graph;
 pub mod lint;
 pub mod live;
 pub mod model;

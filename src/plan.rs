@@ -139,6 +139,10 @@ pub struct Plan {
     pub approval_reasons: Vec<String>,
     /// Its stacks, in deploy order.
     pub stacks: Vec<PlannedStack>,
+    /// The changed resources and what they reach, drawn in the markdown report; absent in
+    /// plans without changes (and in plans made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_diagram: Option<crate::graph::change::ChangeDiagram>,
 }
 
 /// Why a plan file cannot be used.
@@ -414,6 +418,7 @@ mod tests {
             exit_code: 2,
             approval_reasons: Vec::new(),
             stacks: vec![planned()],
+            change_diagram: None,
         };
         let why = plan.wrong_env("prod", "us-east-1").expect("refused");
         assert!(why.contains("staging") && why.contains("prod"), "{why}");
@@ -435,6 +440,15 @@ mod tests {
             exit_code: 2,
             approval_reasons: Vec::new(),
             stacks: vec![planned()],
+            change_diagram: Some(crate::graph::change::ChangeDiagram {
+                changed: vec![crate::graph::change::ChangedNode {
+                    id: crate::graph::NodeId::new("storage", "FileSystem"),
+                    resource_type: "AWS::EFS::FileSystem".into(),
+                    impact: crate::diff::Impact::Replace,
+                    stateful: true,
+                }],
+                ..Default::default()
+            }),
         };
         plan.save(&path).unwrap();
         assert_eq!(Plan::load(&path).unwrap(), plan);

@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use super::Ui;
 use crate::aws::{self, Aws, Target};
 use crate::cli::Format;
+use crate::diff::EnvDiff;
 use crate::diff::format::{self, show};
+use crate::graph::change::ChangeDiagram;
+use crate::graph::{ResourceGraph, StackTemplate};
 use crate::live::{self, LiveEnv};
 use crate::{Status, config};
 
@@ -62,9 +65,29 @@ pub fn run_diff(
             let text = serde_json::to_string_pretty(&json_form(&live))?;
             writeln!(out, "{text}")?;
         }
-        Format::Markdown => write!(out, "{}", markdown(&json_form(&live))?)?,
+        Format::Markdown => {
+            let mut doc = json_form(&live);
+            let diagram = change_diagram(&live, &live.diff)?;
+            doc["diagram"] = json!((!diagram.is_empty()).then(|| diagram.to_mermaid()));
+            write!(out, "{}", markdown(&doc)?)?
+        }
     }
     Ok(live.diff.class().status())
+}
+
+/// The diagram of `diff`'s changes over the graph of the env's rendered stacks.
+pub fn change_diagram(live: &LiveEnv, diff: &EnvDiff) -> Result<ChangeDiagram> {
+    let inputs: Vec<StackTemplate<'_>> = live
+        .stacks
+        .iter()
+        .map(|s| StackTemplate {
+            stack: s.id.as_str(),
+            stack_name: &s.name,
+            template: &s.rendered_json,
+        })
+        .collect();
+    let graph = ResourceGraph::build(live.env.as_str(), &inputs)?;
+    Ok(ChangeDiagram::build(diff, &graph))
 }
 
 /// Where the stacks are read from, for the progress line.

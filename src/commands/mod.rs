@@ -3,9 +3,11 @@
 //! AWS (render, validate) never build an SDK client or a runtime.
 
 mod builds;
+mod compare;
 mod deploy;
 mod destroy;
 mod diff;
+mod graph;
 mod instances;
 mod operate;
 mod plan;
@@ -16,7 +18,7 @@ mod status;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::Status;
 use crate::cli::{Cli, Command, Format};
@@ -49,7 +51,9 @@ impl Ui {
     pub fn from_cli(cli: &Cli) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Ui {
-            format: cli.format,
+            // A diagram format reaches only `ce graph`, which reads it from the flags; `run`
+            // refuses it for every other command before this value is used.
+            format: cli.format.report().unwrap_or(Format::Text),
             color: !no_color && std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             verbose: cli.verbose,
@@ -63,6 +67,12 @@ impl Ui {
 /// Runs the command the flags name.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     let ui = Ui::from_cli(cli);
+    if cli.format.report().is_none() && !matches!(cli.command, Command::Graph) {
+        bail!(
+            "--format {} draws a diagram, which only `ce graph` does; this command prints text, json or markdown",
+            cli.format.as_str()
+        );
+    }
     match &cli.command {
         Command::Render {
             all,
@@ -105,6 +115,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             *yes,
             *lift_termination_protection,
         ),
+        Command::Compare { env_a, env_b } => compare::run_compare(&ui, out, env_a, env_b),
+        Command::Graph => graph::run_graph(&ui, cli.format, out),
         Command::Sandbox { action } => sandbox::run_sandbox(ui.format, action, out),
         Command::Instances { action } => instances::run(&ui, action, out),
         Command::Builds { action } => builds::run(&ui, action, out),

@@ -28,6 +28,7 @@ use crate::deploy::sdk::Cfn;
 use crate::deploy::timing::Timing;
 use crate::deploy::{StackJob, changeset, policy};
 use crate::diff::{DiffClass, format};
+use crate::graph::change::ChangeDiagram;
 use crate::live::{self, LiveEnv};
 use crate::plan::{PLAN_FORMAT_VERSION, Plan, PlannedAction, PlannedStack, Verdict};
 
@@ -221,9 +222,23 @@ fn build_plan(
         created_at,
         class,
         exit_code: DiffClass::from(class).exit_code(),
+        change_diagram: planned_diagram(live, &stacks)?,
         approval_reasons,
         stacks,
     })
+}
+
+/// The change diagram of the stacks a change set will change; a stack whose change set came
+/// back empty changes nothing.
+fn planned_diagram(live: &LiveEnv, stacks: &[PlannedStack]) -> Result<Option<ChangeDiagram>> {
+    let mut diff = live.diff.clone();
+    diff.stacks.retain(|d| {
+        stacks
+            .iter()
+            .any(|s| s.stack_name == d.stack_name && s.action != PlannedAction::NoChanges)
+    });
+    let diagram = super::diff::change_diagram(live, &diff)?;
+    Ok((!diagram.is_empty()).then_some(diagram))
 }
 
 /// Prints a plan: the diff of each stack with its change set, or why it has none.
@@ -238,6 +253,7 @@ fn print_plan(ui: &Ui, out: &mut dyn Write, plan: &Plan) -> Result<()> {
                 "exit_code": plan.exit_code,
                 "approval_reasons": plan.approval_reasons,
                 "stacks": plan.stacks.iter().map(|s| s.diff.clone()).collect::<Vec<_>>(),
+                "diagram": plan.change_diagram.as_ref().map(ChangeDiagram::to_mermaid),
             });
             write!(out, "{}", super::diff::markdown(&doc)?)?;
         }

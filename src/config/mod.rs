@@ -5,6 +5,7 @@
 
 mod decode;
 mod schema;
+pub mod settings;
 mod source;
 pub mod validate;
 
@@ -232,7 +233,8 @@ pub fn parse(path: &Path, name: &str, text: &str) -> Result<Env, ConfigError> {
             .map(|f| at(f.line, f.key, f.message)),
     );
     if let (Some(file), Some(env_name)) = (&decoded.file, &env_name) {
-        for (key, message) in validate::check(env_name, file) {
+        let rules = validate::check(env_name, file);
+        for (key, message) in rules.into_iter().chain(settings::check_must_match(file)) {
             problems.push(at(lines.line_of(&key), key, message));
         }
     }

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One environment file, as written.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct EnvFile {
     /// AWS region every stack of the env lives in.
     pub region: String,
@@ -21,6 +21,11 @@ pub struct EnvFile {
     /// Tags put on every stack and resource, besides the ones the tool adds.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Settings of this file (dotted keys, e.g. `storage.efs_throughput_mode`) that must have
+    /// the same value in any env `ce compare` sets this one against; a difference there makes
+    /// the comparison exit 3.
+    #[serde(default)]
+    pub must_match: Vec<String>,
     /// VPC and subnets.
     pub network: Network,
     /// Public names and certificates.
@@ -36,7 +41,7 @@ pub struct EnvFile {
 }
 
 /// `[network]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Network {
     /// IPv4 range of the VPC, e.g. `172.30.0.0/16`.
     pub vpc_cidr: String,
@@ -48,7 +53,7 @@ pub struct Network {
 }
 
 /// `[[network.zones]]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Zone {
     /// Availability zone name, e.g. `us-east-1a`.
     pub name: String,
@@ -57,7 +62,7 @@ pub struct Zone {
 }
 
 /// `[domain]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Domain {
     /// Names CloudFront answers for; the first is the primary one.
     pub aliases: Vec<String>,
@@ -70,7 +75,7 @@ pub struct Domain {
 }
 
 /// `[compute]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Compute {
     /// AMI the nodes boot (baked with node, nginx and the AWS CLI).
     pub ami: String,
@@ -125,7 +130,7 @@ fn default_idle_timeout() -> u32 {
 }
 
 /// `[compute.spot]`: a mixed instances policy.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Spot {
     /// Instance types the group may launch, in order of preference.
     pub instance_types: Vec<String>,
@@ -145,7 +150,7 @@ fn default_spot_strategy() -> String {
 }
 
 /// `[compute.health_check]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct HealthCheck {
     /// HTTP path checked on each node.
     #[serde(default = "default_hc_path")]
@@ -193,7 +198,7 @@ fn default_hc_unhealthy() -> u32 {
 }
 
 /// EFS throughput modes.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ThroughputMode {
     /// Throughput scales with stored size, spending burst credits (the 2023 outage).
@@ -205,7 +210,7 @@ pub enum ThroughputMode {
 }
 
 /// DynamoDB billing modes.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Billing {
     /// Pay per request.
@@ -215,7 +220,7 @@ pub enum Billing {
 }
 
 /// `[storage]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Storage {
     /// EFS throughput mode: an explicit choice per env.
     pub efs_throughput_mode: ThroughputMode,
@@ -258,7 +263,7 @@ fn default_noncurrent() -> u32 {
 }
 
 /// `[storage.buckets]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Buckets {
     /// Build tarballs (`dist/`) and `version/<env>` pointers.
     pub builds: String,
@@ -270,7 +275,7 @@ pub struct Buckets {
 }
 
 /// `[edge]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Edge {
     /// CloudFront price class.
     #[serde(default = "default_price_class")]
@@ -303,7 +308,7 @@ fn default_max_ttl() -> u32 {
 }
 
 /// `[alarms]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Alarms {
     /// Addresses subscribed to the alarm topic.
     #[serde(default)]

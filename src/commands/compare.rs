@@ -1,0 +1,48 @@
+//! `ce compare ENV_A ENV_B`: renders both envs and prints how they differ, offline.
+//!
+//! The exit code is the comparison's outcome: 0 equal after normalisation, 2 different, 3 a
+//! setting some env lists in `must_match` differs.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::Ui;
+use crate::Status;
+use crate::cli::Format;
+use crate::compare::{self, EnvStacks, format};
+use crate::config::{self, Env};
+use crate::render;
+
+/// `ce compare`.
+pub fn run_compare(ui: &Ui, out: &mut dyn Write, env_a: &str, env_b: &str) -> Result<Status> {
+    let a = config::load(&ui.envs_dir, env_a)?;
+    let b = config::load(&ui.envs_dir, env_b)?;
+    let (stacks_a, stacks_b) = (rendered(&a)?, rendered(&b)?);
+    let comparison = compare::compare(&stacks_a, &stacks_b)?;
+    match ui.format {
+        Format::Text => format::write_text(out, &comparison)?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&comparison.to_json())?
+        )?,
+        Format::Markdown => format::write_markdown(out, &comparison)?,
+    }
+    Ok(comparison.outcome().status())
+}
+
+/// An env's stacks, freshly rendered and parsed.
+pub(crate) fn rendered(env: &Env) -> Result<EnvStacks<'_>> {
+    let stacks = render::render_env(env)
+        .with_context(|| format!("rendering {}", env.name))?
+        .into_iter()
+        .map(|s| {
+            let template: Value = serde_json::from_str(&s.text)
+                .with_context(|| format!("the rendered {} template is not JSON", s.stack_name))?;
+            Ok((s.id.to_string(), template))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(EnvStacks { env, stacks })
+}
