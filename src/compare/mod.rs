@@ -271,7 +271,7 @@ pub struct EnvStacks<'a> {
 
 /// Compares two envs' rendered stacks.
 pub fn compare(a: &EnvStacks<'_>, b: &EnvStacks<'_>) -> Result<Comparison, CompareError> {
-    let (norm_a, norm_b) = (Normaliser::for_env(a.env), Normaliser::for_env(b.env));
+    let norm = Normaliser::for_envs(&[a.env, b.env]);
     let mut stacks: Vec<&str> = a.stacks.iter().map(|(s, _)| s.as_str()).collect();
     for (s, _) in &b.stacks {
         if !stacks.contains(&s.as_str()) {
@@ -288,9 +288,9 @@ pub fn compare(a: &EnvStacks<'_>, b: &EnvStacks<'_>) -> Result<Comparison, Compa
                 .find(|(s, _)| s == stack)
                 .map(|(_, t)| t.clone())
         };
-        let ta = find(a).map(|t| norm_a.apply(&t));
+        let ta = find(a).map(|t| norm.apply(&t));
         let tb = find(b)
-            .map(|t| norm_b.apply(&t))
+            .map(|t| norm.apply(&t))
             .unwrap_or_else(|| empty.clone());
         let name = format!("ce-{}-{stack}", normalise::ENV_PLACEHOLDER);
         let input = StackInput::new(&name, ta.as_ref(), &tb, &no_imports);
@@ -339,8 +339,9 @@ pub fn compare(a: &EnvStacks<'_>, b: &EnvStacks<'_>) -> Result<Comparison, Compa
         })
         .collect();
     let mut normalised = BTreeMap::new();
-    normalised.insert(a.env.name.to_string(), norm_a.substitutions());
-    normalised.insert(b.env.name.to_string(), norm_b.substitutions());
+    for env in [a.env, b.env] {
+        normalised.insert(env.name.to_string(), Normaliser::substitutions(env));
+    }
     Ok(Comparison {
         env_a: a.env.name.to_string(),
         env_b: b.env.name.to_string(),

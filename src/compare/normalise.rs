@@ -17,46 +17,44 @@ pub struct Substitution {
     pub literal: String,
 }
 
-/// The substitutions of one env, applied longest literal first.
+/// The substitutions of the envs compared, applied longest literal first.
+///
+/// Both envs' substitutions apply to both templates: a word such as `staging` can stand in a
+/// template for something other than the env (a shell variable in the user data), and only
+/// replacing it on both sides keeps that from reading as a difference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Normaliser {
-    /// Whole literals (buckets, certificates, account id).
+    /// Whole literals (buckets, certificates, account ids).
     literals: Vec<Substitution>,
-    /// The env name, replaced only where it stands as a word.
-    env: String,
+    /// The env names, replaced only where they stand as words.
+    envs: Vec<String>,
 }
 
 /// The placeholder of the env's name.
 pub const ENV_PLACEHOLDER: &str = "<env>";
 
 impl Normaliser {
-    /// The substitutions for `env`.
-    pub fn for_env(env: &Env) -> Self {
-        let f = &env.file;
-        let mut literals = vec![
-            sub("<builds-bucket>", &f.storage.buckets.builds),
-            sub("<static-bucket>", &f.storage.buckets.static_files),
-            sub("<logs-bucket>", &f.storage.buckets.logs),
-            sub("<certificate>", &f.domain.certificate_arn),
-        ];
-        if let Some(arn) = &f.domain.alb_certificate_arn {
-            literals.push(sub("<alb-certificate>", arn));
-        }
-        if let Some(account) = &f.account_id {
-            literals.push(sub("<account>", account));
-        }
+    /// The substitutions for comparing `envs`.
+    pub fn for_envs(envs: &[&Env]) -> Self {
+        let mut literals: Vec<Substitution> = envs.iter().flat_map(|e| literals_of(e)).collect();
         literals.retain(|s| !s.literal.is_empty());
-        literals.sort_by(|a, b| b.literal.len().cmp(&a.literal.len()));
+        literals.sort_by(|a, b| {
+            b.literal
+                .len()
+                .cmp(&a.literal.len())
+                .then_with(|| a.literal.cmp(&b.literal))
+        });
+        literals.dedup_by(|a, b| a.literal == b.literal);
         Normaliser {
             literals,
-            env: env.name.to_string(),
+            envs: envs.iter().map(|e| e.name.to_string()).collect(),
         }
     }
 
-    /// Every substitution, for the report.
-    pub fn substitutions(&self) -> Vec<Substitution> {
-        let mut all = self.literals.clone();
-        all.push(sub(ENV_PLACEHOLDER, &self.env));
+    /// What is normalised away in `env`, for the report.
+    pub fn substitutions(env: &Env) -> Vec<Substitution> {
+        let mut all = literals_of(env);
+        all.push(sub(ENV_PLACEHOLDER, env.name.as_str()));
         all
     }
 
@@ -81,8 +79,29 @@ impl Normaliser {
                 text = text.replace(&s.literal, &s.placeholder);
             }
         }
-        replace_word(&text, &self.env, ENV_PLACEHOLDER)
+        for env in &self.envs {
+            text = replace_word(&text, env, ENV_PLACEHOLDER);
+        }
+        text
     }
+}
+
+/// An env's own literals: its bucket names, certificates and account id.
+fn literals_of(env: &Env) -> Vec<Substitution> {
+    let f = &env.file;
+    let mut literals = vec![
+        sub("<builds-bucket>", &f.storage.buckets.builds),
+        sub("<static-bucket>", &f.storage.buckets.static_files),
+        sub("<logs-bucket>", &f.storage.buckets.logs),
+        sub("<certificate>", &f.domain.certificate_arn),
+    ];
+    if let Some(arn) = &f.domain.alb_certificate_arn {
+        literals.push(sub("<alb-certificate>", arn));
+    }
+    if let Some(account) = &f.account_id {
+        literals.push(sub("<account>", account));
+    }
+    literals
 }
 
 fn sub(placeholder: &str, literal: &str) -> Substitution {
