@@ -20,13 +20,17 @@ fn json_of(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()))
 }
 
-/// The committed envs, with `prod.toml` starting with `prefix`.
-fn envs_with_prod_prefix(prefix: &str) -> TempDir {
+/// The committed envs, with `prod.toml`'s `must_match` line replaced by `line`.
+fn envs_with_prod_must_match(line: &str) -> TempDir {
     let dir = TempDir::new().expect("temp dir");
     copy_tree(&envs_dir(), dir.path());
     let prod = dir.path().join("prod.toml");
     let text = std::fs::read_to_string(&prod).expect("prod env");
-    std::fs::write(&prod, format!("{prefix}\n{text}")).expect("write prod env");
+    let rest: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("must_match"))
+        .collect();
+    std::fs::write(&prod, format!("{line}\n{}\n", rest.join("\n"))).expect("write prod env");
     dir
 }
 
@@ -50,6 +54,13 @@ fn staging_and_prod_differ_grouped_by_weight_and_exit_2() {
     assert_eq!(doc["format_version"], 1);
     assert_eq!(doc["outcome"], "differ");
     assert_eq!(doc["exit_code"], 2);
+    // prod.toml's own must_match list holds for staging.
+    let must_match = doc["must_match"].as_array().expect("must_match");
+    assert!(!must_match.is_empty());
+    for m in must_match {
+        assert_eq!(m["matches"], true, "{m}");
+        assert_eq!(m["listed_by"], serde_json::json!(["prod"]), "{m}");
+    }
     let groups: Vec<&str> = doc["groups"]
         .as_array()
         .expect("groups")
@@ -129,7 +140,7 @@ fn env_names_buckets_and_certificates_are_normalised_away() {
 
 #[test]
 fn a_must_match_setting_that_differs_exits_3_and_says_so() {
-    let envs = envs_with_prod_prefix(
+    let envs = envs_with_prod_must_match(
         "must_match = [\"storage.efs_throughput_mode\", \"edge.minimum_protocol_version\"]",
     );
 
@@ -182,7 +193,7 @@ fn a_must_match_setting_that_differs_exits_3_and_says_so() {
 
 #[test]
 fn must_match_settings_that_match_leave_the_exit_code_to_the_differences() {
-    let envs = envs_with_prod_prefix("must_match = [\"compute.health_check\", \"region\"]");
+    let envs = envs_with_prod_must_match("must_match = [\"compute.health_check\", \"region\"]");
 
     let run = compare_in(envs.path(), &["compare", "staging", "prod"]);
 
@@ -201,7 +212,7 @@ fn must_match_settings_that_match_leave_the_exit_code_to_the_differences() {
 
 #[test]
 fn an_unknown_must_match_setting_is_refused_when_the_env_loads() {
-    let envs = envs_with_prod_prefix("must_match = [\"storage.efs_thruput_mode\"]");
+    let envs = envs_with_prod_must_match("must_match = [\"storage.efs_thruput_mode\"]");
 
     let run = compare_in(envs.path(), &["compare", "staging", "prod"]);
 

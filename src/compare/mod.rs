@@ -29,14 +29,6 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Why two envs cannot be compared.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    /// A rendered template is not valid JSON.
-    #[error("the rendered {stack_name} template is not JSON: {source}")]
-    Json {
-        /// Which stack.
-        stack_name: String,
-        /// The parse error.
-        source: serde_json::Error,
-    },
     /// The diff core could not read a template.
     #[error("comparing {stack}: {source}")]
     Diff {
