@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::architecture::StackId;
+
 /// Builds, shows and applies the AWS infrastructure of a Compiler Explorer-shaped service.
 #[derive(Debug, Parser)]
 #[command(name = "ce", version, about, long_about = None)]
@@ -111,7 +113,7 @@ pub enum Command {
     Diff {
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
         /// Print a unified diff of each changed stack's template JSON instead of the analysis.
         #[arg(long)]
         unified: bool,
@@ -132,7 +134,7 @@ pub enum Command {
         show: Option<PathBuf>,
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
     },
     /// Apply the rendered stacks through change sets, in dependency order, with approval.
     Deploy {
@@ -144,7 +146,7 @@ pub enum Command {
         plan: Option<PathBuf>,
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
         /// Which changes need an approval typed at a terminal, which --yes does not give
         /// [default: risky; never against the local sandbox].
         #[arg(long, value_enum)]
@@ -171,7 +173,7 @@ pub enum Command {
     Destroy {
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
         /// Delete without asking (a protected env still needs its name typed at a terminal).
         #[arg(long)]
         yes: bool,
@@ -191,6 +193,14 @@ pub enum Command {
     /// The env's resources grouped by stack, with references and cross-stack imports as
     /// edges and stateful resources marked; `--format mermaid` or `dot` draws it.
     Graph,
+    /// Print a shell completion script, e.g. `ce completions bash > ~/.local/share/bash-completion/completions/ce`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `ce man > ce.1 && man -l ce.1`.
+    Man,
     /// Run the local AWS emulator that --local talks to.
     Sandbox {
         /// What to do with it.

@@ -348,6 +348,7 @@ pub(crate) fn exports(
                 change,
                 imported: is_imported,
                 blocker: is_imported && change != ExportChange::Added,
+                imported_by: Vec::new(),
             })
         })
         .collect()

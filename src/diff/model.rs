@@ -257,6 +257,9 @@ pub struct ExportDiff {
     pub imported: bool,
     /// CloudFormation refuses to remove or change an imported export: the deploy would fail.
     pub blocker: bool,
+    /// The stacks that import it, when the caller looked them up (a diff against deployed
+    /// stacks does; the pure diff leaves it empty).
+    pub imported_by: Vec<String>,
 }
 
 /// Per-action resource counts.

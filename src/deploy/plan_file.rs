@@ -117,7 +117,7 @@ pub struct PlannedStack {
 
 /// A plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub struct PlanFile {
     /// [`PLAN_FORMAT_VERSION`].
     pub format_version: u32,
     /// The `ce` version that made it.
@@ -147,7 +147,7 @@ pub struct Plan {
 
 /// Why a plan file cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum PlanFileError {
     /// It could not be read or written.
     #[error("{action} plan file {path}: {source}")]
     Io {
@@ -243,7 +243,7 @@ impl PlannedStack {
     }
 }
 
-impl Plan {
+impl PlanFile {
     /// Why this plan is not for `env` in `region`, if it is not.
     pub fn wrong_env(&self, env: &str, region: &str) -> Option<String> {
         if self.env != env {
@@ -262,9 +262,9 @@ impl Plan {
     }
 
     /// Reads a plan file.
-    pub fn load(path: &Path) -> Result<Self, PlanError> {
+    pub fn load(path: &Path) -> Result<Self, PlanFileError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
             action: "reading",
             path: shown.clone(),
             source,
@@ -273,20 +273,20 @@ impl Plan {
             .ok()
             .and_then(|v| v.get("format_version")?.as_u64());
         if let Some(found) = version.filter(|v| *v != u64::from(PLAN_FORMAT_VERSION)) {
-            return Err(PlanError::Version {
+            return Err(PlanFileError::Version {
                 path: shown,
                 found: u32::try_from(found).unwrap_or(u32::MAX),
             });
         }
-        serde_json::from_str(&text).map_err(|source| PlanError::NotAPlan {
+        serde_json::from_str(&text).map_err(|source| PlanFileError::NotAPlan {
             path: shown,
             source,
         })
     }
 
     /// Writes the plan file atomically (a temporary file, then a rename).
-    pub fn save(&self, path: &Path) -> Result<(), PlanError> {
-        let io = |source| PlanError::Io {
+    pub fn save(&self, path: &Path) -> Result<(), PlanFileError> {
+        let io = |source| PlanFileError::Io {
             action: "writing",
             path: path.display().to_string(),
             source,
@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_plan_for_another_env_is_refused_naming_both() {
-        let plan = Plan {
+        let plan = PlanFile {
             format_version: PLAN_FORMAT_VERSION,
             tool_version: "0.1.0".into(),
             env: "staging".into(),
@@ -429,7 +429,7 @@ mod tests {
     fn a_plan_survives_a_round_trip_through_its_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
-        let plan = Plan {
+        let plan = PlanFile {
             format_version: PLAN_FORMAT_VERSION,
             tool_version: "0.1.0".into(),
             env: "beta".into(),
@@ -451,11 +451,11 @@ mod tests {
             }),
         };
         plan.save(&path).unwrap();
-        assert_eq!(Plan::load(&path).unwrap(), plan);
+        assert_eq!(PlanFile::load(&path).unwrap(), plan);
         std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
         assert!(matches!(
-            Plan::load(&path),
-            Err(PlanError::Version { found: 99, .. })
+            PlanFile::load(&path),
+            Err(PlanFileError::Version { found: 99, .. })
         ));
     }
 }
