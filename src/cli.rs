@@ -199,8 +199,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), e.g. `ce man > ce.1 && man -l ce.1`.
-    Man,
+    /// Print the manual page (roff), e.g. `ce man > ce.1 && man -l ce.1`; with --out, write
+    /// it and one page per command (ce-deploy.1, ...) into a directory.
+    Man {
+        /// Write ce.1 and a page per command into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Run the local AWS emulator that --local talks to.
     Sandbox {
         /// What to do with it.

@@ -89,6 +89,6 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<Status> {
         Command::Instances { action } => instances::run(ctx, action),
         Command::Builds { action } => builds::run(ctx, action),
         Command::Completions { shell } => generate::run_completions(ctx, *shell),
-        Command::Man => generate::run_man(ctx),
+        Command::Man { out } => generate::run_man(ctx, out.as_deref()),
     }
 }

@@ -158,13 +158,26 @@ pub enum PlanFileError {
         /// Why.
         source: std::io::Error,
     },
-    /// It is not a plan.
-    #[error("{path} is not a ce plan file ({source}); make one with `ce plan --out {path}`")]
+    /// It is not a plan. The advice names a new file: the one given may be anything,
+    /// a committed template included, and must not be overwritten on our word.
+    #[error(
+        "{path} is not a ce plan file ({source}); make a plan with `ce plan --out plan.json`, \
+         then deploy it with `ce deploy --plan plan.json`"
+    )]
     NotAPlan {
         /// The file.
         path: String,
         /// The parser's complaint.
         source: serde_json::Error,
+    },
+    /// It is a CloudFormation template (a rendered stack, say), not a plan.
+    #[error(
+        "{path} is a CloudFormation template, not a ce plan file; make a plan with \
+         `ce plan --out plan.json`, then deploy it with `ce deploy --plan plan.json`"
+    )]
+    Template {
+        /// The file.
+        path: String,
     },
     /// A plan layout this `ce` does not know.
     #[error(
@@ -263,15 +276,18 @@ impl PlanFile {
 
     /// Reads a plan file.
     pub fn load(path: &Path) -> Result<Self, PlanFileError> {
-        let shown = path.display().to_string();
+        // The path came from the command line: keep it on one line.
+        let shown = crate::printer::escape_control(&path.display().to_string()).into_owned();
         let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
             action: "reading",
             path: shown.clone(),
             source,
         })?;
-        let version = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("format_version")?.as_u64());
+        let parsed = serde_json::from_str::<Value>(&text).ok();
+        if parsed.as_ref().is_some_and(is_template) {
+            return Err(PlanFileError::Template { path: shown });
+        }
+        let version = parsed.and_then(|v| v.get("format_version")?.as_u64());
         if let Some(found) = version.filter(|v| *v != u64::from(PLAN_FORMAT_VERSION)) {
             return Err(PlanFileError::Version {
                 path: shown,
@@ -302,6 +318,12 @@ impl PlanFile {
     pub fn executable(&self) -> impl Iterator<Item = &PlannedStack> {
         self.stacks.iter().filter(|s| s.change_set.is_some())
     }
+}
+
+/// Whether a JSON document is a CloudFormation template rather than a plan.
+fn is_template(doc: &Value) -> bool {
+    doc.get("format_version").is_none()
+        && (doc.get("Resources").is_some() || doc.get("AWSTemplateFormatVersion").is_some())
 }
 
 #[cfg(test)]
@@ -457,5 +479,42 @@ mod tests {
             PlanFile::load(&path),
             Err(PlanFileError::Version { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn a_template_given_as_a_plan_is_named_as_one_and_the_advice_names_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("network.json");
+        std::fs::write(
+            &path,
+            r#"{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}}"#,
+        )
+        .unwrap();
+
+        let err = PlanFile::load(&path).unwrap_err();
+
+        assert!(matches!(err, PlanFileError::Template { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("is a CloudFormation template"), "{text}");
+        assert!(
+            !text.contains(&format!("--out {}", path.display())),
+            "{text}"
+        );
+        assert!(text.contains("`ce plan --out plan.json`"), "{text}");
+    }
+
+    #[test]
+    fn the_advice_for_a_file_that_is_no_plan_never_names_that_file_as_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, "not json").unwrap();
+
+        let text = PlanFile::load(&path).unwrap_err().to_string();
+
+        assert!(text.contains("is not a ce plan file"), "{text}");
+        assert!(
+            !text.contains(&format!("--out {}", path.display())),
+            "{text}"
+        );
     }
 }
