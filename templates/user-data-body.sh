@@ -141,6 +141,38 @@ boot_from_cache() {
   fi
 }
 
+# imds PATH: one instance metadata value, over IMDSv2.
+imds() {
+  local token
+  token=$(curl -sf --max-time 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
+    http://169.254.169.254/latest/api/token) || return 1
+  curl -sf --max-time 5 -H "X-aws-ec2-metadata-token: $token" \
+    "http://169.254.169.254/latest/meta-data/$1"
+}
+
+# The node's colour (blue or green, the group's tag) picks its build pointer, so a node a
+# colour launches boots that colour's build even while a release points the other colour at
+# a new one. A colour no release has pointed yet (an env just moved to two groups) boots the
+# env's pointer.
+pick_pointer() {
+  local colour
+  colour=$(retry 3 2 imds tags/instance/Colour || true)
+  case "$colour" in
+    blue | green) ;;
+    *)
+      log "no Colour tag in instance metadata; reading the env's pointer"
+      return 0
+      ;;
+  esac
+  CACHE_DIR="$CACHE_DIR/$colour"
+  if retry 2 5 s3_get "$VERSION_KEY/$colour" "$WORKDIR/pointer"; then
+    VERSION_KEY="$VERSION_KEY/$colour"
+    log "a $colour node: reading s3://$BUILDS_BUCKET/$VERSION_KEY"
+  else
+    log "no pointer for $colour at s3://$BUILDS_BUCKET/$VERSION_KEY/$colour; reading the env's"
+  fi
+}
+
 update_code() {
   local key tarball
   if ! retry 3 5 s3_get "$VERSION_KEY" "$WORKDIR/pointer"; then
@@ -177,6 +209,7 @@ trap 'rm -rf "$WORKDIR"' EXIT
 log "booting a ce $ENV_NAME node"
 mount_efs
 bind_compilers
+pick_pointer
 update_code
 systemctl start "$SERVICE"
 log "started $SERVICE"

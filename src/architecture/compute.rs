@@ -1,11 +1,24 @@
 //! The compute stack: the web nodes' IAM role, launch template (with the boot script of
 //! `user_data`), the internet-facing load balancer with its HTTP→HTTPS redirect and HTTPS
-//! listener, the target group, and the Auto Scaling group with its rolling update and CPU
-//! scaling policies.
+//! listener, and two node groups, blue and green, each an Auto Scaling group with its own
+//! target group and CPU scaling policy, sharing the launch template.
+//!
+//! Which colour is live and how big the groups are belong to the release commands
+//! (`ce release`, `ce blue-green`), not to this template. The listener forwards to the colour
+//! the `LiveColour` parameter names, which `ce deploy` fills from the listener as it stands, so
+//! a deploy leaves traffic where it is; the groups carry no desired capacity, so a deploy never
+//! resizes them (CloudFormation keeps a live group's number when the template has none); the
+//! live colour's minimum is the env's and the idle one's zero, which is what a release leaves
+//! behind. No rolling update policy: a launch template change reaches nodes through the next
+//! release's fresh nodes, never by CloudFormation replacing the live colour's nodes.
+//!
+//! The blue colour keeps the logical ids, names and exports of the single group that came
+//! before it, so migrating an env from one group to two is an in-place update that keeps its
+//! nodes serving, and adds green beside it.
 //!
 //! Everything the nodes need from other stacks (subnets, security groups, file system,
 //! buckets, links table) is imported; the exports are what the edge and monitoring stacks
-//! need: the load balancer's DNS name and the CloudWatch dimensions.
+//! need: the load balancer's DNS name and the CloudWatch dimensions of both colours.
 
 use crate::config::Compute;
 use crate::model::autoscaling::{
@@ -21,11 +34,11 @@ use crate::model::elbv2::{
     Action, Certificate, Listener, LoadBalancer, Matcher, TargetGroup, TargetType, attributes,
 };
 use crate::model::iam::{InstanceProfile, Policy, PolicyDocument, Principal, Role, Statement};
-use crate::model::template::{AutoScalingRollingUpdate, AutoScalingScheduledAction, UpdatePolicy};
-use crate::model::{Expr, LogicalId, Template};
+use crate::model::template::{AutoScalingScheduledAction, Parameter, UpdatePolicy};
+use crate::model::{Condition, Expr, LogicalId, Tag, Template};
 
 use super::network::NODE_HTTP_PORT;
-use super::{Ctx, Export, UserDataError, user_data};
+use super::{COLOUR_TAG, Colour, Ctx, Export, LIVE_COLOUR_PARAMETER, UserDataError, user_data};
 
 /// TLS policy of the HTTPS listener: TLS 1.3 and 1.2 with forward-secret ciphers only.
 pub const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -36,39 +49,83 @@ const MANAGED_POLICIES: [&str; 2] = [
     "AmazonSSMManagedInstanceCore",
     "CloudWatchAgentServerPolicy",
 ];
-/// Auto Scaling processes that would fight a rolling update.
-const SUSPENDED_DURING_UPDATE: [&str; 5] = [
-    "HealthCheck",
-    "ReplaceUnhealthy",
-    "AZRebalance",
-    "AlarmNotification",
-    "ScheduledActions",
-];
+/// The condition true when the blue colour is live.
+const BLUE_IS_LIVE: &str = "BlueIsLive";
+/// Output naming what the release commands modify to move traffic: the HTTPS listener (its
+/// default action) or a listener rule, by ARN.
+pub const LIVE_ROUTE_OUTPUT: &str = "LiveRouteArn";
+
+/// Output holding a colour's Auto Scaling group name.
+pub fn group_output(colour: Colour) -> String {
+    format!("{}GroupName", colour.title())
+}
+
+/// Output holding a colour's target group ARN.
+pub fn target_group_output(colour: Colour) -> String {
+    format!("{}TargetGroupArn", colour.title())
+}
 
 /// Logical ids of the stack, shared with tests and (by output name) the operations commands.
 mod ids {
     pub const ROLE: &str = "NodeRole";
     pub const PROFILE: &str = "NodeInstanceProfile";
     pub const LAUNCH_TEMPLATE: &str = "NodeLaunchTemplate";
-    pub const TARGET_GROUP: &str = "NodeTargetGroup";
     pub const LOAD_BALANCER: &str = "LoadBalancer";
     pub const HTTP_LISTENER: &str = "HttpListener";
     pub const HTTPS_LISTENER: &str = "HttpsListener";
-    pub const GROUP: &str = "NodeAutoScalingGroup";
-    pub const CPU_POLICY: &str = "CpuScalingPolicy";
+
+    use super::Colour;
+
+    /// Blue keeps the single group's ids, so the migration updates rather than replaces.
+    pub fn target_group(colour: Colour) -> &'static str {
+        match colour {
+            Colour::Blue => "NodeTargetGroup",
+            Colour::Green => "GreenTargetGroup",
+        }
+    }
+
+    pub fn group(colour: Colour) -> &'static str {
+        match colour {
+            Colour::Blue => "NodeAutoScalingGroup",
+            Colour::Green => "GreenAutoScalingGroup",
+        }
+    }
+
+    pub fn cpu_policy(colour: Colour) -> &'static str {
+        match colour {
+            Colour::Blue => "CpuScalingPolicy",
+            Colour::Green => "GreenCpuScalingPolicy",
+        }
+    }
+}
+
+/// The name suffix of a colour's resources: blue keeps the single group's `nodes`.
+fn name_suffix(colour: Colour) -> &'static str {
+    match colour {
+        Colour::Blue => "nodes",
+        Colour::Green => "nodes-green",
+    }
 }
 
 pub(super) fn build(ctx: &Ctx<'_>) -> Result<Template, UserDataError> {
     let mut t = Template::new(format!(
-        "ce {} compute: node role, launch template, load balancer, Auto Scaling group",
+        "ce {} compute: node role, launch template, load balancer, blue and green node groups",
         ctx.env_name()
     ));
+    add_live_colour(&mut t);
     let (role, profile) = add_node_role(ctx, &mut t);
     let launch_template = add_launch_template(ctx, &mut t, &profile)?;
-    let target_group = add_target_group(ctx, &mut t);
+    let blue = add_target_group(ctx, &mut t, Colour::Blue);
+    let green = add_target_group(ctx, &mut t, Colour::Green);
     let load_balancer = add_load_balancer(ctx, &mut t);
-    let https = add_listeners(ctx, &mut t, &load_balancer, &target_group);
-    let group = add_group(ctx, &mut t, &launch_template, &target_group, &https);
+    let live = Expr::if_(
+        BLUE_IS_LIVE,
+        Expr::reference(&blue),
+        Expr::reference(&green),
+    );
+    let https = add_listeners(ctx, &mut t, &load_balancer, live);
+    let blue_group = add_group(ctx, &mut t, Colour::Blue, &launch_template, &blue, &https);
+    let green_group = add_group(ctx, &mut t, Colour::Green, &launch_template, &green, &https);
 
     ctx.export(
         &mut t,
@@ -88,27 +145,55 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Result<Template, UserDataError> {
     );
     // `targetgroup/<name>/<id>`: the sixth `:`-separated field of the target group's ARN
     // (`arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>`).
+    let full_name = |tg: &LogicalId| Expr::select(5, Expr::split(":", Expr::reference(tg)));
     ctx.export(
         &mut t,
         Export::TargetGroupFullName,
-        "Target group dimension of CloudWatch metrics (targetgroup/<name>/<id>)",
-        Expr::select(5, Expr::split(":", Expr::reference(&target_group))),
+        "Blue target group dimension of CloudWatch metrics (targetgroup/<name>/<id>)",
+        full_name(&blue),
+    );
+    ctx.export(
+        &mut t,
+        Export::GreenTargetGroupFullName,
+        "Green target group dimension of CloudWatch metrics (targetgroup/<name>/<id>)",
+        full_name(&green),
     );
     ctx.export(
         &mut t,
         Export::AutoScalingGroupName,
-        "Name of the web nodes' Auto Scaling group",
-        Expr::reference(&group),
+        "Name of the blue node group",
+        Expr::reference(&blue_group),
     );
-    // Read by the operations commands, not by other stacks: not exported.
-    t.output(
-        "TargetGroupArn",
-        "ARN of the nodes' target group",
-        Expr::reference(&target_group),
+    ctx.export(
+        &mut t,
+        Export::GreenAutoScalingGroupName,
+        "Name of the green node group",
+        Expr::reference(&green_group),
     );
+    // Read by the release and operations commands, not by other stacks: not exported.
+    for (colour, tg, group) in [
+        (Colour::Blue, &blue, &blue_group),
+        (Colour::Green, &green, &green_group),
+    ] {
+        t.output(
+            &target_group_output(colour),
+            &format!("ARN of the {colour} nodes' target group"),
+            Expr::reference(tg),
+        );
+        t.output(
+            &group_output(colour),
+            &format!("Name of the {colour} nodes' Auto Scaling group"),
+            Expr::reference(group),
+        );
+    }
     t.output(
         "HttpsListenerArn",
         "ARN of the HTTPS listener",
+        Expr::reference(&https),
+    );
+    t.output(
+        LIVE_ROUTE_OUTPUT,
+        "What a release modifies to move traffic: the HTTPS listener's default action",
         Expr::reference(&https),
     );
     t.output(
@@ -122,6 +207,44 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Result<Template, UserDataError> {
         Expr::reference(&role),
     );
     Ok(t)
+}
+
+/// The `LiveColour` parameter and the condition the listener and group sizes read.
+fn add_live_colour(t: &mut Template) {
+    t.parameters.insert(
+        LIVE_COLOUR_PARAMETER.to_owned(),
+        Parameter {
+            kind: "String".into(),
+            description: Some(
+                "The colour the HTTPS listener forwards to. Owned by the release commands: \
+                 ce deploy passes the colour the listener forwards to now."
+                    .into(),
+            ),
+            default: Some(Colour::Blue.as_str().into()),
+            allowed_values: Colour::ALL.iter().map(|c| c.as_str().to_owned()).collect(),
+            no_echo: false,
+        },
+    );
+    t.conditions.insert(
+        BLUE_IS_LIVE.to_owned(),
+        Condition::Equals(
+            Expr::reference(&LogicalId::new(LIVE_COLOUR_PARAMETER)),
+            Expr::from(Colour::Blue.as_str()),
+        ),
+    );
+}
+
+/// A colour's tags: the env's, its `Name` (`ce-<env>-<name>`, green's with `-green`, blue's
+/// as the single group's was), and `Colour`.
+fn colour_tags(ctx: &Ctx<'_>, colour: Colour, name: &str) -> Vec<Tag> {
+    let name = match colour {
+        Colour::Blue => name.to_owned(),
+        Colour::Green => format!("{name}-green"),
+    };
+    let mut tags = ctx.tags(&name);
+    tags.push(Tag::new(COLOUR_TAG, colour.as_str()));
+    tags.sort_by(|a, b| a.key.cmp(&b.key));
+    tags
 }
 
 /// The nodes' role (read builds, read and write short links, Session Manager, CloudWatch
@@ -242,10 +365,10 @@ fn add_launch_template(
     Ok(id)
 }
 
-fn add_target_group(ctx: &Ctx<'_>, t: &mut Template) -> LogicalId {
+fn add_target_group(ctx: &Ctx<'_>, t: &mut Template, colour: Colour) -> LogicalId {
     let c = &ctx.env.file.compute;
     let hc = &c.health_check;
-    let id = LogicalId::new(ids::TARGET_GROUP);
+    let id = LogicalId::new(ids::target_group(colour));
     t.add(
         &id,
         TargetGroup {
@@ -276,7 +399,7 @@ fn add_target_group(ctx: &Ctx<'_>, t: &mut Template) -> LogicalId {
                     "least_outstanding_requests".to_owned(),
                 ),
             ]),
-            tags: ctx.tags("nodes"),
+            tags: colour_tags(ctx, colour, "nodes"),
             ..Default::default()
         },
     );
@@ -317,12 +440,13 @@ fn add_load_balancer(ctx: &Ctx<'_>, t: &mut Template) -> LogicalId {
     id
 }
 
-/// HTTP redirects to HTTPS; HTTPS forwards to the nodes. Returns the HTTPS listener.
+/// HTTP redirects to HTTPS; HTTPS forwards to the live colour's target group. Returns the
+/// HTTPS listener.
 fn add_listeners(
     ctx: &Ctx<'_>,
     t: &mut Template,
     load_balancer: &LogicalId,
-    target_group: &LogicalId,
+    live_target_group: Expr,
 ) -> LogicalId {
     let domain = &ctx.env.file.domain;
     let certificate = domain
@@ -351,7 +475,7 @@ fn add_listeners(
             certificates: vec![Certificate {
                 certificate_arn: certificate.into(),
             }],
-            default_actions: vec![Action::forward(Expr::reference(target_group))],
+            default_actions: vec![Action::forward(live_target_group)],
         },
     );
     https
@@ -360,6 +484,7 @@ fn add_listeners(
 fn add_group(
     ctx: &Ctx<'_>,
     t: &mut Template,
+    colour: Colour,
     launch_template: &LogicalId,
     target_group: &LogicalId,
     https: &LogicalId,
@@ -397,16 +522,26 @@ fn add_group(
             }),
         ),
     };
-    let id = LogicalId::new(ids::GROUP);
+    // The live colour keeps the env's minimum, the idle one none: what a release leaves.
+    let (when_blue, when_green) = match colour {
+        Colour::Blue => (c.min_size, 0),
+        Colour::Green => (0, c.min_size),
+    };
+    let min_size = Expr::if_(
+        BLUE_IS_LIVE,
+        Expr::from(when_blue.to_string()),
+        Expr::from(when_green.to_string()),
+    );
+    let id = LogicalId::new(ids::group(colour));
     t.add(
         &id,
         AutoScalingGroup {
-            auto_scaling_group_name: Some(ctx.resource_name("nodes").into()),
-            min_size: c.min_size,
+            auto_scaling_group_name: Some(ctx.resource_name(name_suffix(colour)).into()),
+            min_size,
             max_size: c.max_size,
-            // Left out unless the env sets it: the scaling policy owns the number, and a
-            // deploy that wrote it would reset a scaled-out group back to it.
-            desired_capacity: c.desired_capacity,
+            // Never in the template: the release commands own the number (and the scaling
+            // policy between releases); on update CloudFormation keeps the live number.
+            desired_capacity: None,
             cooldown: Some(c.cooldown),
             default_instance_warmup: Some(warmup_seconds(c)),
             health_check_type: Some(HealthCheckType::Elb),
@@ -422,18 +557,19 @@ fn add_group(
             }],
             termination_policies: vec![],
             max_instance_lifetime: None,
-            // The node reads its Environment tag from instance metadata.
-            tags: GroupTag::from_tags(ctx.tags("node"), true),
+            // The node reads its Environment and Colour tags from instance metadata: the
+            // colour picks its build pointer.
+            tags: GroupTag::from_tags(colour_tags(ctx, colour, "node"), true),
         },
     )
     // Until the HTTPS listener exists the target group serves no load balancer, and ELB
     // health checks of the first instances would mean nothing.
     .depends_on(https)
-    .update_policy(rolling_update(c));
+    .update_policy(update_policy());
 
     if let Some(percent) = c.cpu_target_percent {
         t.add(
-            &LogicalId::new(ids::CPU_POLICY),
+            &LogicalId::new(ids::cpu_policy(colour)),
             ScalingPolicy::average_cpu(Expr::reference(&id), percent),
         );
     }
@@ -446,22 +582,13 @@ fn warmup_seconds(c: &Compute) -> u32 {
     c.health_check_grace_period + 30
 }
 
-/// Replace nodes one at a time when the launch template changes: every new node reads its
-/// compilers from EFS as it boots, and a batch of them at once is the boot storm that drained
-/// the burst credits in 2023. The pause covers a boot (the grace period) plus a minute.
-fn rolling_update(c: &Compute) -> UpdatePolicy {
+/// No `AutoScalingRollingUpdate`: with one, a launch template change would have
+/// CloudFormation replace the live colour's nodes behind a release's back. New launch template
+/// versions reach nodes as a release brings the idle colour up. Scheduled actions (none today)
+/// must not reset sizes the release commands set either.
+fn update_policy() -> UpdatePolicy {
     UpdatePolicy {
-        auto_scaling_rolling_update: Some(AutoScalingRollingUpdate {
-            // Below max_size, so CloudFormation has room to launch a replacement first.
-            min_instances_in_service: c.min_size.min(c.max_size.saturating_sub(1)),
-            max_batch_size: 1,
-            pause_time: format!("PT{}S", c.health_check_grace_period + 60),
-            wait_on_resource_signals: false,
-            suspend_processes: SUSPENDED_DURING_UPDATE
-                .iter()
-                .map(|p| (*p).to_owned())
-                .collect(),
-        }),
+        auto_scaling_rolling_update: None,
         auto_scaling_scheduled_action: Some(AutoScalingScheduledAction {
             ignore_unmodified_group_size_properties: true,
         }),
@@ -519,10 +646,13 @@ mod tests {
     #[test]
     fn group_uses_elb_health_checks_with_the_grace_period() {
         let t = built("prod");
-        let g = properties(&t, ids::GROUP);
+        let g = properties(&t, ids::group(Colour::Blue));
         assert_eq!(g["HealthCheckType"], "ELB");
         assert_eq!(g["HealthCheckGracePeriod"], 240);
-        assert_eq!(g["TargetGroupARNs"], json!([{"Ref": ids::TARGET_GROUP}]));
+        assert_eq!(
+            g["TargetGroupARNs"],
+            json!([{"Ref": ids::target_group(Colour::Blue)}])
+        );
         assert_eq!(
             g["VPCZoneIdentifier"],
             json!({"Fn::Split": [",", {"Fn::ImportValue": "ce-prod-network-SubnetIds"}]})
@@ -530,33 +660,74 @@ mod tests {
     }
 
     #[test]
-    fn rolling_update_keeps_min_in_service_below_max() {
+    fn no_rolling_update_replaces_the_live_colours_nodes() {
         let t = built("staging");
-        let group = &t["Resources"][ids::GROUP];
-        let ru = &group["UpdatePolicy"]["AutoScalingRollingUpdate"];
-        assert_eq!(ru["MinInstancesInService"], 1);
-        assert_eq!(ru["MaxBatchSize"], 1);
-        assert_eq!(ru["PauseTime"], "PT300S");
-        assert!(
-            ru["SuspendProcesses"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("AZRebalance"))
+        for colour in Colour::ALL {
+            let policy = &t["Resources"][ids::group(colour)]["UpdatePolicy"];
+            assert!(policy.get("AutoScalingRollingUpdate").is_none(), "{colour}");
+            assert_eq!(
+                policy["AutoScalingScheduledAction"]["IgnoreUnmodifiedGroupSizeProperties"],
+                true
+            );
+        }
+    }
+
+    #[test]
+    fn the_live_colour_parameter_picks_the_listener_target_and_the_minimums() {
+        let t = built("prod");
+        assert_eq!(
+            t["Parameters"][LIVE_COLOUR_PARAMETER]["AllowedValues"],
+            json!(["blue", "green"])
         );
         assert_eq!(
-            group["UpdatePolicy"]["AutoScalingScheduledAction"]["IgnoreUnmodifiedGroupSizeProperties"],
-            true
+            t["Conditions"][BLUE_IS_LIVE],
+            json!({"Fn::Equals": [{"Ref": LIVE_COLOUR_PARAMETER}, "blue"]})
+        );
+        assert_eq!(
+            properties(&t, ids::HTTPS_LISTENER)["DefaultActions"][0]["TargetGroupArn"],
+            json!({"Fn::If": [BLUE_IS_LIVE, {"Ref": "NodeTargetGroup"}, {"Ref": "GreenTargetGroup"}]})
+        );
+        assert_eq!(
+            properties(&t, ids::group(Colour::Blue))["MinSize"],
+            json!({"Fn::If": [BLUE_IS_LIVE, "2", "0"]})
+        );
+        assert_eq!(
+            properties(&t, ids::group(Colour::Green))["MinSize"],
+            json!({"Fn::If": [BLUE_IS_LIVE, "0", "2"]})
         );
     }
 
     #[test]
-    fn min_in_service_is_capped_when_min_equals_max() {
-        let mut env = crate::config::load(Path::new("envs"), "staging").unwrap();
-        env.file.compute.min_size = 3;
-        env.file.compute.max_size = 3;
-        let policy = rolling_update(&env.file.compute);
-        let ru = policy.auto_scaling_rolling_update.unwrap();
-        assert_eq!(ru.min_instances_in_service, 2);
+    fn each_colour_has_its_own_group_target_group_and_scaling_policy() {
+        let t = built("prod");
+        for colour in Colour::ALL {
+            let g = properties(&t, ids::group(colour));
+            assert_eq!(
+                g["TargetGroupARNs"],
+                json!([{"Ref": ids::target_group(colour)}])
+            );
+            assert!(g["Tags"].as_array().unwrap().contains(
+                &json!({"Key": "Colour", "Value": colour.as_str(), "PropagateAtLaunch": true})
+            ));
+            assert!(
+                properties(&t, ids::target_group(colour))["Tags"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!({"Key": "Colour", "Value": colour.as_str()}))
+            );
+            assert_eq!(
+                properties(&t, ids::cpu_policy(colour))["AutoScalingGroupName"],
+                json!({"Ref": ids::group(colour)})
+            );
+        }
+        assert_eq!(
+            properties(&t, ids::group(Colour::Blue))["AutoScalingGroupName"],
+            "ce-prod-nodes"
+        );
+        assert_eq!(
+            properties(&t, ids::group(Colour::Green))["AutoScalingGroupName"],
+            "ce-prod-nodes-green"
+        );
     }
 
     #[test]
@@ -582,16 +753,13 @@ mod tests {
                 .unwrap()
                 .starts_with("arn:aws:acm:")
         );
-        assert_eq!(
-            l["DefaultActions"][0],
-            json!({"Type": "forward", "TargetGroupArn": {"Ref": ids::TARGET_GROUP}})
-        );
+        assert_eq!(l["DefaultActions"][0]["Type"], "forward");
     }
 
     #[test]
     fn mixed_policy_only_when_spot_is_configured() {
         let prod = built("prod");
-        let g = properties(&prod, ids::GROUP);
+        let g = properties(&prod, ids::group(Colour::Blue));
         let mixed = &g["MixedInstancesPolicy"];
         assert_eq!(
             mixed["LaunchTemplate"]["Overrides"]
@@ -608,7 +776,7 @@ mod tests {
         assert!(g.get("LaunchTemplate").is_none());
 
         let staging = built("staging");
-        let g = properties(&staging, ids::GROUP);
+        let g = properties(&staging, ids::group(Colour::Blue));
         assert!(g.get("MixedInstancesPolicy").is_none());
         assert!(g.get("CapacityRebalance").is_none());
         assert_eq!(
@@ -618,31 +786,40 @@ mod tests {
     }
 
     #[test]
-    fn desired_capacity_only_when_configured() {
-        assert!(
-            properties(&built("prod"), ids::GROUP)
-                .get("DesiredCapacity")
-                .is_none()
-        );
-        assert_eq!(
-            properties(&built("staging"), ids::GROUP)["DesiredCapacity"],
-            "1"
-        );
+    fn no_group_has_a_desired_capacity_in_the_template() {
+        for env in ["prod", "staging"] {
+            let t = built(env);
+            for colour in Colour::ALL {
+                assert!(
+                    properties(&t, ids::group(colour))
+                        .get("DesiredCapacity")
+                        .is_none(),
+                    "{env} {colour}"
+                );
+            }
+        }
     }
 
     #[test]
     fn cpu_policy_only_when_a_target_is_set() {
         let prod = built("prod");
-        let p = properties(&prod, ids::CPU_POLICY);
+        let p = properties(&prod, ids::cpu_policy(Colour::Blue));
         assert_eq!(p["TargetTrackingConfiguration"]["TargetValue"], 25.0);
-        assert_eq!(p["AutoScalingGroupName"], json!({"Ref": ids::GROUP}));
-        assert!(built("staging")["Resources"].get(ids::CPU_POLICY).is_none());
+        assert_eq!(
+            p["AutoScalingGroupName"],
+            json!({"Ref": ids::group(Colour::Blue)})
+        );
+        assert!(
+            built("staging")["Resources"]
+                .get(ids::cpu_policy(Colour::Blue))
+                .is_none()
+        );
     }
 
     #[test]
     fn group_tags_propagate_the_environment() {
         let t = built("prod");
-        let tags = properties(&t, ids::GROUP)["Tags"]
+        let tags = properties(&t, ids::group(Colour::Blue))["Tags"]
             .as_array()
             .unwrap()
             .clone();
@@ -691,7 +868,7 @@ mod tests {
     #[test]
     fn target_group_health_check_and_algorithm_come_from_the_env() {
         let t = built("prod");
-        let tg = properties(&t, ids::TARGET_GROUP);
+        let tg = properties(&t, ids::target_group(Colour::Blue));
         assert_eq!(tg["Port"], 80);
         assert_eq!(tg["HealthCheckPath"], "/healthcheck");
         assert_eq!(tg["HealthCheckIntervalSeconds"], 10);
@@ -746,6 +923,8 @@ mod tests {
             Export::LoadBalancerFullName,
             Export::TargetGroupFullName,
             Export::AutoScalingGroupName,
+            Export::GreenTargetGroupFullName,
+            Export::GreenAutoScalingGroupName,
         ] {
             let name = export.output_name();
             assert_eq!(
@@ -755,7 +934,11 @@ mod tests {
             );
         }
         for plain in [
-            "TargetGroupArn",
+            "BlueTargetGroupArn",
+            "GreenTargetGroupArn",
+            "BlueGroupName",
+            "GreenGroupName",
+            LIVE_ROUTE_OUTPUT,
             "HttpsListenerArn",
             "LaunchTemplateId",
             "NodeRoleName",
@@ -769,7 +952,7 @@ mod tests {
         );
         assert_eq!(
             outputs["TargetGroupFullName"]["Value"],
-            json!({"Fn::Select": ["5", {"Fn::Split": [":", {"Ref": ids::TARGET_GROUP}]}]})
+            json!({"Fn::Select": ["5", {"Fn::Split": [":", {"Ref": ids::target_group(Colour::Blue)}]}]})
         );
     }
 }

@@ -35,7 +35,19 @@ const ERROR_CACHING_SECONDS: u32 = 5;
 /// Seconds CloudFront waits on, and keeps idle connections to, the load balancer.
 const ORIGIN_TIMEOUT_SECONDS: u32 = 60;
 /// Headers the app's responses vary on, so they are in the cache key (and forwarded).
-const APP_CACHE_HEADERS: [&str; 3] = ["Accept", "Host", "CloudFront-Is-Mobile-Viewer"];
+const APP_CACHE_HEADERS: [&str; 4] = [
+    "Accept",
+    "Host",
+    "CloudFront-Is-Mobile-Viewer",
+    // A release's health gate reaches the idle colour through the distribution with this
+    // header (see `ops::bluegreen`); in the key, its answers are never served to viewers,
+    // and viewers' cached answers never reach the gate. Viewers do not send it, so their
+    // cache keys are as before.
+    PREVIEW_HEADER,
+];
+
+/// The request header a release's preview listener rule matches.
+pub const PREVIEW_HEADER: &str = "X-CE-Preview";
 
 pub(super) fn build(ctx: &Ctx<'_>) -> Template {
     let edge = &ctx.env.file.edge;

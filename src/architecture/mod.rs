@@ -4,6 +4,7 @@
 //! Export/ImportValue only; [`Export`] is the whole contract, so an import without an exporter
 //! cannot be written, and `validate` checks that every import comes from an earlier stack.
 
+mod colour;
 mod compute;
 mod edge;
 mod monitoring;
@@ -16,7 +17,10 @@ use std::fmt;
 use crate::config::Env;
 use crate::model::{Expr, Tag, Template};
 
-pub use user_data::{UserDataError, version_key};
+pub use colour::{COLOUR_TAG, Colour, LIVE_COLOUR_PARAMETER, UnknownColour};
+pub use compute::{LIVE_ROUTE_OUTPUT, group_output, target_group_output};
+pub use edge::PREVIEW_HEADER;
+pub use user_data::{UserDataError, colour_version_key, version_key};
 
 /// The stacks of an environment, in dependency order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -148,17 +152,22 @@ pub enum Export {
     LoadBalancerDnsName,
     /// `app/<name>/<id>`, the CloudWatch dimension of the load balancer.
     LoadBalancerFullName,
-    /// `targetgroup/<name>/<id>`, the CloudWatch dimension of the target group.
+    /// `targetgroup/<name>/<id>`, the CloudWatch dimension of the blue colour's target group
+    /// (named when there was one group; the blue colour kept its resources).
     TargetGroupFullName,
-    /// Name of the web nodes' Auto Scaling group.
+    /// Name of the blue colour's Auto Scaling group.
     AutoScalingGroupName,
+    /// `targetgroup/<name>/<id>` of the green colour's target group.
+    GreenTargetGroupFullName,
+    /// Name of the green colour's Auto Scaling group.
+    GreenAutoScalingGroupName,
     /// CloudFront distribution id.
     DistributionId,
 }
 
 impl Export {
     /// Every export.
-    pub const ALL: [Export; 23] = [
+    pub const ALL: [Export; 25] = [
         Export::VpcId,
         Export::SubnetIds,
         Export::AlbSecurityGroupId,
@@ -181,6 +190,8 @@ impl Export {
         Export::LoadBalancerFullName,
         Export::TargetGroupFullName,
         Export::AutoScalingGroupName,
+        Export::GreenTargetGroupFullName,
+        Export::GreenAutoScalingGroupName,
         Export::DistributionId,
     ];
 
@@ -209,6 +220,8 @@ impl Export {
             Export::LoadBalancerFullName => "LoadBalancerFullName",
             Export::TargetGroupFullName => "TargetGroupFullName",
             Export::AutoScalingGroupName => "AutoScalingGroupName",
+            Export::GreenTargetGroupFullName => "GreenTargetGroupFullName",
+            Export::GreenAutoScalingGroupName => "GreenAutoScalingGroupName",
             Export::DistributionId => "DistributionId",
         }
     }
@@ -233,8 +246,12 @@ impl Export {
             | VersionsLogTableArn
             | CompilerBuildsTableName
             | CompilerBuildsTableArn => StackId::Storage,
-            LoadBalancerDnsName | LoadBalancerFullName | TargetGroupFullName
-            | AutoScalingGroupName => StackId::Compute,
+            LoadBalancerDnsName
+            | LoadBalancerFullName
+            | TargetGroupFullName
+            | AutoScalingGroupName
+            | GreenTargetGroupFullName
+            | GreenAutoScalingGroupName => StackId::Compute,
             DistributionId => StackId::Edge,
         }
     }

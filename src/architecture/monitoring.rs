@@ -166,12 +166,20 @@ fn add_load_balancer_alarms(a: &mut Alarms<'_, '_>) {
     let ctx = a.ctx;
     let alarms = &ctx.env.file.alarms;
     let lb = || Dimension::new("LoadBalancer", ctx.import(Export::LoadBalancerFullName));
-    let tg_dims = || {
-        vec![
-            Dimension::new("TargetGroup", ctx.import(Export::TargetGroupFullName)),
-            lb(),
-        ]
+    // Both colours: the live one (whichever a release last switched to) and the idle one.
+    let tg_dims = |export: Export| vec![Dimension::new("TargetGroup", ctx.import(export)), lb()];
+    let colour_stat = |id: &str, export: Export, metric: &str, period: u32, stat: Statistic| {
+        MetricDataQuery::stat(
+            id,
+            Metric::new("AWS/ApplicationELB", metric, tg_dims(export)),
+            period,
+            stat,
+        )
     };
+    let (blue, green) = (
+        Export::TargetGroupFullName,
+        Export::GreenTargetGroupFullName,
+    );
 
     let latency_period = 900;
     a.add(
@@ -209,10 +217,23 @@ fn add_load_balancer_alarms(a: &mut Alarms<'_, '_>) {
             // A target group that stops reporting has no one to report on.
             missing: TreatMissingData::Breaching,
         },
-        AlarmMetric::Single(SingleMetric {
-            statistic: Some(Statistic::Minimum),
-            ..single("AWS/ApplicationELB", "HealthyHostCount", tg_dims(), 60)
-        }),
+        // The live colour is the one serving requests; when neither serves any (a quiet
+        // minute), either colour with a healthy node will do.
+        AlarmMetric::Math {
+            metrics: vec![
+                colour_stat("hb", blue, "HealthyHostCount", 60, Statistic::Minimum),
+                colour_stat("hg", green, "HealthyHostCount", 60, Statistic::Minimum),
+                colour_stat("rb", blue, "RequestCount", 60, Statistic::Sum),
+                colour_stat("rg", green, "RequestCount", 60, Statistic::Sum),
+                MetricDataQuery::expression(
+                    "live",
+                    "IF(FILL(rb, 0) + FILL(rg, 0) > 0, \
+                     IF(FILL(rg, 0) > FILL(rb, 0), FILL(hg, 0), FILL(hb, 0)), \
+                     MAX([FILL(hb, 0), FILL(hg, 0)]))",
+                    "Healthy hosts of the colour serving requests",
+                ),
+            ],
+        },
     );
 
     // A rate rather than a count, so one threshold fits a quiet beta and a busy prod; the
@@ -231,18 +252,22 @@ fn add_load_balancer_alarms(a: &mut Alarms<'_, '_>) {
         },
         AlarmMetric::Math {
             metrics: vec![
-                MetricDataQuery::stat(
+                colour_stat("rb", blue, "RequestCount", period, Statistic::Sum),
+                colour_stat("rg", green, "RequestCount", period, Statistic::Sum),
+                colour_stat("eb", blue, "HTTPCode_Target_5XX_Count", period, Statistic::Sum),
+                colour_stat("eg", green, "HTTPCode_Target_5XX_Count", period, Statistic::Sum),
+                MetricDataQuery::expression(
                     "requests",
-                    Metric::new("AWS/ApplicationELB", "RequestCount", tg_dims()),
-                    period,
-                    Statistic::Sum,
-                ),
-                MetricDataQuery::stat(
+                    "FILL(rb, 0) + FILL(rg, 0)",
+                    "Requests to both colours",
+                )
+                .input(),
+                MetricDataQuery::expression(
                     "errors",
-                    Metric::new("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", tg_dims()),
-                    period,
-                    Statistic::Sum,
-                ),
+                    "FILL(eb, 0) + FILL(eg, 0)",
+                    "Target 5xx answers of both colours",
+                )
+                .input(),
                 MetricDataQuery::expression(
                     "rate",
                     &format!(
@@ -459,21 +484,34 @@ mod tests {
     }
 
     #[test]
-    fn no_healthy_hosts_treats_silence_as_breaching() {
+    fn no_healthy_hosts_follows_the_colour_serving_requests_and_treats_silence_as_breaching() {
         let t = render("staging");
         let p = &t["Resources"]["NoHealthyHostsAlarm"]["Properties"];
-        assert_eq!(p["MetricName"], "HealthyHostCount");
-        assert_eq!(p["Statistic"], "Minimum");
         assert_eq!(p["ComparisonOperator"], "LessThanThreshold");
         assert_eq!(p["Threshold"], 1.0);
         assert_eq!(p["TreatMissingData"], "breaching");
-        let names: Vec<&Value> = p["Dimensions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| &d["Name"])
-            .collect();
-        assert_eq!(names, [&json!("TargetGroup"), &json!("LoadBalancer")]);
+        let metrics = p["Metrics"].as_array().unwrap();
+        let target_group = |id: &str| {
+            metrics.iter().find(|m| m["Id"] == id).unwrap()["MetricStat"]["Metric"]["Dimensions"][0]
+                ["Value"]
+                .clone()
+        };
+        assert_eq!(
+            target_group("hb"),
+            json!({"Fn::ImportValue": "ce-staging-compute-TargetGroupFullName"})
+        );
+        assert_eq!(
+            target_group("hg"),
+            json!({"Fn::ImportValue": "ce-staging-compute-GreenTargetGroupFullName"})
+        );
+        let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"] == true).collect();
+        assert_eq!(returned.len(), 1);
+        assert!(
+            returned[0]["Expression"]
+                .as_str()
+                .unwrap()
+                .contains("IF(FILL(rg, 0) > FILL(rb, 0), FILL(hg, 0), FILL(hb, 0))")
+        );
     }
 
     #[test]

@@ -86,8 +86,14 @@ impl<'a> Values<'a> {
 }
 
 /// The builds bucket key of an env's current-build pointer; its body is the tarball's key.
+/// Nodes of a colour no release has pointed yet read it.
 pub fn version_key(env: &str) -> String {
     format!("version/{env}")
+}
+
+/// The pointer a colour's nodes read at boot: `version/<env>/<colour>`.
+pub fn colour_version_key(env: &str, colour: super::Colour) -> String {
+    format!("version/{env}/{colour}")
 }
 
 /// The launch template's `UserData`: the rendered script in `Fn::Base64` of `Fn::Sub`.
@@ -399,6 +405,12 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
             r#"[ $# -gt 2 ] && echo "$*" >>"$SANDBOX/alarms"; cat >/dev/null"#,
         );
         stub(d, "sleep", "exit 0");
+        // Instance metadata: the token, then the Colour tag when `colour` exists.
+        stub(
+            d,
+            "curl",
+            r#"case "$*" in *api/token*) echo token ;; *tags/instance/Colour*) cat "$SANDBOX/colour" 2>/dev/null || exit 22 ;; *) exit 22 ;; esac"#,
+        );
         Some(dir)
     }
 
@@ -439,6 +451,51 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
         assert_eq!(read(deploy.join("app.js")), "build 1\n");
         assert!(read(d.join("alarms")).contains("S3 unavailable"));
         assert_eq!(read(d.join("systemctl")).lines().count(), 2);
+    }
+
+    fn build(d: &Path, n: u32) {
+        std::fs::write(d.join("app/app.js"), format!("build {n}\n")).unwrap();
+        let tarball = d.join(format!("s3/dist/gh/main/{n}.tar.gz"));
+        assert!(
+            Command::new("tar")
+                .args(["-czf", &tarball.display().to_string(), "-C"])
+                .arg(d.join("app"))
+                .arg(".")
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    #[test]
+    fn a_node_boots_its_colours_build_not_the_other_colours() {
+        let Some(dir) = sandbox() else { return };
+        let d = dir.path();
+        build(d, 2);
+        std::fs::create_dir_all(d.join("s3/version/prod")).ok();
+        // `version/prod` is a file in the sandbox's S3; the colour pointers sit beside it
+        // under another directory name, as S3 keys may.
+        std::fs::remove_file(d.join("s3/version/prod")).ok();
+        std::fs::create_dir_all(d.join("s3/version/prod")).unwrap();
+        std::fs::write(d.join("s3/version/prod/blue"), "dist/gh/main/1.tar.gz\n").unwrap();
+        std::fs::write(d.join("s3/version/prod/green"), "dist/gh/main/2.tar.gz\n").unwrap();
+        std::fs::write(d.join("colour"), "green").unwrap();
+        assert!(boot(d));
+        let deploy = d.join("root/infra/.deploy");
+        assert_eq!(read(deploy.join("s3_key")), "dist/gh/main/2.tar.gz\n");
+        assert_eq!(read(deploy.join("app.js")), "build 2\n");
+        let cache = d.join("root/efs/.ce-build-cache/prod/green");
+        assert_eq!(read(cache.join("current")), "dist/gh/main/2.tar.gz\n");
+    }
+
+    #[test]
+    fn a_colour_without_a_pointer_boots_the_envs_build() {
+        let Some(dir) = sandbox() else { return };
+        let d = dir.path();
+        std::fs::write(d.join("colour"), "blue").unwrap();
+        assert!(boot(d));
+        let deploy = d.join("root/infra/.deploy");
+        assert_eq!(read(deploy.join("s3_key")), "dist/gh/main/1.tar.gz\n");
     }
 
     #[test]

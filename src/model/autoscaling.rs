@@ -146,9 +146,9 @@ pub struct AutoScalingGroup {
     /// Physical name (create-only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_scaling_group_name: Option<Expr>,
-    /// Fewest instances.
-    #[serde(serialize_with = "number_as_string")]
-    pub min_size: u32,
+    /// Fewest instances: a number as a string, or an expression choosing one (a blue/green
+    /// group's minimum depends on whether its colour is live).
+    pub min_size: Expr,
     /// Most instances.
     #[serde(serialize_with = "number_as_string")]
     pub max_size: u32,
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn sizes_and_cooldown_render_as_strings() {
         let v = serde_json::to_value(AutoScalingGroup {
-            min_size: 2,
+            min_size: Expr::from("2"),
             max_size: 40,
             desired_capacity: Some(3),
             cooldown: Some(180),

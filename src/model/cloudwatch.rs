@@ -194,6 +194,12 @@ impl MetricDataQuery {
         }
     }
 
+    /// This query as an input to another expression rather than the series alarmed on.
+    pub fn input(mut self) -> Self {
+        self.return_data = false;
+        self
+    }
+
     /// The expression the alarm evaluates.
     pub fn expression(id: &str, expression: &str, label: &str) -> Self {
         MetricDataQuery {
