@@ -167,6 +167,16 @@ pub enum Command {
         #[command(subcommand)]
         action: BuildsAction,
     },
+    /// Put VERSION (or `latest`) live on fresh nodes of the idle colour: bring them up, check
+    /// them, switch the load balancer. The same as `ce blue-green deploy VERSION`.
+    Release(ReleaseArgs),
+    /// The env's two node groups: which is live, switching between them, rollback, cleanup.
+    #[command(name = "blue-green")]
+    BlueGreen {
+        /// What to do.
+        #[command(subcommand)]
+        action: BlueGreenAction,
+    },
     /// Show the env's stacks: status, last change, drift when checked, outputs.
     Status,
     /// Delete the env's stacks in reverse dependency order; stateful resources are retained.
@@ -291,4 +301,71 @@ pub enum BuildsAction {
     },
     /// Lift the lock.
     Unlock,
+    /// Delete builds (tarball, hash, static files) that no env sharing the bucket can boot or
+    /// go back to: not named by any pointer or colour, not among the last N releases, not
+    /// among the N newest of their branch. Shows the list and asks first.
+    #[command(alias = "rm_old")]
+    RmOld {
+        /// Releases of each env, and newest builds of each branch, to keep.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: u32,
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `ce release` (and `ce blue-green deploy`).
+#[derive(Debug, clap::Args)]
+pub struct ReleaseArgs {
+    /// A version from `ce builds list`, or `latest` (the newest complete build of the branch
+    /// given, else of the live build's branch).
+    pub version: String,
+    /// The branch the version is on, when several have it.
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Nodes to bring up; default: as many as the live colour runs.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub capacity: Option<u32>,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Check the service at this base URL instead of the env's `[release] service_url`.
+    #[arg(long)]
+    pub service_url: Option<String>,
+    /// Skip the direct check of each node (when `ce` runs where it cannot reach the nodes'
+    /// private addresses); the service check through the load balancer still runs.
+    #[arg(long)]
+    pub skip_node_checks: bool,
+}
+
+/// `ce blue-green` actions.
+#[derive(Debug, Subcommand)]
+pub enum BlueGreenAction {
+    /// Both colours: group sizes, target health of each node, the build each boots, which is
+    /// live.
+    Status,
+    /// The same as `ce release VERSION`.
+    Deploy(ReleaseArgs),
+    /// Send traffic to COLOUR; refuses a colour with no node serving.
+    Switch {
+        /// `blue` or `green`.
+        colour: crate::architecture::Colour,
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Send traffic back to the other colour, if it still has nodes serving.
+    Rollback {
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Scale the idle colour to zero once the live one is healthy (ends the chance to roll
+    /// back to it).
+    Cleanup {
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }

@@ -447,11 +447,14 @@ fn of_two_operators_racing_one_wins_and_the_other_is_told_who_and_writes_nothing
             &alice,
             "alice",
             "arn:alice",
+            None,
         ))
         .expect("the first claim wins");
     let lost = env
         .runtime
-        .block_on(release::apply(&bucket, &log, ENV, &bob, "bob", "arn:bob"))
+        .block_on(release::apply(
+            &bucket, &log, ENV, &bob, "bob", "arn:bob", None,
+        ))
         .expect_err("the second claim loses");
 
     let message = lost.to_string();
@@ -591,9 +594,11 @@ fn instances_list_shows_each_node_with_its_build_and_marks_the_ones_to_restart()
     let run = env.ce_ok(&["instances", "list"]);
 
     let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[0], "live colour: blue");
     assert_eq!(
-        cells(lines[0]),
+        cells(lines[1]),
         [
+            "Colour",
             "Address",
             "Instance Id",
             "State",
@@ -604,14 +609,15 @@ fn instances_list_shows_each_node_with_its_build_and_marks_the_ones_to_restart()
             "Restart"
         ]
     );
-    assert_eq!(lines.len(), 3, "{}", run.stdout);
-    for line in &lines[1..] {
+    assert_eq!(lines.len(), 4, "{}", run.stdout);
+    for line in &lines[2..] {
         let row = cells(line);
-        assert!(row[0].starts_with("172.28."), "{line}");
-        assert!(row[1].starts_with("i-"), "{line}");
+        assert_eq!(row[0], "blue (live)", "{line}");
+        assert!(row[1].starts_with("172.28."), "{line}");
+        assert!(row[2].starts_with("i-"), "{line}");
         // Launched before any build was set: booted with nothing the log knows of.
-        assert_eq!(row[2..5], ["running", "m5.large", "healthy"], "{line}");
-        assert_eq!(row[6..], ["(unknown)", "yes"], "{line}");
+        assert_eq!(row[3..6], ["running", "m5.large", "healthy"], "{line}");
+        assert_eq!(row[7..], ["(unknown)", "yes"], "{line}");
     }
     assert!(
         run.stderr

@@ -8,11 +8,16 @@ use serde::Serialize;
 use super::operate::{self, Session};
 use super::{Context, Report};
 use crate::Status;
+use crate::architecture::Colour;
 use crate::cli::BuildsAction;
+use crate::ops::Resources;
+use crate::ops::bluegreen::Platform;
+use crate::ops::bluegreen::edge::AwsPlatform;
 use crate::ops::bucket::BuildsBucket;
 use crate::ops::builds::{self, Build, Wanted};
 use crate::ops::instances::version_label;
 use crate::ops::release::{self, Prepared};
+use crate::ops::retention::{self, Kept};
 use crate::ops::table;
 use crate::ops::time::Timestamp;
 use crate::ops::versionslog::{ChangeState, Entry, Lock, VersionsLog};
@@ -33,6 +38,7 @@ pub fn run(ctx: &Context, action: &BuildsAction) -> Result<Status> {
             BuildsAction::History { limit } => history(ctx, &session, *limit).await,
             BuildsAction::Lock { reason } => lock(ctx, &session, reason.clone()).await,
             BuildsAction::Unlock => unlock(ctx, &session).await,
+            BuildsAction::RmOld { keep, yes } => rm_old(ctx, &session, *keep, *yes).await,
         }
     })
 }
@@ -152,6 +158,11 @@ async fn set_current(
     }
     operate::guard(s).await?;
     let principal = crate::ops::principal(&s.aws).await?;
+    // The live colour's nodes boot its own pointer: it must name the build too.
+    let colour = match AwsPlatform::new(&s.aws, &s.resources, &principal) {
+        Ok(platform) => platform.live().await?,
+        Err(_) => None,
+    };
     let entry = release::apply(
         &bucket,
         &log,
@@ -159,6 +170,7 @@ async fn set_current(
         &pending,
         &crate::ops::operator(),
         &principal,
+        colour,
     )
     .await?;
     ctx.printer.report(&SetReport {
@@ -339,6 +351,8 @@ mod tests {
             by: "alice@admin".into(),
             principal: None,
             state,
+            colour: None,
+            switch: false,
         };
         let text = history_table(&[
             entry(
@@ -362,5 +376,112 @@ When (UTC)           Build          Was            By           Note
 2024-05-01 12:00:03  3965 (master)  -              alice@admin
 "
         );
+    }
+}
+
+/// What every env sharing this env's builds bucket can boot or go back to.
+async fn kept(ctx: &Context, s: &Session, keep: usize) -> Result<Kept> {
+    let mut kept = Kept::default();
+    let bucket = &s.resources.builds_bucket;
+    for other in ctx.envs(true)? {
+        let name = other.name.as_str();
+        let shares = name == s.resources.env
+            || (other.file.storage.buckets.builds == s.env.file.storage.buckets.builds
+                && other.file.region == s.env.file.region);
+        if !shares {
+            continue;
+        }
+        let resources = match Resources::read(&s.aws, name).await {
+            Ok(r) => r,
+            // Not deployed here: it cannot boot or roll back to anything.
+            Err(crate::ops::OpsError::StackMissing { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if &resources.builds_bucket != bucket {
+            continue;
+        }
+        let store = BuildsBucket::new(&s.aws, bucket);
+        kept.keep(
+            store.pointer(name).await?.as_deref(),
+            format!("{name} pointer"),
+        );
+        for colour in Colour::ALL {
+            kept.keep(
+                store.colour_pointer(name, colour).await?.as_deref(),
+                format!("{name} {colour} pointer"),
+            );
+        }
+        let history = VersionsLog::new(&s.aws, &resources.versions_table, name)
+            .history(Some(keep * 2))
+            .await?;
+        kept.keep_releases(name, &history, keep);
+    }
+    Ok(kept)
+}
+
+async fn rm_old(ctx: &Context, s: &Session, keep: u32, yes: bool) -> Result<Status> {
+    let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+    let bucket = bucket(s);
+    let (found, kept) = tokio::join!(bucket.builds(None), kept(ctx, s, keep));
+    let (found, kept) = (found?, kept?);
+    let doomed = retention::select(&found, &kept, keep);
+    let objects: Vec<String> = doomed.iter().flat_map(|d| d.objects.clone()).collect();
+    let mut report = RmOldReport {
+        deleted: doomed,
+        objects_deleted: 0,
+        builds: found.len(),
+        kept: kept.reasons,
+    };
+    if report.deleted.is_empty() {
+        ctx.printer.report(&report)?;
+        return Ok(Status::Success);
+    }
+    let listing: Vec<String> = report
+        .deleted
+        .iter()
+        .map(|d| format!("  {}", d.build.label()))
+        .collect();
+    let question = format!(
+        "{}: delete {} of {} build(s) ({} objects) from s3://{}:\n{}",
+        s.resources.env,
+        report.deleted.len(),
+        found.len(),
+        objects.len(),
+        bucket.name(),
+        listing.join("\n")
+    );
+    if !operate::confirm(ctx, &s.env, yes, &question)? {
+        return Ok(Status::NeedsApproval);
+    }
+    operate::guard(s).await?;
+    report.objects_deleted = bucket.delete(&objects).await?;
+    ctx.printer.report(&report)?;
+    Ok(Status::Success)
+}
+
+/// What `builds rm-old` deleted, and what it kept and why.
+#[derive(Serialize)]
+struct RmOldReport {
+    deleted: Vec<retention::Doomed>,
+    objects_deleted: usize,
+    builds: usize,
+    kept: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Report for RmOldReport {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        if self.deleted.is_empty() {
+            return writeln!(out, "nothing to delete: {} build(s), all kept", self.builds);
+        }
+        for d in &self.deleted {
+            writeln!(out, "deleted {}", d.build.label())?;
+        }
+        writeln!(
+            out,
+            "deleted {} build(s), {} objects; kept {}",
+            self.deleted.len(),
+            self.objects_deleted,
+            self.builds - self.deleted.len()
+        )
     }
 }

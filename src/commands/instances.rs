@@ -10,7 +10,10 @@ use serde::Serialize;
 use super::operate::{self, Session};
 use super::{Context, Report};
 use crate::Status;
+use crate::architecture::Colour;
 use crate::cli::InstancesAction;
+use crate::ops::bluegreen::Platform;
+use crate::ops::bluegreen::edge::AwsPlatform;
 use crate::ops::bucket::BuildsBucket;
 use crate::ops::fleet::AwsFleet;
 use crate::ops::instances::{self, Freshness, Group, NodeView, Pointer, version_label};
@@ -40,29 +43,59 @@ pub fn run(ctx: &Context, action: &InstancesAction) -> Result<Status> {
     })
 }
 
-/// The group, the pointer with its history, and the log's head, read at once.
+/// The live colour's group, the pointer with its history, and the log's head, read at once.
+/// A restart rolls the live colour: the idle one serves no traffic and is replaced wholesale
+/// by the next release.
 async fn look(s: &Session) -> Result<(AwsFleet, Group, Pointer, Option<Head>)> {
-    let (group_name, target_group) = s.resources.fleet()?;
-    let fleet = AwsFleet::new(&s.aws, &group_name, &target_group);
+    let platform = AwsPlatform::new(&s.aws, &s.resources, "")?;
+    let colour = platform.live().await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the HTTPS listener forwards to neither colour; `ce --env {} blue-green status` \
+             shows both",
+            s.resources.env
+        )
+    })?;
+    let fleet = platform.fleet(colour).clone();
     let bucket = BuildsBucket::new(&s.aws, &s.resources.builds_bucket);
     let log = VersionsLog::new(&s.aws, &s.resources.versions_table, &s.resources.env);
-    let (group, key, history, head) = tokio::join!(
+    let (group, colour_key, key, history, head) = tokio::join!(
         fleet.group(),
+        platform.pointer(colour),
         bucket.pointer(&s.resources.env),
         log.history(None),
         log.head()
     );
-    let pointer = Pointer::new(key?, history?);
+    // The colour's nodes boot its pointer (the env's until a release points the colour): the
+    // changes that wrote it say which nodes predate its build. Switches wrote no pointer.
+    let history = history?
+        .into_iter()
+        .filter(|e| !e.switch && e.colour.is_none_or(|c| c == colour))
+        .collect();
+    let pointer = Pointer::new(colour_key?.or(key?), history);
     Ok((fleet, group?, pointer, head?))
 }
 
 async fn list(ctx: &Context, s: &Session) -> Result<Status> {
     let (_, group, pointer, _) = look(s).await?;
+    let platform = AwsPlatform::new(&s.aws, &s.resources, "")?;
+    let live = platform.live().await?;
+    let idle = live.map(Colour::other);
+    let idle_group = match idle {
+        Some(colour) => Some(platform.group(colour).await?),
+        None => None,
+    };
+    // The live colour's nodes first; the idle colour's (kept for rollback) after them.
     let views = instances::view(&group, &pointer);
+    let idle_views = idle_group
+        .as_ref()
+        .map(|g| instances::view(g, &pointer))
+        .unwrap_or_default();
     ctx.printer.report(&ListReport {
         env: &s.resources.env,
+        live_colour: live,
         group: GroupSizes {
             name: &group.name,
+            colour: live,
             desired: group.desired,
             min: group.min,
             max: group.max,
@@ -72,6 +105,16 @@ async fn list(ctx: &Context, s: &Session) -> Result<Status> {
             set_at: pointer.set_at.as_ref(),
         },
         instances: &views,
+        idle: idle_group.as_ref().map(|g| IdleGroup {
+            group: GroupSizes {
+                name: &g.name,
+                colour: idle,
+                desired: g.desired,
+                min: g.min,
+                max: g.max,
+            },
+            instances: &idle_views,
+        }),
     })?;
     let stale = views
         .iter()
@@ -101,15 +144,30 @@ async fn list(ctx: &Context, s: &Session) -> Result<Status> {
 #[derive(Serialize)]
 struct ListReport<'a> {
     env: &'a str,
+    /// The colour the listener forwards to.
+    live_colour: Option<Colour>,
+    /// The live colour's group.
     group: GroupSizes<'a>,
     live: LiveBuild<'a>,
+    /// The live colour's nodes.
+    instances: &'a [NodeView],
+    /// The other colour: its group and nodes (kept for rollback until cleanup).
+    idle: Option<IdleGroup<'a>>,
+}
+
+/// The idle colour's group and nodes.
+#[derive(Serialize)]
+struct IdleGroup<'a> {
+    #[serde(flatten)]
+    group: GroupSizes<'a>,
     instances: &'a [NodeView],
 }
 
-/// The Auto Scaling group's sizes.
+/// An Auto Scaling group's sizes.
 #[derive(Serialize)]
 struct GroupSizes<'a> {
     name: &'a str,
+    colour: Option<Colour>,
     desired: u32,
     min: u32,
     max: u32,
@@ -124,7 +182,23 @@ struct LiveBuild<'a> {
 
 impl Report for ListReport<'_> {
     fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
-        out.write_all(instances::list_table(self.instances).as_bytes())
+        let idle: &[NodeView] = self.idle.as_ref().map_or(&[], |i| i.instances);
+        let rows: Vec<NodeView> = self.instances.iter().chain(idle).cloned().collect();
+        let colours: Vec<Option<Colour>> = self
+            .instances
+            .iter()
+            .map(|_| self.live_colour)
+            .chain(idle.iter().map(|_| self.live_colour.map(Colour::other)))
+            .collect();
+        writeln!(
+            out,
+            "live colour: {}",
+            self.live_colour
+                .map_or("none".to_owned(), |c| c.to_string())
+        )?;
+        out.write_all(
+            instances::list_table_with_colours(&rows, &colours, self.live_colour).as_bytes(),
+        )
     }
 }
 

@@ -17,6 +17,7 @@
 //! Nothing here calls `println!`/`eprintln!` (clippy denies them), matches on the format, or
 //! builds JSON by hand.
 
+mod bluegreen;
 mod builds;
 mod compare;
 mod context;
@@ -88,6 +89,8 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<Status> {
         Command::Sandbox { action } => sandbox::run_sandbox(ctx, action),
         Command::Instances { action } => instances::run(ctx, action),
         Command::Builds { action } => builds::run(ctx, action),
+        Command::Release(args) => bluegreen::run_release(ctx, args),
+        Command::BlueGreen { action } => bluegreen::run(ctx, action),
         Command::Completions { shell } => generate::run_completions(ctx, *shell),
         Command::Man { out } => generate::run_man(ctx, out.as_deref()),
     }

@@ -38,6 +38,9 @@ pub struct EnvFile {
     pub edge: Edge,
     /// CloudWatch alarms and where they go.
     pub alarms: Alarms,
+    /// Blue/green releases: how long to wait, and the health gate.
+    #[serde(default)]
+    pub release: Release,
 }
 
 /// `[network]`.
@@ -330,4 +333,64 @@ fn default_burst_gib() -> f64 {
 }
 fn default_io_limit() -> f64 {
     90.0
+}
+
+/// `[release]`: blue/green releases (`ce release`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Release {
+    /// Seconds to wait for the idle colour's new nodes to be in service and healthy in their
+    /// target group.
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout: u32,
+    /// Seconds the health gate may take: every node's health path and the service through the
+    /// load balancer must answer 200 within it.
+    #[serde(default = "default_gate_timeout")]
+    pub gate_timeout: u32,
+    /// Seconds one HTTP check of the gate may take.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: u32,
+    /// Seconds between looks at the group and between gate checks.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: u32,
+    /// Check each new node's health path directly, on its private address (`ce` runs where it
+    /// reaches the nodes, e.g. an admin host in the VPC).
+    #[serde(default = "yes")]
+    pub node_checks: bool,
+    /// Port of the nodes' health path.
+    #[serde(default = "default_node_port")]
+    pub node_port: u16,
+    /// Where the service is reached through CloudFront and the load balancer; default
+    /// `https://<first alias>`.
+    #[serde(default)]
+    pub service_url: Option<String>,
+}
+
+impl Default for Release {
+    fn default() -> Self {
+        Release {
+            ready_timeout: default_ready_timeout(),
+            gate_timeout: default_gate_timeout(),
+            request_timeout: default_request_timeout(),
+            poll_interval: default_poll_interval(),
+            node_checks: true,
+            node_port: default_node_port(),
+            service_url: None,
+        }
+    }
+}
+
+fn default_ready_timeout() -> u32 {
+    900
+}
+fn default_gate_timeout() -> u32 {
+    300
+}
+fn default_request_timeout() -> u32 {
+    5
+}
+fn default_poll_interval() -> u32 {
+    10
+}
+fn default_node_port() -> u16 {
+    80
 }

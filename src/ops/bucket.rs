@@ -6,7 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use tokio::task::JoinSet;
 
 use super::builds::{self, Build};
-use crate::architecture::version_key;
+use crate::architecture::{Colour, colour_version_key, version_key};
 use crate::aws::{Aws, AwsError};
 
 /// Hash reads in flight at once: enough to hide latency, few enough not to be throttled.
@@ -99,12 +99,52 @@ impl BuildsBucket {
             .filter(|t| !t.is_empty()))
     }
 
-    /// Points the env at `key`: what every node launched from now on will boot.
+    /// The key a colour's pointer holds, `None` when it has none.
+    pub async fn colour_pointer(
+        &self,
+        env: &str,
+        colour: Colour,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(self
+            .get_text(&colour_version_key(env, colour))
+            .await?
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()))
+    }
+
+    /// Points a colour at `key` (what its nodes boot from now on), or removes its pointer.
+    pub async fn set_colour_pointer(
+        &self,
+        env: &str,
+        colour: Colour,
+        key: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let object = colour_version_key(env, colour);
+        match key {
+            Some(key) => self.write_pointer(&object, key).await,
+            None => self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&object)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("DeleteObject", None, e)),
+        }
+    }
+
+    /// Points the env at `key`: the build live, and what a node of a colour no release has
+    /// pointed yet boots.
     pub async fn set_pointer(&self, env: &str, key: &str) -> Result<(), AwsError> {
+        self.write_pointer(&version_key(env), key).await
+    }
+
+    async fn write_pointer(&self, object: &str, key: &str) -> Result<(), AwsError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
-            .key(version_key(env))
+            .key(object)
             .content_type("text/plain")
             .cache_control("no-cache")
             .body(ByteStream::from(format!("{key}\n").into_bytes()))
@@ -140,6 +180,45 @@ impl BuildsBucket {
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
+    /// Deletes objects, a thousand per request (the API's limit); returns how many went.
+    pub async fn delete(&self, keys: &[String]) -> Result<usize, AwsError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let mut deleted = 0;
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid_request(&e))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| invalid_request(&e))?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DeleteObjects", None, e))?;
+            if let Some(error) = out.errors.unwrap_or_default().first() {
+                return Err(AwsError::Other {
+                    operation: "DeleteObjects".into(),
+                    code: error.code.clone().unwrap_or_else(|| "refused".into()),
+                    message: format!(
+                        "{}: {} ({deleted} objects deleted before it)",
+                        error.key.as_deref().unwrap_or("?"),
+                        error.message.as_deref().unwrap_or("refused")
+                    ),
+                });
+            }
+            deleted += chunk.len();
+        }
+        Ok(deleted)
+    }
+
     /// Uploads an object (tests and tooling that seed builds).
     pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
         self.client
@@ -151,5 +230,13 @@ impl BuildsBucket {
             .await
             .map_err(|e| AwsError::from_sdk("PutObject", None, e))?;
         Ok(())
+    }
+}
+
+fn invalid_request(e: &dyn std::error::Error) -> AwsError {
+    AwsError::Other {
+        operation: "DeleteObjects".into(),
+        code: "InvalidRequest".into(),
+        message: e.to_string(),
     }
 }

@@ -1,7 +1,7 @@
 //! The env's web nodes as the operations commands see them, and which build each one runs.
 //!
-//! A node reads the `version/<env>` pointer once, at boot, so the build it runs is the one the
-//! pointer named when it launched. Which that was is judged from the versions log and the
+//! A node reads its colour's pointer (`version/<env>/<colour>`, else `version/<env>`) once, at
+//! boot, so the build it runs is the one the pointer named when it launched. Which that was is judged from the versions log and the
 //! node's launch time, conservatively: EC2 reports launch times to the second, so a node
 //! launched in the same second as a pointer change counts as launched before it, and is
 //! marked for restart. (A node that found S3 unreachable at boot runs its EFS-cached build
@@ -15,6 +15,7 @@ use super::builds;
 use super::table;
 use super::time::Timestamp;
 use super::versionslog::{ChangeState, Entry};
+use crate::architecture::Colour;
 
 /// One instance of the group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -166,7 +167,45 @@ pub fn view(group: &Group, pointer: &Pointer) -> Vec<NodeView> {
 /// The `instances list` table: Address, Instance Id, State, Type, ELB, Launched, Version and
 /// Restart (`yes` for a node older than the current build, `?` when that cannot be told).
 pub fn list_table(views: &[NodeView]) -> String {
-    let rows: Vec<Vec<String>> = views
+    table::render(&HEADERS, &rows(views))
+}
+
+/// The `instances list` table with each node's colour first (`green (live)` on the live one's).
+pub fn list_table_with_colours(
+    views: &[NodeView],
+    colours: &[Option<Colour>],
+    live: Option<Colour>,
+) -> String {
+    let mut headers = vec!["Colour"];
+    headers.extend(HEADERS);
+    let rows: Vec<Vec<String>> = rows(views)
+        .into_iter()
+        .zip(colours)
+        .map(|(row, colour)| {
+            let name = match colour {
+                Some(c) if Some(*c) == live => format!("{c} (live)"),
+                Some(c) => c.to_string(),
+                None => "-".into(),
+            };
+            std::iter::once(name).chain(row).collect()
+        })
+        .collect();
+    table::render(&headers, &rows)
+}
+
+const HEADERS: [&str; 8] = [
+    "Address",
+    "Instance Id",
+    "State",
+    "Type",
+    "ELB",
+    "Launched",
+    "Version",
+    "Restart",
+];
+
+fn rows(views: &[NodeView]) -> Vec<Vec<String>> {
+    views
         .iter()
         .map(|v| {
             let n = &v.node;
@@ -198,20 +237,7 @@ pub fn list_table(views: &[NodeView]) -> String {
                 },
             ]
         })
-        .collect();
-    table::render(
-        &[
-            "Address",
-            "Instance Id",
-            "State",
-            "Type",
-            "ELB",
-            "Launched",
-            "Version",
-            "Restart",
-        ],
-        &rows,
-    )
+        .collect()
 }
 
 #[cfg(test)]
@@ -241,6 +267,8 @@ pub(crate) mod tests {
             by: "x".into(),
             principal: None,
             state,
+            colour: None,
+            switch: false,
         }
     }
 

@@ -5,13 +5,16 @@
 //! env's `ce-<env>-storage` and `ce-<env>-compute` stacks, never through hard-coded names. The
 //! pure parts (key parsing, ordering, the "needs restart" judgement, the roll plan, the tables)
 //! live in [`builds`], [`instances`], [`roll`] and [`table`]; the AWS calls in [`bucket`],
-//! [`versionslog`] and [`fleet`]; [`release`] puts a build live through both.
+//! [`versionslog`] and [`fleet`]; [`release`] puts a build live through both (the older
+//! `set-current` path), and [`bluegreen`] releases builds on fresh nodes of the idle colour.
 
+pub mod bluegreen;
 pub mod bucket;
 pub mod builds;
 pub mod fleet;
 pub mod instances;
 pub mod release;
+pub mod retention;
 pub mod roll;
 pub mod table;
 pub mod time;
@@ -22,9 +25,6 @@ use std::collections::BTreeMap;
 use crate::architecture::{Export, StackId, stack_name};
 use crate::aws::cloudformation::FetchError;
 use crate::aws::{Aws, AwsError, Output};
-
-/// Output of the compute stack holding the target group's ARN (not exported).
-const TARGET_GROUP_ARN: &str = "TargetGroupArn";
 
 /// Why an operation could not run.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,12 @@ pub enum OpsError {
         /// The group's name.
         group: String,
     },
+    /// The change was refused (a lock, a change under way, a lost race).
+    #[error(transparent)]
+    Release(Box<release::ReleaseError>),
+    /// Something AWS answered makes the operation impossible.
+    #[error("{0}")]
+    Refused(String),
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -107,8 +113,8 @@ impl Resources {
         })
     }
 
-    /// The web nodes' Auto Scaling group and target group ARN, from the compute stack.
-    pub fn fleet(&self) -> Result<(String, String), OpsError> {
+    /// An output of the compute stack.
+    pub fn compute_output(&self, name: &str) -> Result<String, OpsError> {
         let stack = stack_name(&self.env, StackId::Compute);
         let outputs = self
             .compute
@@ -117,19 +123,13 @@ impl Resources {
                 stack: stack.clone(),
                 env: self.env.clone(),
             })?;
-        let get = |name: &str| {
-            outputs
-                .get(name)
-                .map(|o| o.value.clone())
-                .ok_or_else(|| OpsError::OutputMissing {
-                    stack: stack.clone(),
-                    output: name.to_owned(),
-                })
-        };
-        Ok((
-            get(Export::AutoScalingGroupName.output_name())?,
-            get(TARGET_GROUP_ARN)?,
-        ))
+        outputs
+            .get(name)
+            .map(|o| o.value.clone())
+            .ok_or_else(|| OpsError::OutputMissing {
+                stack,
+                output: name.to_owned(),
+            })
     }
 }
 

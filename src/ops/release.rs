@@ -13,6 +13,7 @@ use super::bucket::BuildsBucket;
 use super::builds::{self, Build, ResolveError, Wanted};
 use super::time::Timestamp;
 use super::versionslog::{ChangeState, ClaimError, Entry, Head, Lock, VersionsLog};
+use crate::architecture::Colour;
 use crate::aws::AwsError;
 
 /// How long a claim may stay pending before others may assume its operator died mid-change.
@@ -157,7 +158,9 @@ pub fn check_head(
     Ok(notes)
 }
 
-/// Claims the change, writes the pointer and records the outcome; returns the log entry.
+/// Claims the change, writes the pointer (the env's, and the live colour's when there is
+/// one, so the live colour's new nodes boot it) and records the outcome; returns the log
+/// entry.
 pub async fn apply(
     bucket: &BuildsBucket,
     log: &VersionsLog,
@@ -165,6 +168,7 @@ pub async fn apply(
     pending: &Pending,
     by: &str,
     principal: &str,
+    colour: Option<Colour>,
 ) -> Result<Entry, ReleaseError> {
     let change = super::versionslog::Change {
         seq: pending.head.as_ref().map_or(0, |h| h.seq) + 1,
@@ -173,9 +177,19 @@ pub async fn apply(
         to: pending.build.key.clone(),
         by: by.to_owned(),
         principal: principal.to_owned(),
+        colour,
+        switch: false,
     };
     log.claim(pending.head.as_ref(), &change).await?;
-    if let Err(source) = bucket.set_pointer(env, &change.to).await {
+    let written = match colour {
+        Some(colour) => {
+            bucket
+                .set_colour_pointer(env, colour, Some(&change.to))
+                .await
+        }
+        None => Ok(()),
+    };
+    if let Err(source) = written.and(bucket.set_pointer(env, &change.to).await) {
         // Best effort: if this fails too, the claim expires after PENDING_EXPIRY.
         let _ = log.finish(&change, ChangeState::Failed).await;
         return Err(ReleaseError::PointerWrite {
@@ -194,6 +208,8 @@ pub async fn apply(
         by: change.by,
         principal: Some(change.principal),
         state: ChangeState::Done,
+        colour: change.colour,
+        switch: false,
     })
 }
 

@@ -129,6 +129,8 @@ fn pointer_set_at(secs: i64) -> Pointer {
             by: "x".into(),
             principal: None,
             state: ChangeState::Done,
+            colour: None,
+            switch: false,
         }],
     )
 }

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 use serde::Serialize;
 
 use super::time::Timestamp;
-use crate::architecture::version_key;
+use crate::architecture::{Colour, version_key};
 use crate::aws::{Aws, AwsError};
 
 const HASH: &str = "buildId";
@@ -120,6 +120,13 @@ pub struct Entry {
     pub principal: Option<String>,
     /// Whether the pointer got it.
     pub state: ChangeState,
+    /// The colour that went live, for a blue/green release or switch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colour: Option<Colour>,
+    /// A switch of colour (`blue-green switch|rollback`): no pointer changed, no node needs
+    /// a restart for it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub switch: bool,
 }
 
 /// Why a claim was refused.
@@ -176,6 +183,10 @@ pub struct Change {
     pub by: String,
     /// The AWS principal.
     pub principal: String,
+    /// The colour that went live, for a blue/green release or switch.
+    pub colour: Option<Colour>,
+    /// Traffic moved to a colour whose pointer already named the build: no pointer changed.
+    pub switch: bool,
 }
 
 /// The versions log of one env.
@@ -238,6 +249,8 @@ fn entry_from(item: &Item) -> Option<Entry> {
         by: text(item, "by").unwrap_or_else(|| "?".into()),
         principal: text(item, "principal"),
         state: ChangeState::parse(&text(item, "state").unwrap_or_default()),
+        colour: text(item, "colour").and_then(|c| c.parse().ok()),
+        switch: text(item, "kind").as_deref() == Some("switch"),
     })
 }
 
@@ -255,6 +268,12 @@ fn entry_item(env: &str, change: &Change) -> Item {
     ]);
     if let Some(from) = &change.from {
         item.insert("from".into(), s(from));
+    }
+    if let Some(colour) = change.colour {
+        item.insert("colour".into(), s(colour.as_str()));
+    }
+    if change.switch {
+        item.insert("kind".into(), s("switch"));
     }
     item
 }
@@ -365,6 +384,34 @@ impl VersionsLog {
                 })
             }
             Err(e) => Err(AwsError::from_sdk("TransactWriteItems", None, e).into()),
+        }
+    }
+
+    /// Keeps a pending claim fresh: its head's time becomes now, if no one claimed since. A
+    /// release waits minutes on new nodes; without this, others would take its claim for one
+    /// whose operator died.
+    pub async fn touch(&self, change: &Change) -> Result<(), AwsError> {
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.head_key()))
+            .update_expression("SET #at = :now")
+            .condition_expression("seq = :seq")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":now", s(Timestamp::now().to_string()))
+            .expression_attribute_values(":seq", n(change.seq))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(AwsError::from_sdk("UpdateItem", None, e)),
         }
     }
 
@@ -518,6 +565,8 @@ mod tests {
             to: "dist/master/2.tar.xz".into(),
             by: "alice@admin".into(),
             principal: "arn:aws:iam::1:user/alice".into(),
+            colour: None,
+            switch: false,
         }
     }
 

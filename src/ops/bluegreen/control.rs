@@ -1,0 +1,324 @@
+//! `ce blue-green status|switch|rollback|cleanup`: looking at both colours, moving traffic
+//! between them, and retiring the old one once a release is stable.
+//!
+//! A switch only goes to a colour that has nodes serving, so traffic is never sent to an empty
+//! target group; it is recorded in the versions log like a release (the colour's build went
+//! live) and takes the same lock.
+
+use serde::Serialize;
+
+use super::{LiveChange, Platform, Sizes, in_service};
+use crate::architecture::Colour;
+use crate::ops::OpsError;
+use crate::ops::instances::{Group, Node};
+
+/// Why a blue/green command refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The listener forwards to neither colour.
+    #[error(
+        "the HTTPS listener forwards to neither colour's target group; redeploy the compute \
+         stack (`ce deploy --stack compute`) to put it back"
+    )]
+    NoLiveColour,
+    /// The colour asked for has no node serving.
+    #[error(
+        "{colour} has no node serving (desired {desired}, {in_service} in service, {healthy} \
+         healthy): switching would send traffic nowhere. {hint}"
+    )]
+    Empty {
+        /// The colour.
+        colour: Colour,
+        /// Its desired capacity.
+        desired: u32,
+        /// Its nodes in service.
+        in_service: usize,
+        /// Its nodes healthy in the target group.
+        healthy: usize,
+        /// What to do instead.
+        hint: String,
+    },
+    /// Cleanup of a colour that is live.
+    #[error("the live colour is not cleaned up")]
+    CleanupLive,
+    /// The live colour is not fully healthy: keep the other for rollback.
+    #[error(
+        "the live colour {colour} has {healthy} of {desired} node(s) healthy; cleanup would \
+         leave nothing to roll back to. Wait, or roll back (`ce blue-green rollback`)"
+    )]
+    LiveUnhealthy {
+        /// The live colour.
+        colour: Colour,
+        /// Its healthy nodes.
+        healthy: usize,
+        /// Its desired capacity.
+        desired: u32,
+    },
+    /// An AWS call failed.
+    #[error(transparent)]
+    Ops(#[from] OpsError),
+}
+
+/// One colour as `status` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ColourStatus {
+    /// The colour.
+    pub colour: Colour,
+    /// Whether the listener forwards to it.
+    pub live: bool,
+    /// The build its pointer names: what its nodes boot.
+    pub build: Option<String>,
+    /// Its group, sizes and nodes with target health.
+    pub group: Group,
+    /// Summary of its target health.
+    pub health: &'static str,
+}
+
+/// Both colours.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// The live colour; `None` when the listener forwards to neither.
+    pub live: Option<Colour>,
+    /// Blue, then green.
+    pub colours: Vec<ColourStatus>,
+}
+
+/// Reads both colours and which is live.
+pub async fn status<P: Platform>(platform: &P) -> Result<Status, OpsError> {
+    let (live, blue, green, blue_build, green_build) = tokio::try_join!(
+        platform.live(),
+        platform.group(Colour::Blue),
+        platform.group(Colour::Green),
+        platform.pointer(Colour::Blue),
+        platform.pointer(Colour::Green),
+    )?;
+    let colours = [
+        (Colour::Blue, blue, blue_build),
+        (Colour::Green, green, green_build),
+    ]
+    .into_iter()
+    .map(|(colour, group, build)| ColourStatus {
+        colour,
+        live: live == Some(colour),
+        build,
+        health: summary(&group),
+        group,
+    })
+    .collect();
+    Ok(Status { live, colours })
+}
+
+/// The real tool's words for a target group's state.
+pub fn summary(group: &Group) -> &'static str {
+    let nodes: Vec<&Node> = group.nodes.iter().filter(|n| !n.leaving()).collect();
+    let healthy = nodes.iter().filter(|n| n.serving()).count();
+    if nodes.is_empty() {
+        "empty"
+    } else if healthy == nodes.len() {
+        "all healthy"
+    } else if healthy == 0 {
+        if nodes.iter().any(|n| n.elb.as_deref() == Some("unhealthy")) {
+            "unhealthy"
+        } else {
+            "starting"
+        }
+    } else {
+        "partially healthy"
+    }
+}
+
+impl Status {
+    /// The status as text: one block per colour, one line per node.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        match self.live {
+            Some(c) => text.push_str(&format!("live colour: {c}\n")),
+            None => text.push_str("live colour: none (the listener forwards to neither)\n"),
+        }
+        for c in &self.colours {
+            let g = &c.group;
+            text.push_str(&format!(
+                "\n{}{}  {}  desired {} min {} max {}  {}  build {}\n",
+                c.colour,
+                if c.live { " (live)" } else { "" },
+                g.name,
+                g.desired,
+                g.min,
+                g.max,
+                c.health,
+                c.build.as_deref().unwrap_or("(none)"),
+            ));
+            for n in &g.nodes {
+                text.push_str(&format!(
+                    "  {:<20} {:<15} {:<12} {:<10} target {}\n",
+                    n.id,
+                    n.private_ip.as_deref().unwrap_or("-"),
+                    n.lifecycle,
+                    n.asg_health,
+                    n.elb.as_deref().unwrap_or("not registered"),
+                ));
+            }
+        }
+        text
+    }
+}
+
+/// What a switch did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Switched {
+    /// The colour live before.
+    pub from: Option<Colour>,
+    /// The colour live now.
+    pub to: Colour,
+    /// The build it runs.
+    pub build: Option<String>,
+    /// Nothing to do: it was live already.
+    pub unchanged: bool,
+    /// Things that went wrong after traffic moved.
+    pub notes: Vec<String>,
+}
+
+/// Moves traffic to `colour`, refusing a colour with no node serving.
+pub async fn switch<P: Platform>(
+    platform: &P,
+    colour: Colour,
+    by: &str,
+) -> Result<Switched, ControlError> {
+    let (live, group, build, from_build) = tokio::try_join!(
+        platform.live(),
+        platform.group(colour),
+        platform.pointer(colour),
+        platform.pointer(colour.other()),
+    )?;
+    if live == Some(colour) {
+        return Ok(Switched {
+            from: live,
+            to: colour,
+            build,
+            unchanged: true,
+            notes: vec![],
+        });
+    }
+    let healthy = group.nodes.iter().filter(|n| n.serving()).count();
+    if healthy == 0 {
+        return Err(ControlError::Empty {
+            colour,
+            desired: group.desired,
+            in_service: in_service(&group),
+            healthy,
+            hint: format!(
+                "Release a build to it instead (`ce release VERSION`), or scale {} up first \
+                 (`aws autoscaling set-desired-capacity --auto-scaling-group-name {} \
+                 --desired-capacity N`) and wait until its nodes are healthy",
+                group.name, group.name
+            ),
+        });
+    }
+    let claim = platform
+        .claim(&LiveChange {
+            colour,
+            from: from_build.clone(),
+            to: build.clone().unwrap_or_default(),
+            by: by.to_owned(),
+            switch: true,
+        })
+        .await?;
+    if let Err(e) = platform.switch(colour).await {
+        // Traffic did not move (or did, and the answer was lost): say which.
+        let now = platform.live().await.ok().flatten();
+        let moved = now == Some(colour);
+        let _ = platform.finish(&claim, moved).await;
+        if !moved {
+            return Err(e.into());
+        }
+    } else {
+        let mut notes = Vec::new();
+        if let Err(e) = platform.finish(&claim, true).await {
+            notes.push(format!("the versions log could not record the switch: {e}"));
+        }
+        return Ok(Switched {
+            from: live,
+            to: colour,
+            build,
+            unchanged: false,
+            notes,
+        });
+    }
+    Ok(Switched {
+        from: live,
+        to: colour,
+        build,
+        unchanged: false,
+        notes: vec!["the switch answered with an error, but the listener forwards to it".into()],
+    })
+}
+
+/// Back to the colour that was live before: the other one, if it still has nodes serving.
+pub async fn rollback<P: Platform>(platform: &P, by: &str) -> Result<Switched, ControlError> {
+    let live = platform.live().await?.ok_or(ControlError::NoLiveColour)?;
+    switch(platform, live.other(), by)
+        .await
+        .map_err(|e| match e {
+            ControlError::Empty {
+                colour,
+                desired,
+                in_service,
+                healthy,
+                hint: _,
+            } => ControlError::Empty {
+                colour,
+                desired,
+                in_service,
+                healthy,
+                hint: format!(
+                    "It was cleaned up (or never released to). To go back to an older build, \
+                     release it again: `ce builds history` lists them, `ce release VERSION` \
+                     brings one up on {colour}"
+                ),
+            },
+            other => other,
+        })
+}
+
+/// What cleanup did.
+#[derive(Clone, Debug, Serialize)]
+pub struct CleanedUp {
+    /// The colour scaled to zero.
+    pub colour: Colour,
+    /// Its group.
+    pub group: String,
+    /// Nodes it had.
+    pub had: u32,
+}
+
+/// Scales the idle colour to zero, once the live one has all its nodes healthy.
+pub async fn cleanup<P: Platform>(platform: &P) -> Result<CleanedUp, ControlError> {
+    let live = platform.live().await?.ok_or(ControlError::NoLiveColour)?;
+    let idle = live.other();
+    let (live_group, idle_group) = tokio::try_join!(platform.group(live), platform.group(idle))?;
+    let healthy = live_group.nodes.iter().filter(|n| n.serving()).count();
+    if healthy == 0 || healthy < usize::try_from(live_group.desired).unwrap_or(usize::MAX) {
+        return Err(ControlError::LiveUnhealthy {
+            colour: live,
+            healthy,
+            desired: live_group.desired,
+        });
+    }
+    if idle_group.desired > 0 || idle_group.min > 0 {
+        platform
+            .set_sizes(
+                idle,
+                Sizes {
+                    min: Some(0),
+                    max: None,
+                    desired: Some(0),
+                },
+            )
+            .await?;
+    }
+    Ok(CleanedUp {
+        colour: idle,
+        group: idle_group.name,
+        had: idle_group.desired,
+    })
+}

@@ -1,0 +1,427 @@
+//! Releases, switches, rollbacks and cleanups against the fakes: every failure path asserts
+//! where traffic ends up and what was put back.
+
+use std::time::Duration;
+
+use super::control::{self, ControlError};
+use super::fake::{FakePlatform, FakeProbe, SwitchBehaviour};
+use super::release::{self, Failed, Plan, PlanError, Released, Step};
+use super::{Gate, Platform};
+use crate::architecture::Colour;
+use crate::ops::builds::Build;
+
+const OLD: &str = "dist/gh/main/1.tar.xz";
+const NEW: &str = "dist/gh/main/2.tar.xz";
+const SERVICE: &str = "https://staging.example.org/healthcheck";
+
+fn build(key: &str) -> Build {
+    Build {
+        branch: "main".into(),
+        version: key
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".tar.xz")
+            .into(),
+        key: key.into(),
+        size: 1,
+        static_key: None,
+        has_info: true,
+        hash: Some("abc".into()),
+    }
+}
+
+fn gate() -> Gate {
+    Gate {
+        health_path: "/healthcheck".into(),
+        node_checks: true,
+        node_port: 80,
+        service_url: Some("https://staging.example.org".into()),
+        request_timeout: Duration::from_secs(5),
+        gate_timeout: Duration::from_secs(60),
+        ready_timeout: Duration::from_secs(120),
+        poll: Duration::from_secs(10),
+    }
+}
+
+async fn plan(aws: &FakePlatform) -> Plan {
+    release::plan(aws, build(NEW), None, 1, 1).await.unwrap()
+}
+
+async fn release_with(
+    aws: &FakePlatform,
+    probe: &FakeProbe,
+    cancel: impl std::future::Future<Output = ()>,
+) -> Result<Released, Failed> {
+    let plan = plan(aws).await;
+    release::run(aws, probe, &plan, &gate(), "alice@admin", &|_| {}, cancel).await
+}
+
+async fn release(aws: &FakePlatform, probe: &FakeProbe) -> Result<Released, Failed> {
+    release_with(aws, probe, std::future::pending()).await
+}
+
+/// After a release that stopped before the switch: traffic where it was and nothing left over.
+fn assert_put_back(aws: &FakePlatform) {
+    let s = aws.state.borrow();
+    assert_eq!(s.live, Some(Colour::Blue), "traffic must stay on blue");
+    let green = &s.groups[&Colour::Green];
+    assert_eq!((green.min, green.max, green.desired), (0, 4, 0));
+    let blue = &s.groups[&Colour::Blue];
+    assert_eq!((blue.min, blue.max, blue.desired), (1, 4, 2));
+    assert_eq!(s.pointers[&Colour::Green], None);
+    assert_eq!(s.pointers[&Colour::Blue].as_deref(), Some(OLD));
+    assert!(s.previews.is_empty(), "preview rule left: {:?}", s.previews);
+    assert_eq!(s.claims.last().unwrap().1, Some(false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_release_brings_the_build_up_on_the_idle_colour_and_moves_traffic_to_it() {
+    let aws = FakePlatform::new(2, OLD);
+    let probe = FakeProbe::default();
+    let released = release(&aws, &probe).await.unwrap();
+    assert_eq!(released.colour, Colour::Green);
+    assert_eq!(released.previous_build.as_deref(), Some(OLD));
+
+    let s = aws.state.borrow();
+    assert_eq!(s.live, Some(Colour::Green));
+    let green = &s.groups[&Colour::Green];
+    assert_eq!((green.min, green.desired), (1, 2));
+    // The old colour keeps its nodes for rollback, no longer pinned.
+    let blue = &s.groups[&Colour::Blue];
+    assert_eq!((blue.min, blue.max, blue.desired), (0, 4, 2));
+    assert_eq!(s.pointers[&Colour::Green].as_deref(), Some(NEW));
+    assert_eq!(s.pointers[&Colour::Blue].as_deref(), Some(OLD));
+    assert!(s.previews.is_empty());
+    let (change, done) = s.claims.last().unwrap();
+    assert_eq!(
+        (change.colour, change.to.as_str(), *done),
+        (Colour::Green, NEW, Some(true))
+    );
+    assert_eq!(change.from.as_deref(), Some(OLD));
+    assert_eq!(change.by, "alice@admin");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gate_checks_every_new_node_and_the_service_with_the_preview_header() {
+    let aws = FakePlatform::new(2, OLD);
+    let probe = FakeProbe::default();
+    release(&aws, &probe).await.unwrap();
+    let asked = probe.asked.borrow();
+    let urls: Vec<&str> = asked.iter().map(|(u, _)| u.as_str()).collect();
+    // Blue had i-0001 and i-0002; green's new nodes are i-0003 and i-0004.
+    assert_eq!(
+        urls,
+        [
+            "http://10.0.0.3:80/healthcheck",
+            "http://10.0.0.4:80/healthcheck",
+            SERVICE
+        ]
+    );
+    let (_, headers) = &asked[2];
+    assert_eq!(headers.len(), 1);
+    assert_eq!(headers[0].0, "X-CE-Preview");
+    assert_eq!(headers[0].1.len(), 32, "a 128-bit token");
+    assert_eq!(aws.state.borrow().previews_opened, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_live_colour_is_pinned_and_its_pointer_untouched_while_the_release_runs() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    let calls = aws.state.borrow().calls.clone();
+    let pin = calls
+        .iter()
+        .position(|c| c == "set_sizes blue min Some(2) max Some(2) desired Some(2)");
+    let scale = calls
+        .iter()
+        .position(|c| c.starts_with("set_sizes green min Some(2)"));
+    let switch = calls.iter().position(|c| c == "switch green");
+    assert!(pin < scale && scale < switch, "{calls:#?}");
+    assert!(
+        !calls.iter().any(|c| c.starts_with("set_pointer blue")),
+        "the live colour's pointer must not change: {calls:#?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_that_never_becomes_healthy_stops_the_release_and_traffic_stays() {
+    let aws = FakePlatform::new(2, OLD);
+    aws.state.borrow_mut().new_node_health = "unhealthy".into();
+    let failed = release(&aws, &FakeProbe::default()).await.unwrap_err();
+    assert_eq!(failed.step, Step::Wait);
+    assert!(failed.reason.contains("0 of 2"), "{}", failed.reason);
+    assert!(
+        failed
+            .reason
+            .contains("i-0003 (10.0.0.3): InService, target unhealthy"),
+        "{}",
+        failed.reason
+    );
+    assert_eq!(failed.traffic, Some(Colour::Blue));
+    assert!(failed.left.is_empty(), "{:?}", failed.left);
+    assert!(
+        aws.state.borrow().touches > 0,
+        "the claim is kept fresh while waiting"
+    );
+    assert_put_back(&aws);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_health_check_answering_500_stops_the_release_with_the_answer() {
+    let aws = FakePlatform::new(2, OLD);
+    let probe = FakeProbe::default().answer(
+        "http://10.0.0.4:80/healthcheck",
+        500,
+        "no compilers found\n",
+    );
+    let failed = release(&aws, &probe).await.unwrap_err();
+    assert_eq!(failed.step, Step::NodeCheck);
+    assert!(
+        failed
+            .reason
+            .contains("node i-0004 (10.0.0.4) answered 500"),
+        "{}",
+        failed.reason
+    );
+    assert!(
+        failed.reason.contains("no compilers found"),
+        "{}",
+        failed.reason
+    );
+    assert!(
+        failed.to_string().contains("traffic stays on blue"),
+        "{failed}"
+    );
+    assert_put_back(&aws);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_check_that_times_out_stops_the_release() {
+    let aws = FakePlatform::new(2, OLD);
+    let probe = FakeProbe::default().silent(SERVICE, "timed out after 5 s");
+    let failed = release(&aws, &probe).await.unwrap_err();
+    assert_eq!(failed.step, Step::ServiceCheck);
+    assert!(
+        failed.reason.contains("did not answer"),
+        "{}",
+        failed.reason
+    );
+    assert!(
+        failed.reason.contains("timed out after 5 s"),
+        "{}",
+        failed.reason
+    );
+    // Retried every poll for the whole gate, not given up at the first failure.
+    let tries = probe
+        .asked
+        .borrow()
+        .iter()
+        .filter(|(u, _)| u == SERVICE)
+        .count();
+    assert!(tries > 1, "{tries}");
+    assert_put_back(&aws);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_while_waiting_puts_everything_back_and_traffic_stays() {
+    let aws = FakePlatform::new(2, OLD);
+    // Nodes that stay in their initial health check: the release waits until interrupted.
+    aws.state.borrow_mut().new_node_health = "initial".into();
+    let ctrl_c = tokio::time::sleep(Duration::from_secs(25));
+    let failed = release_with(&aws, &FakeProbe::default(), ctrl_c)
+        .await
+        .unwrap_err();
+    assert_eq!(failed.step, Step::Wait);
+    assert!(failed.reason.contains("interrupted"), "{}", failed.reason);
+    assert_put_back(&aws);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_listener_switch_leaves_traffic_on_the_old_colour() {
+    let aws = FakePlatform::new(2, OLD);
+    aws.state.borrow_mut().switch = SwitchBehaviour::Fails;
+    let failed = release(&aws, &FakeProbe::default()).await.unwrap_err();
+    assert_eq!(failed.step, Step::Switch);
+    assert!(
+        failed.reason.contains("ModifyListener"),
+        "{}",
+        failed.reason
+    );
+    assert_put_back(&aws);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_switch_that_took_effect_despite_an_error_finishes_the_release() {
+    let aws = FakePlatform::new(2, OLD);
+    aws.state.borrow_mut().switch = SwitchBehaviour::MovesButErrs;
+    let released = release(&aws, &FakeProbe::default()).await.unwrap();
+    assert_eq!(released.colour, Colour::Green);
+    let s = aws.state.borrow();
+    assert_eq!(s.live, Some(Colour::Green));
+    assert_eq!(
+        s.groups[&Colour::Green].desired,
+        2,
+        "the new live colour keeps its nodes"
+    );
+    assert_eq!(s.claims.last().unwrap().1, Some(true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_after_the_switch_never_strands_traffic() {
+    let aws = FakePlatform::new(2, OLD);
+    // Recording in the versions log fails once traffic has moved.
+    aws.state.borrow_mut().failing = Some("finish");
+    let released = release(&aws, &FakeProbe::default()).await.unwrap();
+    assert!(
+        released.notes[0].contains("could not record"),
+        "{:?}",
+        released.notes
+    );
+    let s = aws.state.borrow();
+    assert_eq!(s.live, Some(Colour::Green));
+    assert_eq!(s.groups[&Colour::Green].desired, 2);
+    assert!(s.groups[&Colour::Green].min >= 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_release_refuses_while_the_idle_colour_still_runs_nodes() {
+    let aws = FakePlatform::new(2, OLD);
+    aws.set_sizes(Colour::Green, super::Sizes::exactly(0, 4, 1))
+        .await
+        .unwrap();
+    let err = release::plan(&aws, build(NEW), None, 1, 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        PlanError::IdleBusy {
+            colour: Colour::Green,
+            desired: 1
+        }
+    ));
+    assert!(err.to_string().contains("ce blue-green cleanup"), "{err}");
+    assert!(aws.state.borrow().claims.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_release_size_is_the_live_size_or_the_envs_when_nothing_runs() {
+    let aws = FakePlatform::new(3, OLD);
+    assert_eq!(plan(&aws).await.capacity, 3);
+    let empty = FakePlatform::new(0, OLD);
+    let p = release::plan(&empty, build(NEW), None, 2, 1).await.unwrap();
+    assert_eq!(p.capacity, 2);
+    let forced = release::plan(&aws, build(NEW), Some(1), 2, 1)
+        .await
+        .unwrap();
+    assert_eq!(forced.capacity, 1);
+    let too_big = release::plan(&aws, build(NEW), Some(9), 2, 1)
+        .await
+        .unwrap_err();
+    assert!(too_big.to_string().contains("at most 4"), "{too_big}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn releasing_the_live_build_again_is_nothing_to_do() {
+    let aws = FakePlatform::new(2, OLD);
+    let err = release::plan(&aws, build(OLD), None, 1, 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PlanError::AlreadyLive { .. }), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_goes_back_to_the_old_colour_at_once_and_is_recorded() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    let back = control::rollback(&aws, "bob@admin").await.unwrap();
+    assert_eq!((back.from, back.to), (Some(Colour::Green), Colour::Blue));
+    let s = aws.state.borrow();
+    assert_eq!(s.live, Some(Colour::Blue));
+    let (change, done) = s.claims.last().unwrap();
+    assert_eq!(
+        (change.colour, change.to.as_str(), *done),
+        (Colour::Blue, OLD, Some(true))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_after_cleanup_refuses_and_says_how_to_go_back() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    let cleaned = control::cleanup(&aws).await.unwrap();
+    assert_eq!((cleaned.colour, cleaned.had), (Colour::Blue, 2));
+    assert_eq!(aws.group_now(Colour::Blue).desired, 0);
+    let err = control::rollback(&aws, "bob@admin").await.unwrap_err();
+    assert!(matches!(
+        err,
+        ControlError::Empty {
+            colour: Colour::Blue,
+            ..
+        }
+    ));
+    assert!(err.to_string().contains("ce release VERSION"), "{err}");
+    assert_eq!(aws.state.borrow().live, Some(Colour::Green));
+}
+
+#[tokio::test(start_paused = true)]
+async fn switch_refuses_a_colour_without_serving_nodes() {
+    let aws = FakePlatform::new(2, OLD);
+    let err = control::switch(&aws, Colour::Green, "bob@admin")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("green has no node serving"),
+        "{err}"
+    );
+    assert_eq!(aws.state.borrow().live, Some(Colour::Blue));
+    assert!(aws.state.borrow().claims.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cleanup_refuses_while_the_live_colour_is_not_all_healthy() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    aws.state
+        .borrow_mut()
+        .groups
+        .get_mut(&Colour::Green)
+        .unwrap()
+        .nodes[0]
+        .elb = Some("unhealthy".into());
+    let err = control::cleanup(&aws).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ControlError::LiveUnhealthy {
+                healthy: 1,
+                desired: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        aws.group_now(Colour::Blue).desired,
+        2,
+        "the rollback colour stays up"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_shows_both_colours_and_which_is_live() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    let status = control::status(&aws).await.unwrap();
+    assert_eq!(status.live, Some(Colour::Green));
+    let text = status.text();
+    assert!(text.contains("live colour: green"), "{text}");
+    assert!(text.contains("green (live)  ce-test-nodes-green  desired 2 min 1 max 4  all healthy  build dist/gh/main/2.tar.xz"), "{text}");
+    assert!(
+        text.contains(
+            "blue  ce-test-nodes  desired 2 min 0 max 4  all healthy  build dist/gh/main/1.tar.xz"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("i-0003"), "{text}");
+}
