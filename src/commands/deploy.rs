@@ -24,6 +24,9 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::architecture::{Colour, LIVE_COLOUR_PARAMETER};
+use crate::ops::bluegreen::edge::live_colour_of;
+
 use super::{Context, Purpose, Report};
 use crate::Status;
 use crate::architecture::StackId;
@@ -118,7 +121,11 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
                     timing
                         .aws(aws.guard_account(env.file.account_id.as_deref()))
                         .await?;
-                    planned_jobs(ctx, &api, &timing, env, plan, only).await?
+                    let jobs = planned_jobs(ctx, &api, &timing, env, plan, only).await?;
+                    timing
+                        .aws(refuse_moved_traffic(aws, env, plan, &jobs))
+                        .await?;
+                    jobs
                 }
                 // The diff checks the account alongside its first read.
                 None => {
@@ -128,6 +135,7 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
                         return Ok(Ended::Refused { status, reason });
                     }
                     let mut jobs = jobs_from_live(env, &live);
+                    timing.aws(fill_live_state(aws, &live, &mut jobs)).await?;
                     upload_large(aws, env, &mut jobs, &timing, &progress).await?;
                     jobs
                 }
@@ -204,6 +212,82 @@ pub(super) fn jobs_from_live(env: &Env, live: &DeployedEnv) -> Vec<StackJob> {
         .iter()
         .map(|s| job(env, s.id, &s.name, &s.rendered_json, imported.clone()))
         .collect()
+}
+
+/// Fills the parameters that follow live state: the compute stack's live colour is the one its
+/// listener forwards to now, so a deploy never moves traffic. A stack from before the two
+/// colours (no colour outputs yet) forwards to its one group, which becomes blue.
+pub(super) async fn fill_live_state(
+    aws: &Aws,
+    live: &DeployedEnv,
+    jobs: &mut [StackJob],
+) -> Result<()> {
+    for (stack, job) in live.stacks.iter().zip(jobs.iter_mut()) {
+        if job.rendered["Parameters"]
+            .get(LIVE_COLOUR_PARAMETER)
+            .is_none()
+        {
+            continue;
+        }
+        let previous =
+            stack
+                .deployed
+                .as_ref()
+                .and_then(|d| match d.parameters.get(LIVE_COLOUR_PARAMETER) {
+                    Some(crate::aws::cloudformation::Parameter::Value(v)) => {
+                        v.parse::<Colour>().ok()
+                    }
+                    _ => None,
+                });
+        let now = match &stack.deployed {
+            Some(d) => live_colour_of(aws, &d.outputs)
+                .await
+                .with_context(|| format!("{}: reading which colour is live", stack.name))?,
+            None => None,
+        };
+        let colour = now.or(previous).unwrap_or(Colour::Blue);
+        job.parameters
+            .insert(LIVE_COLOUR_PARAMETER.to_owned(), colour.to_string());
+    }
+    Ok(())
+}
+
+/// A planned change set carries the live colour of when it was planned; executed after a
+/// release switched colour, it would move traffic back. Such a plan is stale.
+async fn refuse_moved_traffic(
+    aws: &Aws,
+    env: &Env,
+    plan: &PlanFile,
+    jobs: &[StackJob],
+) -> Result<()> {
+    for job in jobs {
+        let Some(planned) = plan
+            .stacks
+            .iter()
+            .find(|s| s.stack_name == job.name)
+            .and_then(|s| s.parameters.get(LIVE_COLOUR_PARAMETER))
+        else {
+            continue;
+        };
+        let deployed = aws
+            .cloudformation()
+            .fetch_stacks([job.name.clone()])
+            .await?
+            .into_iter()
+            .next()
+            .flatten();
+        let Some(deployed) = deployed else { continue };
+        if let Some(now) = live_colour_of(aws, &deployed.outputs).await? {
+            if now.as_str() != planned {
+                bail!(
+                    "{}: the plan was made while {planned} was live, and {now} is live now (a                      release or switch since); executing it would move traffic back. Nothing                      was executed: plan again (`ce --env {} plan --out FILE`)",
+                    job.name,
+                    env.name
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Puts every template over the inline limit in the artifacts bucket (created on first need)

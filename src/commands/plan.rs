@@ -15,7 +15,7 @@ use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::deploy::{jobs_from_live, upload_large};
+use super::deploy::{fill_live_state, jobs_from_live, upload_large};
 use super::diff::DiffReport;
 use super::{Context, Purpose, Report};
 use crate::Status;
@@ -59,6 +59,7 @@ pub fn run_plan(
         let aws = remote.aws().await;
         let mut live = deployed::diff_env(aws, env, only).await?;
         let mut jobs = jobs_from_live(env, &live);
+        fill_live_state(aws, &live, &mut jobs).await?;
         upload_large(aws, env, &mut jobs, &timing, &progress).await?;
         let api = Cfn::new(aws);
         let missing = missing_dependencies(&api, &live).await?;

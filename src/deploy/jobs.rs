@@ -33,13 +33,16 @@ pub struct StackJob {
     pub tags: BTreeMap<String, String>,
     /// Capabilities the template needs.
     pub capabilities: Vec<Capability>,
-    /// Parameter values (the templates declare none today).
+    /// Parameter values (the compute stack's live colour, filled from the listener).
     pub parameters: BTreeMap<String, String>,
     /// This stack's exports that other stacks import.
     pub imported_exports: BTreeSet<String>,
     /// With `--plan`: the planned change set to execute instead of making one.
     pub planned: Option<Planned>,
 }
+
+/// Parameters `ce deploy` fills from live state rather than from the env file.
+pub const LIVE_STATE_PARAMETERS: [&str; 1] = [crate::architecture::LIVE_COLOUR_PARAMETER];
 
 /// A plan's change set, executed as planned.
 #[derive(Clone, Debug)]
@@ -91,10 +94,16 @@ pub fn job(
 impl StackJob {
     /// Whether the deployed stack differs in anything besides its template that a change set
     /// would change: tags, or parameters (a hidden NoEcho value always counts as different).
+    ///
+    /// Parameters filled from live state (the live colour) do not count: they follow what the
+    /// release commands changed outside CloudFormation, and updating the stack for them alone
+    /// would change nothing real. With any other change they go along, so CloudFormation
+    /// evaluates the template against the live state, never an old one.
     pub fn differs_outside_template(&self, deployed: &DeployedStack) -> bool {
         let params_differ = self
             .parameters
             .iter()
+            .filter(|(k, _)| !LIVE_STATE_PARAMETERS.contains(&k.as_str()))
             .any(|(k, v)| deployed.parameters.get(k) != Some(&Parameter::Value(v.clone())))
             || deployed
                 .parameters
