@@ -202,7 +202,7 @@ fn a_bootstrap_creates_every_stack_wired_by_imports_and_a_second_deploy_changes_
     for stack in STACKS {
         assert_eq!(statuses[format!("ce-staging-{stack}")], "CREATE_COMPLETE");
     }
-    // The target group's VPC is the network stack's export, through Fn::ImportValue.
+    // Both colours' target groups' VPC is the network stack's export, through Fn::ImportValue.
     let wired = sandbox.python(
         "import boto3, sys\n\
          kw = dict(endpoint_url=sys.argv[1], region_name='us-east-1',\n\
@@ -211,9 +211,19 @@ fn a_bootstrap_creates_every_stack_wired_by_imports_and_a_second_deploy_changes_
          groups = boto3.client('elbv2', **kw).describe_target_groups()['TargetGroups']\n\
          print(exports['ce-staging-network-VpcId'], ' '.join(g['VpcId'] for g in groups))\n",
     );
-    let (exported, imported) = wired.split_once(' ').expect("two values");
+    let mut values = wired.split(' ');
+    let exported = values.next().expect("the export");
+    let imported: Vec<&str> = values.collect();
     assert!(exported.starts_with("vpc-"), "{wired}");
-    assert_eq!(exported, imported, "the import resolved to the export");
+    assert_eq!(
+        imported.len(),
+        2,
+        "blue's and green's target groups: {wired}"
+    );
+    assert!(
+        imported.iter().all(|v| *v == exported),
+        "the import resolved to the export: {wired}"
+    );
     assert!(doc["timing"]["total_ms"].as_u64().is_some_and(|t| t > 0));
     let diff = sandbox.ce(&["--env", "staging", "diff"]);
     assert_eq!(
