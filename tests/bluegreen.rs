@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use ce_infra::architecture::{Colour, LIVE_ROUTE_OUTPUT, group_output, target_group_output};
+use ce_infra::aws::sandbox::{self, Paths};
 use ce_infra::aws::{Aws, Target};
 use ce_infra::ops::Resources;
 use ce_infra::ops::bucket::BuildsBucket;
 use ce_infra::ops::versionslog::VersionsLog;
-use ce_infra::sandbox::{self, Paths};
 use common::Run;
 use serde_json::Value;
 use tempfile::TempDir;
