@@ -149,7 +149,7 @@ fn a_must_match_setting_that_differs_exits_3_and_says_so() {
     assert_eq!(run.code, Some(3), "{}", run.describe());
     assert!(
         run.stdout.starts_with(
-            "compare staging → prod: 23 resources differ; 1 setting that must match does not\n"
+            "compare staging → prod: 25 resources differ; 1 setting that must match does not\n"
         ),
         "{}",
         run.describe()
@@ -235,7 +235,7 @@ fn the_markdown_report_has_a_table_per_group() {
     assert_eq!(run.code, Some(2), "{}", run.describe());
     let md = &run.stdout;
     for part in [
-        "### ce compare `staging` → `prod`: 23 resources differ\n",
+        "### ce compare `staging` → `prod`: 25 resources differ\n",
         "| group | resources |\n|---|---:|\n| topology | 10 |\n",
         "#### storage\n\n| resource | setting | `staging` | `prod` |\n|---|---|---|---|\n",
         "| `storage/FileSystem` (AWS::EFS::FileSystem) | `ThroughputMode` | bursting | elastic |\n",
