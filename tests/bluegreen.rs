@@ -154,6 +154,41 @@ impl Sandbox {
             .expect("hash");
     }
 
+    /// Uploads `version`'s static tarball: one file, `main.<version>.js`.
+    fn upload_static(&self, version: &str) {
+        let body = format!("console.log({version});");
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_data(&mut header, format!("main.{version}.js"), body.as_bytes())
+            .expect("tar");
+        let tar = builder.into_inner().expect("tar");
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut std::io::BufReader::new(tar.as_slice()), &mut xz).expect("xz");
+        let bucket = BuildsBucket::new(&self.aws, &self.resources().builds_bucket);
+        self.runtime
+            .block_on(bucket.put(&format!("dist/gh/main/{version}.static.tar.xz"), xz))
+            .expect("static tarball");
+    }
+
+    /// The `sha256` metadata of a static bucket object, `None` when it is missing.
+    fn static_file(&self, key: &str) -> Option<Option<String>> {
+        let bucket = BuildsBucket::new(
+            &self.aws,
+            self.resources()
+                .static_bucket
+                .as_deref()
+                .expect("static bucket"),
+        );
+        self.runtime
+            .block_on(bucket.hashes_of(vec![key.to_owned()]))
+            .expect("head")
+            .remove(key)
+    }
+
     /// The colour the HTTPS listener forwards to, read through ELB.
     fn live(&self) -> Colour {
         let r = self.resources();
@@ -279,6 +314,7 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
     for version in ["100", "101"] {
         sandbox.upload_build(version);
     }
+    sandbox.upload_static("100");
     let service = Service::start();
 
     // First release: green comes up at blue's size and takes the traffic.
@@ -299,6 +335,10 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
     );
     assert_eq!(sandbox.pointer(Colour::Blue), None);
     assert_eq!(sandbox.rules(), 0, "the preview rule is removed");
+    let sha = sandbox
+        .static_file("static/main.100.js")
+        .expect("the build's static file is in the static bucket");
+    assert_eq!(sha.map(|s| s.len()), Some(64));
     let requests = service.requests.lock().expect("lock").clone();
     assert!(
         requests.iter().any(|r| r.starts_with("GET /healthcheck ")

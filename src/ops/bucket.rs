@@ -154,6 +154,79 @@ impl BuildsBucket {
         Ok(())
     }
 
+    /// An object's body; `None` when it does not exist.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(AwsError::from_sdk("GetObject", None, e)),
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::Unreachable {
+                operation: "GetObject".into(),
+                detail: format!("reading s3://{}/{key}: {e}", self.bucket),
+            })?
+            .into_bytes();
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// Each key's `sha256` metadata, for those of `keys` that exist (`None` when it has none),
+    /// sixteen requests at a time.
+    pub async fn hashes_of(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<std::collections::BTreeMap<String, Option<String>>, AwsError> {
+        let mut found = std::collections::BTreeMap::new();
+        for chunk in keys.chunks(16) {
+            let mut set = JoinSet::new();
+            for key in chunk {
+                let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), key.clone());
+                set.spawn(async move {
+                    let head = client.head_object().bucket(&bucket).key(&key).send().await;
+                    (key, head)
+                });
+            }
+            while let Some(done) = set.join_next().await {
+                let Ok((key, head)) = done else { continue };
+                match head {
+                    Ok(head) => {
+                        let sha = head.metadata.and_then(|m| m.get("sha256").cloned());
+                        found.insert(key, sha);
+                    }
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+                    Err(e) => return Err(AwsError::from_sdk("HeadObject", None, e)),
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Uploads one static file with its hash, type and caching.
+    pub async fn put_static(&self, file: &crate::ops::statics::StaticFile) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&file.key)
+            .content_type(file.content_type())
+            .cache_control(file.cache_control())
+            .metadata("sha256", &file.sha256)
+            .body(ByteStream::from(file.body.clone()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", None, e))?;
+        Ok(())
+    }
+
     /// An object's body as text; `None` when it does not exist.
     async fn get_text(&self, key: &str) -> Result<Option<String>, AwsError> {
         let object = match self

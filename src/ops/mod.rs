@@ -16,6 +16,7 @@ pub mod instances;
 pub mod release;
 pub mod retention;
 pub mod roll;
+pub mod statics;
 pub mod table;
 pub mod time;
 pub mod versionslog;
@@ -55,6 +56,9 @@ pub enum OpsError {
     /// The change was refused (a lock, a change under way, a lost race).
     #[error(transparent)]
     Release(Box<release::ReleaseError>),
+    /// The build's static files cannot go up.
+    #[error(transparent)]
+    Static(#[from] statics::StaticError),
     /// Something AWS answered makes the operation impossible.
     #[error("{0}")]
     Refused(String),
@@ -75,6 +79,8 @@ pub struct Resources {
     pub builds_bucket: String,
     /// The versions log table (deploy history, the change head, the lock).
     pub versions_table: String,
+    /// The static files bucket CloudFront serves `static/` from.
+    pub static_bucket: Option<String>,
     /// The compute stack's outputs, absent when it is not deployed.
     compute: Option<BTreeMap<String, Output>>,
 }
@@ -109,6 +115,7 @@ impl Resources {
             env: env.to_owned(),
             builds_bucket: output(Export::BuildsBucketName.output_name())?,
             versions_table: output(Export::VersionsLogTableName.output_name())?,
+            static_bucket: output(Export::StaticBucketName.output_name()).ok(),
             compute: compute_stack.map(|s| s.outputs),
         })
     }

@@ -14,10 +14,12 @@ use crate::architecture::{
 };
 use crate::aws::{Aws, AwsError};
 use crate::ops::bucket::BuildsBucket;
+use crate::ops::builds::Build;
 use crate::ops::fleet::AwsFleet;
 use crate::ops::instances::Group;
 use crate::ops::release::{ReleaseError, check_head};
 use crate::ops::roll::Fleet;
+use crate::ops::statics::{self, Uploaded};
 use crate::ops::time::Timestamp;
 use crate::ops::versionslog::{Change, ChangeState, VersionsLog};
 use crate::ops::{OpsError, Resources};
@@ -37,6 +39,7 @@ pub struct AwsPlatform {
     autoscaling: aws_sdk_autoscaling::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     bucket: BuildsBucket,
+    statics: Option<BuildsBucket>,
     log: VersionsLog,
     principal: String,
 }
@@ -74,6 +77,10 @@ impl AwsPlatform {
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             bucket: BuildsBucket::new(aws, &resources.builds_bucket),
+            statics: resources
+                .static_bucket
+                .as_deref()
+                .map(|b| BuildsBucket::new(aws, b)),
             log: VersionsLog::new(aws, &resources.versions_table, &resources.env),
             principal: principal.to_owned(),
         })
@@ -353,6 +360,29 @@ impl Platform for AwsPlatform {
             .bucket
             .set_colour_pointer(&self.env, colour, key)
             .await?)
+    }
+
+    async fn upload_static(&self, build: &Build) -> Result<Uploaded, OpsError> {
+        let (Some(key), Some(statics)) = (&build.static_key, &self.statics) else {
+            return Ok(Uploaded::default());
+        };
+        let xz = self.bucket.get_bytes(key).await?.ok_or_else(|| {
+            OpsError::Refused(format!(
+                "the static tarball {key} vanished from the builds bucket"
+            ))
+        })?;
+        let files = statics::unpack(key, &xz)?;
+        let existing = statics
+            .hashes_of(files.iter().map(|f| f.key.clone()).collect())
+            .await?;
+        let new = statics::to_upload(&files, &existing)?;
+        for file in &new {
+            statics.put_static(file).await?;
+        }
+        Ok(Uploaded {
+            uploaded: new.len(),
+            present: files.len() - new.len(),
+        })
     }
 
     async fn claim(&self, change: &LiveChange) -> Result<Claim, OpsError> {

@@ -10,7 +10,9 @@ use std::time::Duration;
 use super::{Answer, Claim, LiveChange, Platform, Probe, Sizes};
 use crate::architecture::Colour;
 use crate::ops::OpsError;
+use crate::ops::builds::Build;
 use crate::ops::instances::{Group, Node};
+use crate::ops::statics::{StaticError, Uploaded};
 
 /// How the fake's listener answers a switch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +205,24 @@ impl Platform for FakePlatform {
         s.calls.push(format!("set_pointer {colour} {key:?}"));
         s.pointers.insert(colour, key.map(str::to_owned));
         Ok(())
+    }
+
+    async fn upload_static(&self, build: &Build) -> Result<Uploaded, OpsError> {
+        if self.state.borrow().failing == Some("upload_static") {
+            return Err(OpsError::Static(StaticError::Conflict {
+                key: "static/main.js".into(),
+                existing: "aaa".into(),
+                new: "bbb".into(),
+            }));
+        }
+        self.state
+            .borrow_mut()
+            .calls
+            .push(format!("upload_static {}", build.key));
+        Ok(Uploaded {
+            uploaded: 2,
+            present: 0,
+        })
     }
 
     async fn claim(&self, change: &LiveChange) -> Result<Claim, OpsError> {

@@ -28,7 +28,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::OpsError;
+use super::builds::Build;
 use super::instances::Group;
+use super::statics::Uploaded;
 use crate::architecture::Colour;
 
 /// Sizes of an Auto Scaling group; `None` leaves that one as it is.
@@ -114,6 +116,9 @@ pub trait Platform {
         colour: Colour,
         key: Option<&str>,
     ) -> impl Future<Output = Result<(), OpsError>>;
+    /// Puts the build's static files in the static bucket, never overwriting a file the live
+    /// build serves.
+    fn upload_static(&self, build: &Build) -> impl Future<Output = Result<Uploaded, OpsError>>;
     /// Takes the env's release lock for `change` (the versions log's head), refusing when the
     /// env is locked or another change is under way.
     fn claim(&self, change: &LiveChange) -> impl Future<Output = Result<Claim, OpsError>>;

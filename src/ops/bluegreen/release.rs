@@ -7,13 +7,16 @@
 //!    scaling cannot change it under the release;
 //! 3. **point** — the idle colour's pointer names the build; the live colour's pointer is
 //!    untouched, so a node the live colour launches meanwhile still boots the live build;
-//! 4. **scale** — the idle group goes to the live group's size;
-//! 5. **wait** — until that many nodes are in service and healthy in the idle target group;
-//! 6. **gate** — every new node's health path answers 200, and so does the service through
+//! 4. **static** — the build's static files go to the static bucket; they are named by their
+//!    content, and a key holding other content stops the release, so the live build's files
+//!    are never overwritten (nor removed on the way back: unused, they harm nothing);
+//! 5. **scale** — the idle group goes to the live group's size;
+//! 6. **wait** — until that many nodes are in service and healthy in the idle target group;
+//! 7. **gate** — every new node's health path answers 200, and so does the service through
 //!    CloudFront and the load balancer, reached with a preview header that a temporary
 //!    listener rule routes to the idle colour;
-//! 7. **switch** — the listener forwards to the idle colour;
-//! 8. **record** — the versions log records colour, build, who and when; the new live group
+//! 8. **switch** — the listener forwards to the idle colour;
+//! 9. **record** — the versions log records colour, build, who and when; the new live group
 //!    keeps the env's minimum, the old one keeps its nodes (for `rollback`) with minimum 0.
 //!
 //! A failure or Ctrl-C before the switch leaves traffic where it was and puts everything back:
@@ -49,6 +52,8 @@ pub enum Step {
     Pin,
     /// Pointing the idle colour at the build.
     Point,
+    /// Putting the build's static files in the static bucket.
+    Static,
     /// Scaling the idle colour up.
     Scale,
     /// Waiting for its nodes to be in service and healthy.
@@ -67,6 +72,7 @@ impl std::fmt::Display for Step {
             Step::Lock => "taking the release lock",
             Step::Pin => "pinning the live group's size",
             Step::Point => "pointing the idle colour at the build",
+            Step::Static => "uploading the build's static files",
             Step::Scale => "scaling the idle colour up",
             Step::Wait => "waiting for the new nodes to be in service and healthy",
             Step::NodeCheck => "checking each new node's health path",
@@ -409,6 +415,18 @@ async fn steps<P: Platform, H: Probe>(
         .set_pointer(idle, Some(&plan.build.key))
         .await
         .map_err(Stop::aws(Step::Point))?;
+
+    enter(Step::Static);
+    let uploaded = platform
+        .upload_static(&plan.build)
+        .await
+        .map_err(Stop::aws(Step::Static))?;
+    if uploaded.uploaded + uploaded.present > 0 {
+        progress(&format!(
+            "static files: {} uploaded, {} already there",
+            uploaded.uploaded, uploaded.present
+        ));
+    }
 
     enter(Step::Scale);
     journal.borrow_mut().scaled = true;

@@ -238,6 +238,40 @@ async fn ctrl_c_while_waiting_puts_everything_back_and_traffic_stays() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn static_files_go_up_before_any_node_starts() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    let calls = aws.state.borrow().calls.clone();
+    let uploaded = calls
+        .iter()
+        .position(|c| c == &format!("upload_static {NEW}"));
+    let scaled = calls.iter().position(|c| c.starts_with("set_sizes green"));
+    assert!(uploaded.is_some() && uploaded < scaled, "{calls:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_static_file_that_would_overwrite_the_live_builds_stops_the_release() {
+    let aws = FakePlatform::new(2, OLD);
+    aws.state.borrow_mut().failing = Some("upload_static");
+    let failed = release(&aws, &FakeProbe::default()).await.unwrap_err();
+    assert_eq!(failed.step, Step::Static);
+    assert!(
+        failed.reason.contains("static/main.js"),
+        "{}",
+        failed.reason
+    );
+    assert!(
+        !aws.state
+            .borrow()
+            .calls
+            .iter()
+            .any(|c| c.starts_with("set_sizes green")),
+        "no node of green was started"
+    );
+    assert_put_back(&aws);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failed_listener_switch_leaves_traffic_on_the_old_colour() {
     let aws = FakePlatform::new(2, OLD);
     aws.state.borrow_mut().switch = SwitchBehaviour::Fails;
