@@ -1,7 +1,7 @@
-//! The compute stack: the web nodes' IAM role, launch template (with the boot script of
-//! `user_data`), the internet-facing load balancer with its HTTP→HTTPS redirect and HTTPS
-//! listener, the target group, and the Auto Scaling group with its rolling update and CPU
-//! scaling policies.
+//! The compute stack: the web nodes' IAM role (`node_role`), launch template (with the boot
+//! script of `user_data`), the internet-facing load balancer with its HTTPS listener that
+//! serves CloudFront only (`listeners`), the target group, and the Auto Scaling group with its
+//! rolling update and CPU scaling policies.
 //!
 //! Everything the nodes need from other stacks (subnets, security groups, file system,
 //! buckets, links table) is imported; the exports are what the edge and monitoring stacks
@@ -17,25 +17,20 @@ use crate::model::ec2::{
     BlockDeviceMapping, Ebs, IamInstanceProfileSpecification, LaunchTemplate, LaunchTemplateData,
     LaunchTemplateTagSpecification, MetadataOptions, Monitoring,
 };
-use crate::model::elbv2::{
-    Action, Certificate, Listener, LoadBalancer, Matcher, TargetGroup, TargetType, attributes,
-};
-use crate::model::iam::{InstanceProfile, Policy, PolicyDocument, Principal, Role, Statement};
+use crate::model::elbv2::{LoadBalancer, Matcher, TargetGroup, TargetType, attributes};
 use crate::model::template::{AutoScalingRollingUpdate, AutoScalingScheduledAction, UpdatePolicy};
 use crate::model::{Expr, LogicalId, Template};
 
 use super::network::NODE_HTTP_PORT;
 use super::{Ctx, Export, UserDataError, user_data};
 
+mod listeners;
+mod node_role;
+
 /// TLS policy of the HTTPS listener: TLS 1.3 and 1.2 with forward-secret ciphers only.
 pub const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 /// Root device of the AMI (Ubuntu's).
 const ROOT_DEVICE: &str = "/dev/sda1";
-/// AWS-managed policies the nodes need: Session Manager and the CloudWatch agent.
-const MANAGED_POLICIES: [&str; 2] = [
-    "AmazonSSMManagedInstanceCore",
-    "CloudWatchAgentServerPolicy",
-];
 /// Auto Scaling processes that would fight a rolling update.
 const SUSPENDED_DURING_UPDATE: [&str; 5] = [
     "HealthCheck",
@@ -46,14 +41,14 @@ const SUSPENDED_DURING_UPDATE: [&str; 5] = [
 ];
 
 /// Logical ids of the stack, shared with tests and (by output name) the operations commands.
-mod ids {
+pub(super) mod ids {
     pub const ROLE: &str = "NodeRole";
     pub const PROFILE: &str = "NodeInstanceProfile";
     pub const LAUNCH_TEMPLATE: &str = "NodeLaunchTemplate";
     pub const TARGET_GROUP: &str = "NodeTargetGroup";
     pub const LOAD_BALANCER: &str = "LoadBalancer";
-    pub const HTTP_LISTENER: &str = "HttpListener";
     pub const HTTPS_LISTENER: &str = "HttpsListener";
+    pub const ORIGIN_RULE: &str = "OriginListenerRule";
     pub const GROUP: &str = "NodeAutoScalingGroup";
     pub const CPU_POLICY: &str = "CpuScalingPolicy";
 }
@@ -63,11 +58,11 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Result<Template, UserDataError> {
         "ce {} compute: node role, launch template, load balancer, Auto Scaling group",
         ctx.env_name()
     ));
-    let (role, profile) = add_node_role(ctx, &mut t);
+    let (role, profile) = node_role::add_node_role(ctx, &mut t);
     let launch_template = add_launch_template(ctx, &mut t, &profile)?;
     let target_group = add_target_group(ctx, &mut t);
     let load_balancer = add_load_balancer(ctx, &mut t);
-    let https = add_listeners(ctx, &mut t, &load_balancer, &target_group);
+    let https = listeners::add_listeners(ctx, &mut t, &load_balancer, &target_group);
     let group = add_group(ctx, &mut t, &launch_template, &target_group, &https);
 
     ctx.export(
@@ -122,76 +117,6 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Result<Template, UserDataError> {
         Expr::reference(&role),
     );
     Ok(t)
-}
-
-/// The nodes' role (read builds, read and write short links, Session Manager, CloudWatch
-/// agent) and its instance profile.
-fn add_node_role(ctx: &Ctx<'_>, t: &mut Template) -> (LogicalId, LogicalId) {
-    let builds = ctx.import(Export::BuildsBucketArn);
-    let under_builds = |prefix: &str| {
-        Expr::sub_with(
-            format!("${{Bucket}}/{prefix}"),
-            [("Bucket", builds.clone())],
-        )
-    };
-    let read_builds = PolicyDocument::new(vec![
-        Statement::allow(
-            &["s3:GetObject"],
-            vec![under_builds("dist/*"), under_builds("version/*")],
-        )
-        .sid("ReadBuildsAndPointers"),
-        // Without ListBucket a missing key is a 403; with it, a 404 that says what is wrong.
-        // Unconditioned: S3 evaluates that 404 without any s3:prefix to match.
-        Statement::allow(&["s3:ListBucket"], vec![builds.clone()]).sid("ListBuilds"),
-    ]);
-    let links = PolicyDocument::new(vec![
-        Statement::allow(
-            &[
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:Query",
-            ],
-            vec![ctx.import(Export::LinksTableArn)],
-        )
-        .sid("ReadWriteShortLinks"),
-    ]);
-    let role = LogicalId::new(ids::ROLE);
-    t.add(
-        &role,
-        Role {
-            assume_role_policy_document: PolicyDocument::new(vec![
-                Statement::allow(&["sts:AssumeRole"], vec![])
-                    .principal(Principal::Service(vec!["ec2.amazonaws.com".into()])),
-            ]),
-            description: Some(format!("ce {} web nodes", ctx.env_name())),
-            managed_policy_arns: MANAGED_POLICIES
-                .iter()
-                .map(|name| Expr::sub(format!("arn:${{AWS::Partition}}:iam::aws:policy/{name}")))
-                .collect(),
-            policies: vec![
-                Policy {
-                    policy_name: "ReadBuilds".into(),
-                    policy_document: read_builds,
-                },
-                Policy {
-                    policy_name: "ShortLinks".into(),
-                    policy_document: links,
-                },
-            ],
-            path: None,
-            tags: ctx.tags("node"),
-        },
-    );
-    let profile = LogicalId::new(ids::PROFILE);
-    t.add(
-        &profile,
-        InstanceProfile {
-            roles: vec![Expr::reference(&role)],
-            path: None,
-        },
-    );
-    (role, profile)
 }
 
 fn add_launch_template(
@@ -317,46 +242,6 @@ fn add_load_balancer(ctx: &Ctx<'_>, t: &mut Template) -> LogicalId {
     id
 }
 
-/// HTTP redirects to HTTPS; HTTPS forwards to the nodes. Returns the HTTPS listener.
-fn add_listeners(
-    ctx: &Ctx<'_>,
-    t: &mut Template,
-    load_balancer: &LogicalId,
-    target_group: &LogicalId,
-) -> LogicalId {
-    let domain = &ctx.env.file.domain;
-    let certificate = domain
-        .alb_certificate_arn
-        .as_deref()
-        .unwrap_or(&domain.certificate_arn);
-    t.add(
-        &LogicalId::new(ids::HTTP_LISTENER),
-        Listener {
-            load_balancer_arn: Expr::reference(load_balancer),
-            port: Some(80),
-            protocol: Some("HTTP".into()),
-            ssl_policy: None,
-            certificates: vec![],
-            default_actions: vec![Action::redirect_to_https()],
-        },
-    );
-    let https = LogicalId::new(ids::HTTPS_LISTENER);
-    t.add(
-        &https,
-        Listener {
-            load_balancer_arn: Expr::reference(load_balancer),
-            port: Some(443),
-            protocol: Some("HTTPS".into()),
-            ssl_policy: Some(SSL_POLICY.into()),
-            certificates: vec![Certificate {
-                certificate_arn: certificate.into(),
-            }],
-            default_actions: vec![Action::forward(Expr::reference(target_group))],
-        },
-    );
-    https
-}
-
 fn add_group(
     ctx: &Ctx<'_>,
     t: &mut Template,
@@ -469,307 +354,4 @@ fn rolling_update(c: &Compute) -> UpdatePolicy {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use serde_json::{Value, json};
-
-    use super::*;
-
-    fn built(env: &str) -> Value {
-        let env = crate::config::load(Path::new("envs"), env).unwrap();
-        serde_json::to_value(build(&Ctx { env: &env }).unwrap()).unwrap()
-    }
-
-    fn properties<'a>(t: &'a Value, id: &str) -> &'a Value {
-        &t["Resources"][id]["Properties"]
-    }
-
-    #[test]
-    fn launch_template_requires_imdsv2_with_hop_limit_one() {
-        let t = built("prod");
-        let md = &properties(&t, ids::LAUNCH_TEMPLATE)["LaunchTemplateData"]["MetadataOptions"];
-        assert_eq!(md["HttpTokens"], "required");
-        assert_eq!(md["HttpPutResponseHopLimit"], 1);
-        assert_eq!(md["InstanceMetadataTags"], "enabled");
-    }
-
-    #[test]
-    fn root_volume_is_encrypted_gp3_of_the_configured_size() {
-        let t = built("prod");
-        let ebs = &properties(&t, ids::LAUNCH_TEMPLATE)["LaunchTemplateData"]["BlockDeviceMappings"]
-            [0]["Ebs"];
-        assert_eq!(ebs["VolumeType"], "gp3");
-        assert_eq!(ebs["Encrypted"], true);
-        assert_eq!(ebs["VolumeSize"], 16);
-    }
-
-    #[test]
-    fn user_data_is_base64_of_sub_with_variables() {
-        let t = built("staging");
-        let ud = &properties(&t, ids::LAUNCH_TEMPLATE)["LaunchTemplateData"]["UserData"];
-        let sub = &ud["Fn::Base64"]["Fn::Sub"];
-        assert!(sub[0].as_str().unwrap().starts_with("#!/bin/bash"));
-        assert_eq!(
-            sub[1]["FileSystemId"],
-            json!({"Fn::ImportValue": "ce-staging-storage-FileSystemId"})
-        );
-    }
-
-    #[test]
-    fn group_uses_elb_health_checks_with_the_grace_period() {
-        let t = built("prod");
-        let g = properties(&t, ids::GROUP);
-        assert_eq!(g["HealthCheckType"], "ELB");
-        assert_eq!(g["HealthCheckGracePeriod"], 240);
-        assert_eq!(g["TargetGroupARNs"], json!([{"Ref": ids::TARGET_GROUP}]));
-        assert_eq!(
-            g["VPCZoneIdentifier"],
-            json!({"Fn::Split": [",", {"Fn::ImportValue": "ce-prod-network-SubnetIds"}]})
-        );
-    }
-
-    #[test]
-    fn rolling_update_keeps_min_in_service_below_max() {
-        let t = built("staging");
-        let group = &t["Resources"][ids::GROUP];
-        let ru = &group["UpdatePolicy"]["AutoScalingRollingUpdate"];
-        assert_eq!(ru["MinInstancesInService"], 1);
-        assert_eq!(ru["MaxBatchSize"], 1);
-        assert_eq!(ru["PauseTime"], "PT300S");
-        assert!(
-            ru["SuspendProcesses"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("AZRebalance"))
-        );
-        assert_eq!(
-            group["UpdatePolicy"]["AutoScalingScheduledAction"]["IgnoreUnmodifiedGroupSizeProperties"],
-            true
-        );
-    }
-
-    #[test]
-    fn min_in_service_is_capped_when_min_equals_max() {
-        let mut env = crate::config::load(Path::new("envs"), "staging").unwrap();
-        env.file.compute.min_size = 3;
-        env.file.compute.max_size = 3;
-        let policy = rolling_update(&env.file.compute);
-        let ru = policy.auto_scaling_rolling_update.unwrap();
-        assert_eq!(ru.min_instances_in_service, 2);
-    }
-
-    #[test]
-    fn http_listener_redirects_to_https() {
-        let t = built("prod");
-        let l = properties(&t, ids::HTTP_LISTENER);
-        assert_eq!(l["Port"], 80);
-        let action = &l["DefaultActions"][0];
-        assert_eq!(action["Type"], "redirect");
-        assert_eq!(action["RedirectConfig"]["Protocol"], "HTTPS");
-        assert_eq!(action["RedirectConfig"]["StatusCode"], "HTTP_301");
-    }
-
-    #[test]
-    fn https_listener_uses_modern_tls_and_forwards_to_the_nodes() {
-        let t = built("prod");
-        let l = properties(&t, ids::HTTPS_LISTENER);
-        assert_eq!(l["Protocol"], "HTTPS");
-        assert_eq!(l["SslPolicy"], SSL_POLICY);
-        assert!(
-            l["Certificates"][0]["CertificateArn"]
-                .as_str()
-                .unwrap()
-                .starts_with("arn:aws:acm:")
-        );
-        assert_eq!(
-            l["DefaultActions"][0],
-            json!({"Type": "forward", "TargetGroupArn": {"Ref": ids::TARGET_GROUP}})
-        );
-    }
-
-    #[test]
-    fn mixed_policy_only_when_spot_is_configured() {
-        let prod = built("prod");
-        let g = properties(&prod, ids::GROUP);
-        let mixed = &g["MixedInstancesPolicy"];
-        assert_eq!(
-            mixed["LaunchTemplate"]["Overrides"]
-                .as_array()
-                .unwrap()
-                .len(),
-            16
-        );
-        assert_eq!(
-            mixed["InstancesDistribution"]["OnDemandPercentageAboveBaseCapacity"],
-            0
-        );
-        assert_eq!(g["CapacityRebalance"], true);
-        assert!(g.get("LaunchTemplate").is_none());
-
-        let staging = built("staging");
-        let g = properties(&staging, ids::GROUP);
-        assert!(g.get("MixedInstancesPolicy").is_none());
-        assert!(g.get("CapacityRebalance").is_none());
-        assert_eq!(
-            g["LaunchTemplate"]["Version"],
-            json!({"Fn::GetAtt": [ids::LAUNCH_TEMPLATE, "LatestVersionNumber"]})
-        );
-    }
-
-    #[test]
-    fn desired_capacity_only_when_configured() {
-        assert!(
-            properties(&built("prod"), ids::GROUP)
-                .get("DesiredCapacity")
-                .is_none()
-        );
-        assert_eq!(
-            properties(&built("staging"), ids::GROUP)["DesiredCapacity"],
-            "1"
-        );
-    }
-
-    #[test]
-    fn cpu_policy_only_when_a_target_is_set() {
-        let prod = built("prod");
-        let p = properties(&prod, ids::CPU_POLICY);
-        assert_eq!(p["TargetTrackingConfiguration"]["TargetValue"], 25.0);
-        assert_eq!(p["AutoScalingGroupName"], json!({"Ref": ids::GROUP}));
-        assert!(built("staging")["Resources"].get(ids::CPU_POLICY).is_none());
-    }
-
-    #[test]
-    fn group_tags_propagate_the_environment() {
-        let t = built("prod");
-        let tags = properties(&t, ids::GROUP)["Tags"]
-            .as_array()
-            .unwrap()
-            .clone();
-        assert!(
-            tags.contains(
-                &json!({"Key": "Environment", "Value": "prod", "PropagateAtLaunch": true})
-            )
-        );
-        assert!(tags.iter().all(|tag| tag["PropagateAtLaunch"] == true));
-    }
-
-    #[test]
-    fn load_balancer_logs_and_protection_follow_the_env() {
-        let attribute = |t: &Value, key: &str| {
-            properties(t, ids::LOAD_BALANCER)["LoadBalancerAttributes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|a| a["Key"] == key)
-                .map(|a| a["Value"].clone())
-        };
-        let prod = built("prod");
-        assert_eq!(
-            attribute(&prod, "deletion_protection.enabled"),
-            Some(json!("true"))
-        );
-        assert_eq!(
-            attribute(&prod, "access_logs.s3.prefix"),
-            Some(json!("elb"))
-        );
-        assert_eq!(
-            attribute(&prod, "access_logs.s3.bucket"),
-            Some(json!({"Fn::ImportValue": "ce-prod-storage-LogsBucketName"}))
-        );
-        assert_eq!(
-            attribute(&prod, "routing.http.drop_invalid_header_fields.enabled"),
-            Some(json!("true"))
-        );
-        let staging = built("staging");
-        assert_eq!(
-            attribute(&staging, "deletion_protection.enabled"),
-            Some(json!("false"))
-        );
-    }
-
-    #[test]
-    fn target_group_health_check_and_algorithm_come_from_the_env() {
-        let t = built("prod");
-        let tg = properties(&t, ids::TARGET_GROUP);
-        assert_eq!(tg["Port"], 80);
-        assert_eq!(tg["HealthCheckPath"], "/healthcheck");
-        assert_eq!(tg["HealthCheckIntervalSeconds"], 10);
-        assert_eq!(tg["HealthCheckTimeoutSeconds"], 8);
-        assert!(tg["TargetGroupAttributes"].as_array().unwrap().contains(
-            &json!({"Key": "load_balancing.algorithm.type", "Value": "least_outstanding_requests"})
-        ));
-        assert!(
-            tg["TargetGroupAttributes"]
-                .as_array()
-                .unwrap()
-                .contains(&json!({"Key": "deregistration_delay.timeout_seconds", "Value": "20"}))
-        );
-    }
-
-    #[test]
-    fn node_role_is_least_privilege() {
-        let t = built("prod");
-        let role = properties(&t, ids::ROLE);
-        for policy in role["Policies"].as_array().unwrap() {
-            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
-                for action in statement["Action"].as_array().unwrap() {
-                    assert!(
-                        !action.as_str().unwrap().contains('*'),
-                        "wildcard action {action}"
-                    );
-                }
-                assert!(
-                    !statement["Resource"]
-                        .as_array()
-                        .unwrap()
-                        .contains(&json!("*"))
-                );
-            }
-        }
-        assert_eq!(
-            role["ManagedPolicyArns"][0],
-            json!({"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"})
-        );
-        assert_eq!(
-            role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"][0],
-            "ec2.amazonaws.com"
-        );
-    }
-
-    #[test]
-    fn exports_and_operations_outputs_are_present() {
-        let t = built("prod");
-        let outputs = &t["Outputs"];
-        for export in [
-            Export::LoadBalancerDnsName,
-            Export::LoadBalancerFullName,
-            Export::TargetGroupFullName,
-            Export::AutoScalingGroupName,
-        ] {
-            let name = export.output_name();
-            assert_eq!(
-                outputs[name]["Export"]["Name"],
-                format!("ce-prod-compute-{name}"),
-                "{name}"
-            );
-        }
-        for plain in [
-            "TargetGroupArn",
-            "HttpsListenerArn",
-            "LaunchTemplateId",
-            "NodeRoleName",
-        ] {
-            assert!(outputs[plain]["Value"].is_object(), "{plain}");
-            assert!(outputs[plain].get("Export").is_none(), "{plain}");
-        }
-        assert_eq!(
-            outputs["LoadBalancerFullName"]["Value"],
-            json!({"Fn::Select": ["1", {"Fn::Split": ["loadbalancer/", {"Ref": ids::LOAD_BALANCER}]}]})
-        );
-        assert_eq!(
-            outputs["TargetGroupFullName"]["Value"],
-            json!({"Fn::Select": ["5", {"Fn::Split": [":", {"Ref": ids::TARGET_GROUP}]}]})
-        );
-    }
-}
+mod tests;
