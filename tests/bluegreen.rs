@@ -189,23 +189,26 @@ impl Sandbox {
             .remove(key)
     }
 
-    /// The colour the HTTPS listener forwards to, read through ELB.
+    /// The colour the live route (the listener's origin rule) forwards to, read through ELB.
     fn live(&self) -> Colour {
         let r = self.resources();
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(self.aws.sdk_config());
-        let listener = r.compute_output(LIVE_ROUTE_OUTPUT).expect("route");
+        let route = r.compute_output(LIVE_ROUTE_OUTPUT).expect("route");
+        assert!(route.contains(":listener-rule/"), "{route}");
         let out = self
             .runtime
-            .block_on(elb.describe_listeners().listener_arns(listener).send())
-            .expect("describe listeners");
-        let target = out.listeners()[0].default_actions()[0]
+            .block_on(elb.describe_rules().rule_arns(route).send())
+            .expect("describe rules");
+        let rule = &out.rules()[0];
+        assert_eq!(rule.priority(), Some("100"));
+        let target = rule.actions()[0]
             .target_group_arn()
             .expect("forward")
             .to_owned();
         Colour::ALL
             .into_iter()
             .find(|c| r.compute_output(&target_group_output(*c)).expect("tg") == target)
-            .expect("the listener forwards to a colour")
+            .expect("the origin rule forwards to a colour")
     }
 
     /// (min, max, desired, instances) of a colour's group, read through Auto Scaling.
@@ -250,10 +253,10 @@ impl Sandbox {
                     .send(),
             )
             .expect("describe rules");
-        // The default rule is always listed.
+        // The default rule is always listed, and the template's origin rule stays.
         out.rules()
             .iter()
-            .filter(|r| r.is_default() != Some(true))
+            .filter(|r| r.is_default() != Some(true) && r.priority() != Some("100"))
             .count()
     }
 
@@ -460,7 +463,8 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
     assert_eq!(sandbox.live(), Colour::Green);
 }
 
-/// The compute stack as rendered before there were two colours (one group, one target group),
+/// The compute stack as rendered before there were two colours (one group, one target group,
+/// the origin rule forwarding to it),
 /// against today's render: the migration is one deploy, and the diff says what it does.
 #[test]
 fn migrating_from_one_group_to_two_is_an_in_place_deploy_the_diff_explains() {
@@ -507,7 +511,13 @@ fn migrating_from_one_group_to_two_is_an_in_place_deploy_the_diff_explains() {
             .iter()
             .all(|r| r.logical_id != "NodeTargetGroup" || r.impact < Impact::MayReplace)
     );
-    assert_eq!(find("HttpsListener").action, Action::Modify);
+    // The origin rule's forward follows `LiveColour`; the listener itself is unchanged.
+    assert_eq!(find("OriginListenerRule").action, Action::Modify);
+    assert!(
+        diff.resources
+            .iter()
+            .all(|r| r.logical_id != "HttpsListener")
+    );
     // The export monitoring imports keeps its value: blue kept the target group.
     assert!(
         diff.exports
@@ -532,7 +542,7 @@ fn migrating_from_one_group_to_two_is_an_in_place_deploy_the_diff_explains() {
     for expected in [
         "GreenAutoScalingGroup",
         "NodeAutoScalingGroup",
-        "HttpsListener",
+        "OriginListenerRule",
         "LiveColour",
     ] {
         assert!(text.contains(expected), "{expected} in:\n{text}");

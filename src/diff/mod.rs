@@ -11,10 +11,12 @@
 
 pub mod changeset;
 mod compute;
+mod coverage;
 pub mod format;
 pub mod impact;
 pub mod model;
 pub mod normalise;
+mod notes;
 pub mod security;
 pub mod sets;
 
