@@ -16,7 +16,9 @@ use crate::architecture::{self, StackId, UserDataError};
 use crate::aws::cloudformation::{DeployedStack, FetchError};
 use crate::aws::{AccountError, Aws};
 use crate::config::Env;
-use crate::diff::{self, ChangeSetEvidence, DiffError, EnvDiff, ExportChange, StackDiff};
+use crate::diff::{
+    self, ChangeSetEvidence, ChangedImports, DiffError, EnvDiff, ExportChange, StackDiff,
+};
 use crate::render::{self, RenderedStack};
 
 /// One stack of the env: its fresh render and, if it exists, what CloudFormation has.
@@ -131,17 +133,19 @@ impl LiveEnv {
         importers: BTreeMap<String, Vec<String>>,
     ) -> Result<Self, LiveError> {
         let imported: BTreeSet<String> = importers.keys().cloned().collect();
-        let diffs = stacks
-            .iter()
-            .map(|s| {
-                let input =
-                    diff::StackInput::new(&s.name, s.baseline(), &s.rendered_json, &imported);
-                diff::diff_stack(&input).map_err(|source| LiveError::Diff {
-                    stack: s.name.clone(),
-                    source,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // In deploy order, so an export that changes value reaches the stacks importing it.
+        let mut changed = ChangedImports::new();
+        let mut diffs = Vec::with_capacity(stacks.len());
+        for s in &stacks {
+            let input = diff::StackInput::new(&s.name, s.baseline(), &s.rendered_json, &imported)
+                .with_changed_imports(&changed);
+            let stack_diff = diff::diff_stack(&input).map_err(|source| LiveError::Diff {
+                stack: s.name.clone(),
+                source,
+            })?;
+            diff::record_changed_exports(&stack_diff, &mut changed);
+            diffs.push(stack_diff);
+        }
         Ok(LiveEnv {
             diff: EnvDiff {
                 env: env.clone(),
@@ -179,6 +183,10 @@ impl LiveEnv {
                     stack: id.to_string(),
                 })?;
         let imported = self.imported_exports();
+        let mut changed = ChangedImports::new();
+        for earlier in &self.diff.stacks[..index] {
+            diff::record_changed_exports(earlier, &mut changed);
+        }
         let stack = &self.stacks[index];
         let input = diff::StackInput::new(
             &stack.name,
@@ -186,7 +194,8 @@ impl LiveEnv {
             &stack.rendered_json,
             &imported,
         )
-        .with_change_set(evidence);
+        .with_change_set(evidence)
+        .with_changed_imports(&changed);
         let refined = diff::diff_stack(&input).map_err(|source| LiveError::Diff {
             stack: stack.name.clone(),
             source,

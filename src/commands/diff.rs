@@ -102,6 +102,7 @@ fn describe_target(target: &Target, region: &str) -> String {
 /// which stacks import each export.
 pub fn json_form(live: &LiveEnv) -> Value {
     let mut doc = format::to_json(&live.diff);
+    doc["blocked_exports"] = json!(live.diff.blocked_exports_ways(&live.importers));
     let Some(stacks) = doc.get_mut("stacks").and_then(Value::as_array_mut) else {
         return doc;
     };
@@ -146,14 +147,7 @@ fn write_text(out: &mut dyn Write, live: &LiveEnv, colour: bool) -> Result<()> {
             writeln!(out, "  {reason}")?;
         }
     }
-    let blocked = live.diff.blocked_exports();
-    if !blocked.is_empty() {
-        writeln!(out, "Imported by:")?;
-        for export in blocked {
-            let importers = live.importers.get(export).map(|v| v.join(", "));
-            writeln!(out, "  {export}: {}", importers.unwrap_or_default())?;
-        }
-    }
+    format::write_ways_forward(out, &live.diff.blocked_exports_ways(&live.importers))?;
     Ok(())
 }
 

@@ -1,13 +1,11 @@
-//! Offline replacement prediction: which property changes force a new physical resource, how
-//! a replacement spreads to the resources that refer to the replaced one, and what replacing
-//! or removing a stateful resource does to its data.
+//! Offline replacement prediction: which property changes force a new physical resource, and
+//! what replacing or removing a stateful resource does to its data. How a change spreads to
+//! the resources that read the changed one is [`super::spread`]'s job.
 //!
 //! [`REPLACEMENT_TABLE`] is a superset of the `createOnlyProperties` of CloudFormation's
 //! registry schemas for every resource type the architecture uses (a test checks it against
 //! the schemas cfn-lint ships). The schemas miss some replacements; the extra entries are
 //! marked "beyond the schema" below. A change set, when there is one, refines all of this.
-
-use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -293,76 +291,6 @@ fn push_reference(path: &PropertyPath, id: &str, out: &mut Vec<(PropertyPath, St
     }
 }
 
-/// Spreads replacement to the resources that refer to a replaced one, until nothing changes.
-///
-/// A reference in a replacement-forcing position replaces the referrer when the target is
-/// certainly replaced, and may replace it when the target only may be (or the position is
-/// conditional); a reference anywhere else updates the referrer in place with the new id.
-/// Impacts only rise, so this reaches a fixed point. Verdicts confirmed by a change set stay.
-pub(crate) fn spread(
-    old: &NormTemplate,
-    new: &NormTemplate,
-    diffs: &mut BTreeMap<String, ResourceDiff>,
-) {
-    // Only resources on both sides keep a physical id that can change under them.
-    let mut refs: Vec<(&str, &str, PropertyPath, String)> = Vec::new();
-    for (id, res) in &new.resources {
-        if old.resources.get(id).is_some_and(|o| o.ty == res.ty) {
-            let mut found = Vec::new();
-            references(&res.properties, &PropertyPath::default(), &mut found);
-            refs.extend(
-                found
-                    .into_iter()
-                    .map(|(p, t)| (id.as_str(), res.ty.as_str(), p, t)),
-            );
-        }
-    }
-    loop {
-        let mut raised = false;
-        for (id, ty, path, target) in &refs {
-            let target_impact = match diffs.get(target.as_str()) {
-                Some(d) if matches!(d.action, Action::Modify | Action::Replace) => d.impact,
-                _ => continue,
-            };
-            if target_impact < Impact::MayReplace || target == id {
-                continue;
-            }
-            let position = property_impact(ty, &path.keys());
-            let impact = match (target_impact, position) {
-                (Impact::Replace, Impact::Replace) => Impact::Replace,
-                (_, Impact::Replace | Impact::MayReplace) => Impact::MayReplace,
-                _ => Impact::Update,
-            };
-            let cause = format!(
-                "{path} refers to {target}, which {}",
-                if target_impact == Impact::Replace {
-                    "is replaced"
-                } else {
-                    "may be replaced"
-                }
-            );
-            let entry = diffs
-                .entry((*id).to_owned())
-                .or_insert_with(|| untouched(id, ty, old, new));
-            // A change set's verdict already accounts for what the resource refers to.
-            if entry.basis == Basis::ConfirmedByChangeSet {
-                continue;
-            }
-            if impact > entry.impact {
-                entry.impact = impact;
-                raised = true;
-            }
-            if !entry.causes.contains(&cause) {
-                entry.causes.push(cause);
-            }
-            entry.settle_action();
-        }
-        if !raised {
-            break;
-        }
-    }
-}
-
 /// The diff entry of a resource whose own template text is unchanged.
 pub(crate) fn untouched(
     id: &str,
@@ -378,6 +306,9 @@ pub(crate) fn untouched(
         basis: Basis::Predicted,
         changes: Vec::new(),
         causes: Vec::new(),
+        reads: Vec::new(),
+        consequences: Vec::new(),
+        blocked_by: Vec::new(),
         deletion_policy: Policy::parse(
             old.resources
                 .get(id)

@@ -35,7 +35,7 @@ use serde_json::Value;
 use super::normalise::{expr_text, intrinsic};
 
 pub use json::{to_json, write_json};
-pub use text::{write_stack_text, write_text};
+pub use text::{write_stack_text, write_text, write_ways_forward};
 pub use unified::write_unified;
 
 /// Version of the JSON form.
