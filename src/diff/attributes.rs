@@ -226,6 +226,16 @@ pub enum Source {
     },
     /// `Fn::ImportValue` of a literal export name.
     Import(String),
+    /// One element of an imported list: `Fn::Select [index, Fn::Split [delimiter,
+    /// Fn::ImportValue export]]`, which changes only when that element does.
+    ImportElement {
+        /// The export's name.
+        export: String,
+        /// The `Fn::Split` delimiter.
+        delimiter: String,
+        /// The `Fn::Select` index.
+        index: usize,
+    },
 }
 
 impl Source {
@@ -238,6 +248,9 @@ impl Source {
             } => format!("{id}.{a}"),
             Source::Resource { id, attribute: None } => id.clone(),
             Source::Import(name) => format!("the export {name}"),
+            Source::ImportElement { export, index, .. } => {
+                format!("element {index} of the export {export}")
+            }
         }
     }
 }
@@ -246,10 +259,22 @@ impl Source {
 /// function (`Fn::Sub`, `Fn::Join`, `Fn::Select`, `Fn::If`, ...). Pseudo parameters are left
 /// out; the condition name of an `Fn::If` is not a read.
 pub fn reads(value: &Value, path: &PropertyPath, out: &mut Vec<(PropertyPath, Source)>) {
+    reads_at(value, path, false, out);
+}
+
+/// `in_function`: inside an intrinsic function's arguments, whose lists are not property
+/// lists, so the reads keep the path of the function's value.
+fn reads_at(
+    value: &Value,
+    path: &PropertyPath,
+    in_function: bool,
+    out: &mut Vec<(PropertyPath, Source)>,
+) {
     match value {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                reads(item, &path.index(i), out);
+                let here = if in_function { path.clone() } else { path.index(i) };
+                reads_at(item, &here, in_function, out);
             }
         }
         Value::Object(obj) => match intrinsic(obj) {
@@ -264,6 +289,11 @@ pub fn reads(value: &Value, path: &PropertyPath, out: &mut Vec<(PropertyPath, So
                     .split_once('.')
                     .map_or((dotted.as_str(), None), |(i, a)| (i, Some(a)));
                 push(path, id, attribute, out);
+            }
+            Some(("Fn::Select", Value::Array(parts))) if imported_element(parts).is_some() => {
+                if let Some(source) = imported_element(parts) {
+                    out.push((path.clone(), source));
+                }
             }
             Some(("Fn::ImportValue", Value::String(name))) => {
                 out.push((path.clone(), Source::Import(name.clone())));
@@ -284,23 +314,52 @@ pub fn reads(value: &Value, path: &PropertyPath, out: &mut Vec<(PropertyPath, So
                     }
                 }
                 for var in vars.into_iter().flat_map(|v| v.values()) {
-                    reads(var, path, out);
+                    reads_at(var, path, true, out);
                 }
             }
+            // The condition name of an `Fn::If` is not a read; its branches are.
             Some(("Fn::If", Value::Array(parts))) => {
                 for branch in parts.iter().skip(1) {
-                    reads(branch, path, out);
+                    reads_at(branch, path, true, out);
                 }
             }
-            Some((_, args)) => reads(args, path, out),
+            Some((_, args)) => reads_at(args, path, true, out),
             None => {
                 for (k, v) in obj {
-                    reads(v, &path.key(k), out);
+                    reads_at(v, &path.key(k), in_function, out);
                 }
             }
         },
         _ => {}
     }
+}
+
+/// `[index, {"Fn::Split": [delimiter, {"Fn::ImportValue": export}]}]` as an element read.
+fn imported_element(select: &[Value]) -> Option<Source> {
+    let [index, list] = select else {
+        return None;
+    };
+    let index = match index {
+        Value::String(s) => s.parse().ok()?,
+        Value::Number(n) => usize::try_from(n.as_u64()?).ok()?,
+        _ => return None,
+    };
+    let split = list.as_object().and_then(intrinsic)?;
+    let ("Fn::Split", Value::Array(split)) = split else {
+        return None;
+    };
+    let [Value::String(delimiter), imported] = split.as_slice() else {
+        return None;
+    };
+    let Some(("Fn::ImportValue", Value::String(export))) = imported.as_object().and_then(intrinsic)
+    else {
+        return None;
+    };
+    Some(Source::ImportElement {
+        export: export.clone(),
+        delimiter: delimiter.clone(),
+        index,
+    })
 }
 
 /// The `${Name}` and `${Name.Attribute}` references of a `Fn::Sub` string, escapes skipped.
@@ -350,16 +409,23 @@ mod tests {
             "D": {"Fn::Select": [0, {"Fn::GetAtt": "Lb.SecurityGroups"}]},
             "E": {"Fn::If": ["IsProd", {"Ref": "Topic"}, {"Ref": "AWS::NoValue"}]},
             "F": {"Fn::ImportValue": "ce-prod-network-VpcId"},
+            "G": {"Fn::Select": ["1", {"Fn::Split": [",", {"Fn::ImportValue": "ce-prod-network-SubnetIds"}]}]},
+            "H": {"Fn::Split": [",", {"Fn::ImportValue": "ce-prod-network-SubnetIds"}]},
         });
         assert_eq!(
             found(&v),
             [
                 ("A".to_owned(), "Lt.LatestVersionNumber".to_owned()),
                 ("B".to_owned(), "Bucket.Arn".to_owned()),
-                ("C[1][0]".to_owned(), "Vpc".to_owned()),
-                ("D[1]".to_owned(), "Lb.SecurityGroups".to_owned()),
+                ("C".to_owned(), "Vpc".to_owned()),
+                ("D".to_owned(), "Lb.SecurityGroups".to_owned()),
                 ("E".to_owned(), "Topic".to_owned()),
                 ("F".to_owned(), "the export ce-prod-network-VpcId".to_owned()),
+                (
+                    "G".to_owned(),
+                    "element 1 of the export ce-prod-network-SubnetIds".to_owned()
+                ),
+                ("H".to_owned(), "the export ce-prod-network-SubnetIds".to_owned()),
             ]
         );
     }
@@ -386,6 +452,18 @@ mod tests {
         let any = ["X".to_owned()];
         assert!(changes_with("AWS::S3::Bucket", Some("NewAttribute"), &any));
         assert!(!changes_with("AWS::S3::Bucket", Some("NewAttribute"), &[]));
+    }
+
+    #[test]
+    fn every_type_of_the_replacement_table_has_an_attribute_rule_once() {
+        for rule in super::super::impact::REPLACEMENT_TABLE {
+            let count = ATTRIBUTE_TABLE
+                .iter()
+                .filter(|a| a.resource_type == rule.resource_type)
+                .count();
+            assert_eq!(count, 1, "{}", rule.resource_type);
+        }
+        assert_eq!(ATTRIBUTE_TABLE.len(), super::super::impact::REPLACEMENT_TABLE.len());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::model::{
 };
 use super::normalise::{NormResource, NormTemplate, PropertyPath, expr_text, intrinsic};
 use super::sets::is_set_path;
-use super::spread::{ChangedImports, value_causes};
+use super::spread::{ChangedImports, ListElements, value_causes};
 
 /// One differing value before it is classified.
 #[derive(Clone, Debug, PartialEq)]
@@ -322,6 +322,7 @@ pub(crate) fn exports(
     names
         .into_iter()
         .filter_map(|name| {
+            let mut elements = None;
             let (change, causes) = match (before.get(name), after.get(name)) {
                 (None, Some(_)) => (ExportChange::Added, Vec::new()),
                 (Some(_), None) => (ExportChange::Removed, Vec::new()),
@@ -333,6 +334,7 @@ pub(crate) fn exports(
                     if causes.is_empty() {
                         return None;
                     }
+                    elements = list_elements(o, n, diffs, imports);
                     (ExportChange::ValueChanged, causes)
                 }
                 _ => return None,
@@ -344,9 +346,50 @@ pub(crate) fn exports(
                 imported: is_imported,
                 blocker: is_imported && change != ExportChange::Added,
                 causes,
+                elements,
             })
         })
         .collect()
+}
+
+/// `Fn::Join [delimiter, [items]]` as its delimiter and items.
+fn joined(value: &Value) -> Option<(&str, &Vec<Value>)> {
+    let ("Fn::Join", Value::Array(args)) = value.as_object().and_then(intrinsic)? else {
+        return None;
+    };
+    match args.as_slice() {
+        [Value::String(delimiter), Value::Array(items)] => Some((delimiter, items)),
+        _ => None,
+    }
+}
+
+/// Which elements of an exported list change, when both values join a list with one
+/// delimiter, so that importers selecting an unchanged element are left alone.
+fn list_elements(
+    old: &Value,
+    new: &Value,
+    diffs: &BTreeMap<String, ResourceDiff>,
+    imports: &ChangedImports,
+) -> Option<ListElements> {
+    let ((d_old, before), (d_new, after)) = (joined(old)?, joined(new)?);
+    if d_old != d_new {
+        return None;
+    }
+    let changes = after
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            if before.get(i) != Some(item) {
+                return Some("the element is written differently".to_owned());
+            }
+            let causes = value_causes(Some(item), diffs, imports);
+            (!causes.is_empty()).then(|| causes.join("; "))
+        })
+        .collect();
+    Some(ListElements {
+        delimiter: d_new.to_owned(),
+        changes,
+    })
 }
 
 #[cfg(test)]

@@ -7,12 +7,9 @@
 //! the schemas cfn-lint ships). The schemas miss some replacements; the extra entries are
 //! marked "beyond the schema" below. A change set, when there is one, refines all of this.
 
-use serde_json::Value;
-
-use crate::model::intrinsics::sub_variables;
 
 use super::model::{Action, Basis, DataLoss, DataOutcome, Impact, Policy, ResourceDiff};
-use super::normalise::{NormTemplate, PropertyPath, intrinsic};
+use super::normalise::NormTemplate;
 
 /// The properties whose change replaces a resource of one type.
 #[derive(Clone, Copy, Debug)]
@@ -242,55 +239,6 @@ pub fn property_impact(resource_type: &str, keys: &[&str]) -> Impact {
     impact
 }
 
-/// Every resource a value refers to (by `Ref`, `Fn::GetAtt` or a `Fn::Sub` variable), with
-/// the path where the reference stands. Pseudo parameters are left out.
-pub fn references(value: &Value, path: &PropertyPath, out: &mut Vec<(PropertyPath, String)>) {
-    match value {
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                references(item, &path.index(i), out);
-            }
-        }
-        Value::Object(obj) => match intrinsic(obj) {
-            Some(("Ref", Value::String(id))) => push_reference(path, id, out),
-            Some(("Fn::GetAtt", Value::Array(parts))) => {
-                if let Some(Value::String(id)) = parts.first() {
-                    push_reference(path, id, out);
-                }
-            }
-            Some(("Fn::Sub", args)) => {
-                let (text, vars) = match args {
-                    Value::Array(parts) => (parts.first(), parts.get(1).and_then(Value::as_object)),
-                    other => (Some(other), None),
-                };
-                if let Some(Value::String(text)) = text {
-                    for name in sub_variables(text) {
-                        if !vars.is_some_and(|v| v.contains_key(&name)) {
-                            push_reference(path, &name, out);
-                        }
-                    }
-                }
-                for var in vars.into_iter().flat_map(|v| v.values()) {
-                    references(var, path, out);
-                }
-            }
-            Some((_, args)) => references(args, path, out),
-            None => {
-                for (k, v) in obj {
-                    references(v, &path.key(k), out);
-                }
-            }
-        },
-        _ => {}
-    }
-}
-
-fn push_reference(path: &PropertyPath, id: &str, out: &mut Vec<(PropertyPath, String)>) {
-    if !id.starts_with("AWS::") {
-        out.push((path.clone(), id.to_owned()));
-    }
-}
-
 /// The diff entry of a resource whose own template text is unchanged.
 pub(crate) fn untouched(
     id: &str,
@@ -356,7 +304,6 @@ pub(crate) fn data_loss(resources: &[ResourceDiff]) -> Vec<DataLoss> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn listed_property_replaces_and_others_update() {
@@ -396,31 +343,5 @@ mod tests {
         types.dedup();
         assert_eq!(types.len(), before);
         assert_eq!(before, 30);
-    }
-
-    #[test]
-    fn references_are_found_in_ref_getatt_and_sub() {
-        let v = json!({
-            "A": {"Ref": "Vpc"},
-            "B": [{"Fn::GetAtt": ["Lb", "DNSName"]}],
-            "C": {"Fn::Sub": "${Bucket.Arn}/* ${AWS::Region}"},
-            "D": {"Fn::Sub": ["${X}-${Y}", {"X": {"Ref": "Topic"}}]},
-        });
-        let mut out = Vec::new();
-        references(&v, &PropertyPath::default(), &mut out);
-        let found: Vec<(String, &str)> = out
-            .iter()
-            .map(|(p, t)| (p.to_string(), t.as_str()))
-            .collect();
-        assert_eq!(
-            found,
-            [
-                ("A".to_owned(), "Vpc"),
-                ("B[0]".to_owned(), "Lb"),
-                ("C".to_owned(), "Bucket"),
-                ("D".to_owned(), "Y"),
-                ("D".to_owned(), "Topic"),
-            ]
-        );
     }
 }

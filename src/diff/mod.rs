@@ -33,7 +33,7 @@ pub use model::{
     ResourceDiff, StackDiff, Summary,
 };
 pub use blocked::BlockedExport;
-pub use spread::{ChangedImports, ImportedChange};
+pub use spread::{ChangedImports, ImportedChange, ListElements};
 pub use security::SecurityDiff;
 
 use normalise::{NormTemplate, normalise_template};
@@ -193,6 +193,7 @@ pub fn record_changed_exports(diff: &StackDiff, changed: &mut ChangedImports) {
                     exporter: diff.stack_name.clone(),
                     cause: export.causes.join("; "),
                     blocked: export.blocker,
+                    elements: export.elements.clone(),
                 },
             );
         }

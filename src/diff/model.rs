@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::Status;
 
 use super::security::SecurityDiff;
+use super::spread::ListElements;
 
 /// How much a change disturbs a resource, ordered so the worst of several is their `max`.
 #[derive(
@@ -340,6 +341,9 @@ pub struct ExportDiff {
     /// Why the value changes, for a value change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<String>,
+    /// Which elements change, when the value is a delimited list on both sides.
+    #[serde(skip)]
+    pub elements: Option<ListElements>,
 }
 
 /// Per-action resource counts.

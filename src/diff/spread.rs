@@ -26,6 +26,18 @@ pub struct ImportedChange {
     pub cause: String,
     /// CloudFormation refuses the change while the export is imported.
     pub blocked: bool,
+    /// When the value is a delimited list on both sides, which elements change.
+    pub elements: Option<ListElements>,
+}
+
+/// The elements of an exported `Fn::Join` list and why each changes; readers that select one
+/// element change only when it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListElements {
+    /// The `Fn::Join` delimiter.
+    pub delimiter: String,
+    /// Per index of the new list: why that element changes, `None` when it does not.
+    pub changes: Vec<Option<String>>,
 }
 
 /// Exports that change value, by export name.
@@ -76,6 +88,30 @@ fn value_change(
                 certain,
                 blocked_by: None,
                 cause,
+            })
+        }
+        Source::ImportElement {
+            export,
+            delimiter,
+            index,
+        } => {
+            let imported = imports.get(export)?;
+            let element_cause = match &imported.elements {
+                Some(list) if &list.delimiter == delimiter => match list.changes.get(*index) {
+                    Some(None) => return None,
+                    Some(Some(cause)) => cause.clone(),
+                    None => "the list is shorter now".to_owned(),
+                },
+                _ => imported.cause.clone(),
+            };
+            Some(ValueChange {
+                change: ReadChange::ExportChanges,
+                certain: true,
+                blocked_by: imported.blocked.then(|| export.clone()),
+                cause: format!(
+                    "element {index} of {export} of {}, which changes ({element_cause})",
+                    imported.exporter
+                ),
             })
         }
         Source::Import(name) => {
