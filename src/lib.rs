@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod diff;
 pub mod graph;
+pub mod drift;
 pub mod lint;
 pub mod live;
 pub mod model;

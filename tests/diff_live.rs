@@ -137,7 +137,38 @@ fn an_older_deployment_diffs_to_modify_replace_and_remove_with_their_impacts() {
     );
     assert_eq!(template["changes"][0]["old"], "m5.xlarge");
     assert_eq!(template["changes"][0]["new"], "m5.large");
-    assert_eq!(stack(&doc, "ce-staging-edge")["class"], "no_changes");
+    // The launch template's new version reaches the group, whose policy rolls every node.
+    let group = resource(compute, "NodeAutoScalingGroup");
+    assert_eq!(group["impact"], "update");
+    assert_eq!(
+        group["causes"][0],
+        "LaunchTemplate.Version reads NodeLaunchTemplate.LatestVersionNumber, which changes"
+    );
+    assert_eq!(group["consequences"][0]["kind"], "rolling_replacement");
+    assert_eq!(group["consequences"][0]["nodes"]["desired"], 1);
+    assert_eq!(group["consequences"][0]["batch_size"], 1);
+    // The renamed bucket's export reaches the distribution, which waits for it.
+    let distribution = resource(stack(&doc, "ce-staging-edge"), "Distribution");
+    assert_eq!(distribution["impact"], "update");
+    assert_eq!(
+        distribution["blocked_by"],
+        serde_json::json!(["ce-staging-storage-LogsBucketName"])
+    );
+    // The remaining zones keep their subnets: their mount targets are untouched.
+    let storage_ids: Vec<&str> = storage["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["logical_id"].as_str())
+        .collect();
+    assert!(
+        !storage_ids.contains(&"MountTargetUsEast1a"),
+        "{storage_ids:?}"
+    );
+    let ways = doc["blocked_exports"].as_array().expect("blocked exports");
+    assert_eq!(ways.len(), 2);
+    assert_eq!(ways[0]["export"], "ce-staging-network-SubnetIds");
+    assert_eq!(ways[0]["steps"].as_array().map(Vec::len), Some(3));
 }
 
 #[test]
@@ -153,9 +184,10 @@ fn exports_that_change_while_imported_are_blockers_naming_their_importers() {
         "  Data at risk\n    LogsBucket (AWS::S3::Bucket) replace: data retained (UpdateReplacePolicy Retain)\n",
         "Needs approval:\n",
         "  ce-staging-storage: replace LogsBucket (data retained)\n",
-        "Imported by:\n",
-        "  ce-staging-network-SubnetIds: ce-staging-compute, ce-staging-storage\n",
-        "  ce-staging-storage-LogsBucketName: ce-staging-compute, ce-staging-edge\n",
+        "Blocked: ce-staging-network-SubnetIds of ce-staging-network (imported by ce-staging-compute, ce-staging-storage)\n",
+        "Blocked: ce-staging-storage-LogsBucketName of ce-staging-storage (imported by ce-staging-compute, ce-staging-edge)\n",
+        "  2. Deploy ce-staging-network: ce-staging-network-SubnetIds takes its new value.\n",
+        "  ~ Distribution (AWS::CloudFront::Distribution) update BLOCKED [predicted]\n",
     ] {
         assert!(
             text.contains(line),

@@ -63,8 +63,10 @@ fn resource<'a>(d: &'a StackDiff, id: &str) -> &'a ce_infra::diff::ResourceDiff 
 
 #[test]
 fn a_group_reading_the_latest_launch_template_version_is_updated_with_the_cause() {
-    let old = template(json!({"Lt": launch_template("m5.large"), "Asg": group(latest(), None, "2")}));
-    let new = template(json!({"Lt": launch_template("m5.xlarge"), "Asg": group(latest(), None, "2")}));
+    let old =
+        template(json!({"Lt": launch_template("m5.large"), "Asg": group(latest(), None, "2")}));
+    let new =
+        template(json!({"Lt": launch_template("m5.xlarge"), "Asg": group(latest(), None, "2")}));
 
     let d = diff(&old, &new);
 
@@ -118,8 +120,10 @@ fn a_changing_attribute_spreads_through_sub_join_select_and_if() {
         json!({"Fn::If": ["Always", {"Fn::GetAtt": ["Lt", "LatestVersionNumber"]}, "1"]}),
     ];
     for version in cases {
-        let old = template(json!({"Lt": launch_template("a"), "Asg": group(version.clone(), None, "2")}));
-        let new = template(json!({"Lt": launch_template("b"), "Asg": group(version.clone(), None, "2")}));
+        let old =
+            template(json!({"Lt": launch_template("a"), "Asg": group(version.clone(), None, "2")}));
+        let new =
+            template(json!({"Lt": launch_template("b"), "Asg": group(version.clone(), None, "2")}));
 
         let d = diff(&old, &new);
 
@@ -163,7 +167,13 @@ fn an_output_reading_a_changing_attribute_changes_and_blocks_when_imported() {
     let new = json!({"Resources": {"Lt": launch_template("b")}, "Outputs": outputs});
     let imported: BTreeSet<String> = ["ce-t-compute-Version".to_owned()].into();
 
-    let d = diff_stack(&StackInput::new("ce-t-compute", Some(&old), &new, &imported)).unwrap();
+    let d = diff_stack(&StackInput::new(
+        "ce-t-compute",
+        Some(&old),
+        &new,
+        &imported,
+    ))
+    .unwrap();
 
     assert_eq!(d.outputs.len(), 1);
     assert_eq!(
@@ -225,8 +235,12 @@ fn env(stacks: Vec<StackDiff>) -> EnvDiff {
 
 #[test]
 fn a_size_change_outside_the_policy_triggers_replaces_no_node() {
-    let old = template(json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(rolling(1, 1)), "2")}));
-    let new = template(json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(rolling(1, 1)), "3")}));
+    let old = template(
+        json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(rolling(1, 1)), "2")}),
+    );
+    let new = template(
+        json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(rolling(1, 1)), "3")}),
+    );
 
     let d = diff(&old, &new);
 
@@ -239,16 +253,27 @@ fn a_replacing_update_policy_replaces_the_group_and_what_names_it() {
     let policy = json!({"AutoScalingReplacingUpdate": {"WillReplace": true}});
     let scaling = json!({"Type": "AWS::AutoScaling::ScalingPolicy", "Properties": {
         "AutoScalingGroupName": {"Ref": "Asg"}, "PolicyType": "TargetTrackingScaling"}});
-    let old = template(json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(policy.clone()), "2"), "Scale": scaling.clone()}));
-    let new = template(json!({"Lt": launch_template("b"), "Asg": group(latest(), Some(policy), "2"), "Scale": scaling}));
+    let old = template(
+        json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(policy.clone()), "2"), "Scale": scaling.clone()}),
+    );
+    let new = template(
+        json!({"Lt": launch_template("b"), "Asg": group(latest(), Some(policy), "2"), "Scale": scaling}),
+    );
 
     let d = diff(&old, &new);
 
     expect(
         &d,
-        &[("Asg", Impact::Replace), ("Lt", Impact::Update), ("Scale", Impact::Replace)],
+        &[
+            ("Asg", Impact::Replace),
+            ("Lt", Impact::Update),
+            ("Scale", Impact::Replace),
+        ],
     );
-    assert_eq!(resource(&d, "Asg").consequences, [Consequence::ReplacingUpdate]);
+    assert_eq!(
+        resource(&d, "Asg").consequences,
+        [Consequence::ReplacingUpdate]
+    );
 }
 
 #[test]
@@ -275,11 +300,18 @@ fn each_group_follows_its_own_update_policy() {
 
     expect(
         &d,
-        &[("Blue", Impact::Update), ("Green", Impact::Update), ("Lt", Impact::Update)],
+        &[
+            ("Blue", Impact::Update),
+            ("Green", Impact::Update),
+            ("Lt", Impact::Update),
+        ],
     );
     assert!(matches!(
         resource(&d, "Blue").consequences[..],
-        [Consequence::RollingReplacement { batches: Some(2), .. }]
+        [Consequence::RollingReplacement {
+            batches: Some(2),
+            ..
+        }]
     ));
     assert_eq!(
         resource(&d, "Green").consequences,
@@ -289,9 +321,13 @@ fn each_group_follows_its_own_update_policy() {
 
 #[test]
 fn sizes_the_template_leaves_alone_stay_as_scaling_set_them() {
-    let policy = json!({"AutoScalingScheduledAction": {"IgnoreUnmodifiedGroupSizeProperties": true}});
-    let old = template(json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(policy.clone()), "2")}));
-    let new = template(json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(policy), "3")}));
+    let policy =
+        json!({"AutoScalingScheduledAction": {"IgnoreUnmodifiedGroupSizeProperties": true}});
+    let old = template(
+        json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(policy.clone()), "2")}),
+    );
+    let new =
+        template(json!({"Lt": launch_template("a"), "Asg": group(latest(), Some(policy), "3")}));
 
     let d = diff(&old, &new);
 
@@ -306,9 +342,7 @@ fn sizes_the_template_leaves_alone_stay_as_scaling_set_them() {
 // ---- across stacks -------------------------------------------------------------------------
 
 fn network(cidr_c: &str) -> Value {
-    let subnet = |cidr: &str| {
-        json!({"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": "vpc-1", "CidrBlock": cidr}})
-    };
+    let subnet = |cidr: &str| json!({"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": "vpc-1", "CidrBlock": cidr}});
     json!({"Resources": {"A": subnet("10.0.0.0/24"), "B": subnet("10.0.1.0/24"), "C": subnet(cidr_c)},
         "Outputs": {"SubnetIds": {
             "Value": {"Fn::Join": [",", [{"Ref": "A"}, {"Ref": "B"}, {"Ref": "C"}]]},
@@ -347,13 +381,22 @@ fn an_imported_export_that_changes_shows_what_the_importing_stack_would_do_marke
     assert!(d.stacks[0].exports[0].blocker);
     let storage = &d.stacks[1];
     // Only the mount target in the moved subnet reads an element that changes.
-    expect(storage, &[("Asg", Impact::Update), ("MtC", Impact::Replace)]);
+    expect(
+        storage,
+        &[("Asg", Impact::Update), ("MtC", Impact::Replace)],
+    );
     for id in ["Asg", "MtC"] {
-        assert_eq!(resource(storage, id).blocked_by, ["ce-t-network-SubnetIds"], "{id}");
+        assert_eq!(
+            resource(storage, id).blocked_by,
+            ["ce-t-network-SubnetIds"],
+            "{id}"
+        );
     }
     assert_eq!(
         resource(storage, "MtC").causes,
-        ["SubnetId imports element 2 of ce-t-network-SubnetIds of ce-t-network, which changes (the value refers to C, which is replaced)"]
+        [
+            "SubnetId imports element 2 of ce-t-network-SubnetIds of ce-t-network, which changes (the value refers to C, which is replaced)"
+        ]
     );
     assert_eq!(d.class(), DiffClass::NeedsApproval);
 }

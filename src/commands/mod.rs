@@ -8,6 +8,7 @@ mod deploy;
 mod destroy;
 mod diff;
 mod graph;
+mod drift;
 mod instances;
 mod operate;
 mod plan;
@@ -104,6 +105,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             },
         ),
         Command::Status => status::run_status(&ui, out),
+        Command::Drift { stack } => drift::run_drift(&ui, out, stack.as_deref()),
         Command::Destroy {
             stack,
             yes,

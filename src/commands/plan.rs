@@ -252,6 +252,8 @@ fn print_plan(ui: &Ui, out: &mut dyn Write, plan: &Plan) -> Result<()> {
                 "class": plan.class,
                 "exit_code": plan.exit_code,
                 "approval_reasons": plan.approval_reasons,
+                // The plan keeps each stack's diff; the steps are in `ce diff`'s report.
+                "blocked_exports": [],
                 "stacks": plan.stacks.iter().map(|s| s.diff.clone()).collect::<Vec<_>>(),
                 "diagram": plan.change_diagram.as_ref().map(ChangeDiagram::to_mermaid),
             });

@@ -41,7 +41,7 @@ impl Cfn {
         }
     }
 
-    fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         self.cfn.client()
     }
 

@@ -79,7 +79,10 @@ pub const ATTRIBUTE_TABLE: &[AttributeRule] = &[
     attrs("AWS::EC2::VPCGatewayAttachment", &[]),
     attrs("AWS::EC2::RouteTable", &[("RouteTableId", Replacement)]),
     attrs("AWS::EC2::Route", &[]),
-    attrs("AWS::EC2::SubnetRouteTableAssociation", &[("Id", Replacement)]),
+    attrs(
+        "AWS::EC2::SubnetRouteTableAssociation",
+        &[("Id", Replacement)],
+    ),
     attrs(
         "AWS::EC2::SecurityGroup",
         &[("GroupId", Replacement), ("VpcId", Replacement)],
@@ -158,7 +161,10 @@ pub const ATTRIBUTE_TABLE: &[AttributeRule] = &[
         "AWS::CloudFront::Distribution",
         &[("DomainName", Replacement), ("Id", Replacement)],
     ),
-    attrs("AWS::CloudFront::OriginAccessControl", &[("Id", Replacement)]),
+    attrs(
+        "AWS::CloudFront::OriginAccessControl",
+        &[("Id", Replacement)],
+    ),
     attrs(
         "AWS::CloudFront::CachePolicy",
         &[("Id", Replacement), ("LastModifiedTime", AnyUpdate)],
@@ -246,7 +252,10 @@ impl Source {
                 id,
                 attribute: Some(a),
             } => format!("{id}.{a}"),
-            Source::Resource { id, attribute: None } => id.clone(),
+            Source::Resource {
+                id,
+                attribute: None,
+            } => id.clone(),
             Source::Import(name) => format!("the export {name}"),
             Source::ImportElement { export, index, .. } => {
                 format!("element {index} of the export {export}")
@@ -273,7 +282,11 @@ fn reads_at(
     match value {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                let here = if in_function { path.clone() } else { path.index(i) };
+                let here = if in_function {
+                    path.clone()
+                } else {
+                    path.index(i)
+                };
                 reads_at(item, &here, in_function, out);
             }
         }
@@ -420,12 +433,18 @@ mod tests {
                 ("C".to_owned(), "Vpc".to_owned()),
                 ("D".to_owned(), "Lb.SecurityGroups".to_owned()),
                 ("E".to_owned(), "Topic".to_owned()),
-                ("F".to_owned(), "the export ce-prod-network-VpcId".to_owned()),
+                (
+                    "F".to_owned(),
+                    "the export ce-prod-network-VpcId".to_owned()
+                ),
                 (
                     "G".to_owned(),
                     "element 1 of the export ce-prod-network-SubnetIds".to_owned()
                 ),
-                ("H".to_owned(), "the export ce-prod-network-SubnetIds".to_owned()),
+                (
+                    "H".to_owned(),
+                    "the export ce-prod-network-SubnetIds".to_owned()
+                ),
             ]
         );
     }
@@ -444,7 +463,11 @@ mod tests {
     #[test]
     fn a_security_group_id_changes_only_on_replacement() {
         let rules = ["SecurityGroupIngress".to_owned()];
-        assert!(!changes_with("AWS::EC2::SecurityGroup", Some("GroupId"), &rules));
+        assert!(!changes_with(
+            "AWS::EC2::SecurityGroup",
+            Some("GroupId"),
+            &rules
+        ));
     }
 
     #[test]
@@ -463,13 +486,24 @@ mod tests {
                 .count();
             assert_eq!(count, 1, "{}", rule.resource_type);
         }
-        assert_eq!(ATTRIBUTE_TABLE.len(), super::super::impact::REPLACEMENT_TABLE.len());
+        assert_eq!(
+            ATTRIBUTE_TABLE.len(),
+            super::super::impact::REPLACEMENT_TABLE.len()
+        );
     }
 
     #[test]
     fn update_of_matches_whole_keys_only() {
         let ty = "AWS::DynamoDB::Table";
-        assert!(changes_with(ty, Some("StreamArn"), &["StreamSpecification.StreamViewType".into()]));
-        assert!(!changes_with(ty, Some("StreamArn"), &["StreamSpecificationX".into()]));
+        assert!(changes_with(
+            ty,
+            Some("StreamArn"),
+            &["StreamSpecification.StreamViewType".into()]
+        ));
+        assert!(!changes_with(
+            ty,
+            Some("StreamArn"),
+            &["StreamSpecificationX".into()]
+        ));
     }
 }

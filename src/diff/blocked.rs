@@ -90,10 +90,7 @@ fn steps(export: &str, exporter: &str, change: ExportChange, importers: &[String
          them; CloudFormation changes an export only when nothing imports it."
     );
     match change {
-        ExportChange::Removed => vec![
-            stop,
-            format!("Deploy {exporter}: {export} disappears."),
-        ],
+        ExportChange::Removed => vec![stop, format!("Deploy {exporter}: {export} disappears.")],
         _ => vec![
             stop,
             format!("Deploy {exporter}: {export} takes its new value."),

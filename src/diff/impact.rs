@@ -7,7 +7,6 @@
 //! the schemas cfn-lint ships). The schemas miss some replacements; the extra entries are
 //! marked "beyond the schema" below. A change set, when there is one, refines all of this.
 
-
 use super::model::{Action, Basis, DataLoss, DataOutcome, Impact, Policy, ResourceDiff};
 use super::normalise::NormTemplate;
 

@@ -26,15 +26,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+pub use blocked::BlockedExport;
 pub use changeset::ChangeSetEvidence;
 pub use model::{
     Action, Basis, Change, Consequence, DataLoss, DataOutcome, DiffClass, EnvDiff, ExportChange,
     ExportDiff, GroupSize, Impact, Location, OutputDiff, ParameterDiff, Policy, Read, ReadChange,
     ResourceDiff, StackDiff, Summary,
 };
-pub use blocked::BlockedExport;
-pub use spread::{ChangedImports, ImportedChange, ListElements};
 pub use security::SecurityDiff;
+pub use spread::{ChangedImports, ImportedChange, ListElements};
 
 use normalise::{NormTemplate, normalise_template};
 

@@ -153,14 +153,11 @@ pub struct ResourceDiff {
     /// Why the impact is worse than the resource's own changes, in words.
     pub causes: Vec<String>,
     /// Properties that read a value which changes although their text does not.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reads: Vec<Read>,
     /// What the resource's policies make of the change (e.g. a rolling replacement of nodes).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consequences: Vec<Consequence>,
     /// Exports whose change CloudFormation refuses while this stack imports them: this
     /// resource's change happens only once they can change.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub blocked_by: Vec<String>,
     /// The deployed template's `DeletionPolicy`.
     #[serde(skip)]
@@ -339,7 +336,6 @@ pub struct ExportDiff {
     /// CloudFormation refuses to remove or change an imported export: the deploy would fail.
     pub blocker: bool,
     /// Why the value changes, for a value change.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<String>,
     /// Which elements change, when the value is a delimited list on both sides.
     #[serde(skip)]

@@ -67,7 +67,11 @@ fn value_change(
                 .get(id)
                 .filter(|d| matches!(d.action, Action::Modify | Action::Replace))?;
             let (change, certain, cause) = if d.impact >= Impact::Replace {
-                (ReadChange::Replaced, true, format!("{id}, which is replaced"))
+                (
+                    ReadChange::Replaced,
+                    true,
+                    format!("{id}, which is replaced"),
+                )
             } else if d.impact == Impact::MayReplace {
                 (
                     ReadChange::MayBeReplaced,

@@ -6,6 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::FORMAT_VERSION;
+use std::collections::BTreeMap;
+
+use crate::diff::blocked::BlockedExport;
 use crate::diff::model::{DiffClass, EnvDiff, StackDiff, Summary};
 
 #[derive(Serialize)]
@@ -15,6 +18,7 @@ struct JsonDoc<'a> {
     class: DiffClass,
     exit_code: u8,
     approval_reasons: Vec<String>,
+    blocked_exports: Vec<BlockedExport>,
     stacks: Vec<JsonStack<'a>>,
 }
 
@@ -33,6 +37,7 @@ fn json_doc(diff: &EnvDiff) -> JsonDoc<'_> {
         class: diff.class(),
         exit_code: diff.class().exit_code(),
         approval_reasons: diff.approval_reasons(),
+        blocked_exports: diff.blocked_exports_ways(&BTreeMap::new()),
         stacks: diff
             .stacks
             .iter()
