@@ -19,6 +19,7 @@ use crate::config::Env;
 use crate::diff::{
     self, ChangeSetEvidence, ChangedImports, DiffError, EnvDiff, ExportChange, StackDiff,
 };
+use crate::drift::StackDriftStatus;
 use crate::render::{self, RenderedStack};
 
 /// One stack of the env: its fresh render and, if it exists, what CloudFormation has.
@@ -57,6 +58,22 @@ impl LiveStack {
     pub fn status_note(&self) -> Option<String> {
         let deployed = self.deployed.as_ref()?;
         status_note(&deployed.status, deployed.status_reason.as_deref())
+    }
+
+    /// What the last drift detection found, when it found drift: a sentence for the diff.
+    pub fn drift_note(&self) -> Option<String> {
+        let deployed = self.deployed.as_ref()?;
+        (deployed.drift == Some(StackDriftStatus::Drifted)).then(|| {
+            let when = deployed
+                .drift_checked
+                .as_deref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default();
+            format!(
+                "its last drift detection{when} found resources changed outside \
+                 CloudFormation, which this diff does not see; `ce drift` shows them"
+            )
+        })
     }
 
     /// Whether the stack exists only as the remains of a failed creation and has to be deleted

@@ -109,6 +109,8 @@ pub fn json_form(live: &LiveEnv) -> Value {
     for (entry, stack) in stacks.iter_mut().zip(&live.stacks) {
         entry["stack_status"] = json!(stack.status());
         entry["status_note"] = json!(stack.status_note());
+        entry["drift"] = json!(stack.deployed.as_ref().and_then(|d| d.drift));
+        entry["drift_note"] = json!(stack.drift_note());
         if let Some(exports) = entry.get_mut("exports").and_then(Value::as_array_mut) {
             for export in exports {
                 let importers = export
@@ -138,6 +140,9 @@ fn write_text(out: &mut dyn Write, live: &LiveEnv, colour: bool) -> Result<()> {
         format::write_stack_text(out, diff, colour)?;
         if let (Some(status), Some(note)) = (stack.status(), stack.status_note()) {
             writeln!(out, "  {} {note}", alarm(&format!("! {status}:")))?;
+        }
+        if let Some(note) = stack.drift_note() {
+            writeln!(out, "  {} {note}", alarm("! drifted:"))?;
         }
     }
     let reasons = live.diff.approval_reasons();
@@ -237,6 +242,8 @@ mod tests {
                 outputs: BTreeMap::new(),
                 tags: BTreeMap::new(),
                 termination_protection: false,
+                drift: None,
+                drift_checked: None,
                 template,
             }),
         };
@@ -267,6 +274,40 @@ mod tests {
             md.contains("> `ce-beta-monitoring` is UPDATE_ROLLBACK_FAILED: an update failed"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_stack_whose_last_drift_detection_found_drift_is_mentioned_in_every_format() {
+        let mut live = live_with_status("UPDATE_COMPLETE", None);
+        if let Some(deployed) = live.stacks[0].deployed.as_mut() {
+            deployed.drift = Some(crate::drift::StackDriftStatus::Drifted);
+            deployed.drift_checked = Some("2026-11-29T22:00:07Z".into());
+        }
+
+        let text = text_of(&live);
+        assert_eq!(
+            text,
+            "ce-beta-monitoring: no changes\n  ! drifted: its last drift detection \
+             (2026-11-29T22:00:07Z) found resources changed outside CloudFormation, which this \
+             diff does not see; `ce drift` shows them\n"
+        );
+        let doc = json_form(&live);
+        assert_eq!(doc["stacks"][0]["drift"], "drifted");
+        let md = markdown(&doc).expect("renders");
+        assert!(
+            md.contains("> `ce-beta-monitoring` has drifted: its last drift detection"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn an_in_sync_stack_has_no_drift_note() {
+        let mut live = live_with_status("UPDATE_COMPLETE", None);
+        if let Some(deployed) = live.stacks[0].deployed.as_mut() {
+            deployed.drift = Some(crate::drift::StackDriftStatus::InSync);
+        }
+        assert_eq!(text_of(&live), "ce-beta-monitoring: no changes\n");
+        assert_eq!(json_form(&live)["stacks"][0]["drift_note"], Value::Null);
     }
 
     #[test]

@@ -125,6 +125,8 @@ pub fn deployed(name: &str, status: &str, template: Value) -> DeployedStack {
         outputs: BTreeMap::new(),
         tags: BTreeMap::new(),
         termination_protection: false,
+        drift: None,
+        drift_checked: None,
         template,
     }
 }
