@@ -132,8 +132,9 @@ pub fn diff_stack(input: &StackInput<'_>) -> Result<StackDiff, DiffError> {
         changeset::refine(&mut resources, evidence, &old, &new);
     }
     spread::spread(&old, &new, &mut resources, imports);
-    // A replacing update policy replaces the group, which spreads like any replacement.
-    if update_policy::apply(&new, &mut resources) {
+    // A replacing update policy replaces the group, which spreads like any replacement and
+    // may update further groups; the policies are read again until none replaces anything.
+    while update_policy::apply(&new, &mut resources) {
         spread::spread(&old, &new, &mut resources, imports);
     }
     let outputs = compute::outputs(&old, &new, &resources, imports);
