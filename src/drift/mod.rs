@@ -222,7 +222,7 @@ pub trait DriftApi {
 #[derive(Debug, thiserror::Error)]
 pub enum DriftError {
     /// A call failed; the AWS sentence says why.
-    #[error("{stack}: {source}")]
+    #[error("detecting drift of {stack}")]
     Aws {
         /// The stack.
         stack: String,
