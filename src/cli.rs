@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::architecture::StackId;
+
 /// Builds, shows and applies the AWS infrastructure of a Compiler Explorer-shaped service.
 #[derive(Debug, Parser)]
 #[command(name = "ce", version, about, long_about = None)]
@@ -111,7 +113,7 @@ pub enum Command {
     Diff {
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
         /// Print a unified diff of each changed stack's template JSON instead of the analysis.
         #[arg(long)]
         unified: bool,
@@ -132,7 +134,7 @@ pub enum Command {
         show: Option<PathBuf>,
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
     },
     /// Apply the rendered stacks through change sets, in dependency order, with approval.
     Deploy {
@@ -144,7 +146,7 @@ pub enum Command {
         plan: Option<PathBuf>,
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
         /// Which changes need an approval typed at a terminal, which --yes does not give
         /// [default: risky; never against the local sandbox].
         #[arg(long, value_enum)]
@@ -171,13 +173,13 @@ pub enum Command {
     Drift {
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
     },
     /// Delete the env's stacks in reverse dependency order; stateful resources are retained.
     Destroy {
         /// Only this stack: network, storage, compute, edge or monitoring.
         #[arg(long)]
-        stack: Option<String>,
+        stack: Option<StackId>,
         /// Delete without asking (a protected env still needs its name typed at a terminal).
         #[arg(long)]
         yes: bool,
@@ -197,6 +199,19 @@ pub enum Command {
     /// The env's resources grouped by stack, with references and cross-stack imports as
     /// edges and stateful resources marked; `--format mermaid` or `dot` draws it.
     Graph,
+    /// Print a shell completion script, e.g. `ce completions bash > ~/.local/share/bash-completion/completions/ce`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `ce man > ce.1 && man -l ce.1`; with --out, write
+    /// it and one page per command (ce-deploy.1, ...) into a directory.
+    Man {
+        /// Write ce.1 and a page per command into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Run the local AWS emulator that --local talks to.
     Sandbox {
         /// What to do with it.

@@ -2,7 +2,10 @@
 //! the commands that show and apply it.
 //!
 //! `main` parses flags, runs one command, and maps its [`Status`] (or error) to an exit code
-//! in one place; commands never exit the process themselves.
+//! in one place; commands never exit the process themselves. All output goes through the
+//! [`printer`]; printing macros are denied everywhere else.
+
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod architecture;
 pub mod aws;
@@ -10,31 +13,32 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod deploy;
-pub mod destroy;
 pub mod diff;
 pub mod drift;
 pub mod graph;
-pub mod lint;
-pub mod live;
 pub mod model;
 pub mod ops;
-pub mod plan;
+pub mod printer;
 pub mod render;
-pub mod sandbox;
 
 mod commands;
 
-use std::io::Write;
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
+
+use printer::{Printer, Stream, escape_control};
 
 /// How a command ended, as the documented exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     /// 0: success, or nothing to change.
     Success,
-    /// 1: an error, or a check that failed (`render --check`, `validate`).
+    /// 1: an error (usage errors included), or a check that failed (`render --check`,
+    /// `validate`).
     Failure,
     /// 2: changes are present (diff, plan).
     Changes,
@@ -54,27 +58,118 @@ impl Status {
     }
 }
 
-/// Runs `ce` with the process's arguments.
+/// Runs `ce` with the process's arguments, terminals and exit code.
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let result = commands::run(&cli, &mut out);
-    let _ = out.flush();
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let status = run_on(
+        std::env::args_os().collect(),
+        Stream::stdout(),
+        Stream::stderr(),
+        interactive,
+    );
+    ExitCode::from(status.code())
+}
+
+/// Runs `ce` in-process with `args` (the first is the program's name), writing data to
+/// `stdout` and diagnostics to `stderr`, and returns how it ended. Nothing is a terminal here,
+/// so prompts are answered "no" and colour is off (unless `CLICOLOR_FORCE` says otherwise).
+pub fn run<I, T>(args: I, stdout: Box<dyn Write + Send>, stderr: Box<dyn Write + Send>) -> Status
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let args = args.into_iter().map(Into::into).collect();
+    run_on(args, Stream::buffer(stdout), Stream::buffer(stderr), false)
+}
+
+/// Parses, resolves and runs one command; every outcome becomes a [`Status`] here and only
+/// here.
+fn run_on(args: Vec<OsString>, stdout: Stream, stderr: Stream, interactive: bool) -> Status {
+    let cli = match cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(err) => return usage(err, &args, stdout, stderr),
+    };
+    // A diagram format reaches only `ce graph`, which reads it from the flags; `commands::run`
+    // refuses it for every other command.
+    let format = cli.format.report().unwrap_or(cli::Format::Text);
+    let printer = Printer::new(format, cli.verbose, stdout, stderr);
+    let context = commands::Context::new(&cli, printer.clone(), interactive);
+    let result = commands::run(&cli, &context);
+    let _ = printer.stdout().flush();
     match result {
-        Ok(status) => ExitCode::from(status.code()),
+        Ok(status) => status,
+        Err(err) if is_broken_pipe(&err) => Status::Success,
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
-            }
-            let mut text = format!("error: {err}");
-            for cause in err.chain().skip(1) {
-                text.push_str(&format!("\n  caused by: {cause}"));
-            }
-            eprintln!("{text}");
-            ExitCode::from(Status::Failure.code())
+            let _ = writeln!(printer.stderr(), "{}", error_text(&err));
+            Status::Failure
         }
     }
+}
+
+/// What clap had to say: `--help` and `--version` on stdout with exit 0; anything else is a
+/// usage error with exit 1, since clap's own 2 would read as "changes are present" to CI.
+fn usage(err: clap::Error, args: &[OsString], mut stdout: Stream, mut stderr: Stream) -> Status {
+    let (stream, status) = match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => (&mut stdout, Status::Success),
+        _ => (&mut stderr, Status::Failure),
+    };
+    let err = escaped_usage_error(err, args);
+    let rendered = err.render();
+    let text = if stream.styles().colour() {
+        rendered.ansi().to_string()
+    } else {
+        rendered.to_string()
+    };
+    let _ = stream.write_all(text.as_bytes());
+    let _ = stream.flush();
+    status
+}
+
+/// clap quotes a bad value as it was given; with a control character in it (a newline could
+/// start a second `error:` line), the same error is reported for the arguments with their
+/// control characters escaped.
+fn escaped_usage_error(err: clap::Error, args: &[OsString]) -> clap::Error {
+    let has_control = |a: &OsString| a.to_string_lossy().chars().any(char::is_control);
+    if !args.iter().any(has_control) {
+        return err;
+    }
+    let escaped = args
+        .iter()
+        .map(|a| OsString::from(escape_control(&a.to_string_lossy()).into_owned()));
+    match cli::Cli::try_parse_from(escaped) {
+        Err(again) if again.kind() == err.kind() => again,
+        _ => err,
+    }
+}
+
+/// `error: …` and one `caused by: …` line per cause. A message that spans lines (a list of
+/// problems) has its later lines indented, so the only line that starts with `error:` is the
+/// first; other control characters are escaped.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = format!("error: {}", one_message(&err.to_string()));
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!(
+            "\n  caused by: {}",
+            one_message(&cause.to_string())
+        ));
+    }
+    text
+}
+
+fn one_message(message: &str) -> String {
+    message
+        .split('\n')
+        .enumerate()
+        .map(|(i, line)| {
+            let line = escape_control(line);
+            if i == 0 || line.starts_with("  ") {
+                line.into_owned()
+            } else {
+                format!("  {line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -83,4 +178,32 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_one_error_line_and_its_causes() {
+        let err = anyhow::anyhow!("reading envs/x.toml")
+            .context("unknown env \"x\nerror: y\"\n  known envs: beta");
+
+        let text = error_text(&err);
+
+        assert_eq!(
+            text,
+            "error: unknown env \"x\n  error: y\"\n  known envs: beta\n  caused by: reading envs/x.toml"
+        );
+        assert_eq!(text.lines().filter(|l| l.starts_with("error:")).count(), 1);
+    }
+
+    #[test]
+    fn a_list_in_a_message_keeps_its_lines_but_never_starts_one_with_error() {
+        let err = anyhow::anyhow!("stale:\n  - network changed\nerror: plan again\r");
+        assert_eq!(
+            error_text(&err),
+            "error: stale:\n  - network changed\n  error: plan again\\r"
+        );
+    }
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use ce_infra::aws::sandbox::{self, Paths};
 use ce_infra::aws::{Aws, SANDBOX_ACCOUNT, Target};
 use ce_infra::deploy::api::{ChangeSetKind, ChangeSetRequest, TemplateSource};
 use ce_infra::deploy::artifacts::{self, Artifacts};
@@ -19,7 +20,6 @@ use ce_infra::deploy::changeset::{self, Prepared};
 use ce_infra::deploy::sdk::Cfn;
 use ce_infra::deploy::timing::Timing;
 use ce_infra::deploy::{policy, sha256_hex};
-use ce_infra::sandbox::{self, Paths};
 use common::{Run, crate_root};
 use serde_json::{Value, json};
 use tempfile::TempDir;

@@ -499,12 +499,16 @@ fn parameter_changes_are_listed_and_no_echo_defaults_never_shown() {
         "a changed secret default is invisible"
     );
     assert_eq!(d.parameters[0].name, "Ami");
-    let json = serde_json::to_string(&format::to_json(&EnvDiff {
-        env: "t".into(),
-        stacks: vec![d],
-    }))
+    let mut json = Vec::new();
+    format::write_json(
+        &mut json,
+        &EnvDiff {
+            env: "t".into(),
+            stacks: vec![d],
+        },
+    )
     .unwrap();
-    assert!(!json.contains("secret"));
+    assert!(!String::from_utf8(json).unwrap().contains("secret"));
 }
 
 // ---- new stacks, env, errors ---------------------------------------------------------
@@ -696,7 +700,10 @@ fn text_output_is_coloured_only_when_asked() {
     let mut out = Vec::new();
     format::write_text(&mut out, &snapshot_diff(), true).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("\x1b[1;31mDELETED\x1b[0m"));
+    // Bold red, as anstyle writes it (one escape per effect and colour).
+    let alarm = anstyle::AnsiColor::Red.on_default().bold();
+    assert!(text.contains(&format!("{alarm}DELETED{alarm:#}")), "{text}");
+    assert!(text.contains("\x1b[1m\x1b[31mDELETED\x1b[0m"), "{text}");
 }
 
 // ---- the replacement table against the registry schemas ----------------------------

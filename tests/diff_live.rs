@@ -243,9 +243,16 @@ fn an_unknown_stack_is_refused_with_the_stack_names() {
     let run = common::run_ce(["diff", "--stack", "database"]);
 
     assert_eq!(run.code, Some(1), "{}", run.describe());
+    // clap parses --stack into a StackId, so the message is clap's line with the stack's.
+    assert!(
+        run.stderr
+            .starts_with("error: invalid value 'database' for '--stack <STACK>': "),
+        "{}",
+        run.describe()
+    );
     assert!(
         run.stderr.contains(
-            "error: unknown stack \"database\"; the stacks are: network, storage, compute, edge, monitoring"
+            "unknown stack \"database\"; the stacks are: network, storage, compute, edge, monitoring"
         ),
         "{}",
         run.describe()

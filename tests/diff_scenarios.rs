@@ -300,10 +300,10 @@ fn sandbox_change_sets(
     let dir = TempDir::new().expect("temp dir");
     std::fs::write(dir.path().join("staging.toml"), edited_env_text(s)).expect("write env");
     let env = config::load(dir.path(), "staging").expect("env");
-    let env = runtime
-        .block_on(ce_infra::aws::local::env_for_target(env, &target))
-        .expect("sandbox certificates");
     let aws = runtime.block_on(Aws::connect("us-east-1", target));
+    let env = runtime
+        .block_on(ce_infra::aws::local::env_for_target(env, &aws))
+        .expect("sandbox certificates");
     let client = aws.cloudformation().client().clone();
     let mut listed = BTreeMap::new();
     for stack in render::render_env(&env).expect("renders") {

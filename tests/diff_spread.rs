@@ -218,7 +218,9 @@ fn a_rolling_update_policy_replaces_every_node_in_batches() {
         text.contains("=> rolling replacement of all 5 nodes, 2 at a time (3 batches), at least 1 in service, pausing PT60S after each batch (UpdatePolicy AutoScalingRollingUpdate)"),
         "{text}"
     );
-    let json = format::to_json(&env(vec![d]));
+    let mut out = Vec::new();
+    format::write_json(&mut out, &env(vec![d])).unwrap();
+    let json: Value = serde_json::from_slice(&out).unwrap();
     let consequence = &json["stacks"][0]["resources"][0]["consequences"][0];
     assert_eq!(consequence["kind"], "rolling_replacement");
     assert_eq!(consequence["nodes"]["desired"], 5);

@@ -18,13 +18,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::types::{Capability, StackStatus};
+use ce_infra::aws::sandbox::{self, Paths};
 use ce_infra::aws::{Aws, Target};
 use ce_infra::ops::Resources;
 use ce_infra::ops::bucket::BuildsBucket;
 use ce_infra::ops::builds::Wanted;
 use ce_infra::ops::release::{self, Prepared};
 use ce_infra::ops::versionslog::{ClaimError, VersionsLog};
-use ce_infra::sandbox::{self, Paths};
 use serde_json::Value;
 use tempfile::TempDir;
 

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{copy_tree, env_names, envs_dir, rendered_files, run_ce, stacks_dir};
+use common::{copy_tree, env_names, envs_dir, rendered_files, run_ce, run_in_process, stacks_dir};
 use serde_json::Value;
 
 /// Stacks per env: network, storage, compute, edge, monitoring.
@@ -30,7 +30,7 @@ fn render_into(dir: &Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
 
 #[test]
 fn committed_stacks_are_current() {
-    let run = run_ce(["render", "--all", "--check"]);
+    let run = run_in_process(["render", "--all", "--check"]);
     assert_eq!(
         run.code,
         Some(0),
@@ -182,7 +182,7 @@ fn check_writes_nothing() {
 #[test]
 fn unknown_env_fails_listing_the_known_ones() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let run = run_ce([
+    let run = run_in_process([
         "--env".as_ref(),
         "nope".as_ref(),
         "render".as_ref(),
@@ -203,7 +203,7 @@ fn unknown_env_fails_listing_the_known_ones() {
 #[test]
 fn json_output_carries_format_version_and_every_stack() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let run = run_ce([
+    let run = run_in_process([
         "--format".as_ref(),
         "json".as_ref(),
         "render".as_ref(),
@@ -228,7 +228,7 @@ fn json_output_carries_format_version_and_every_stack() {
 
 #[test]
 fn check_json_output_carries_format_version() {
-    let run = run_ce(["--format", "json", "render", "--all", "--check"]);
+    let run = run_in_process(["--format", "json", "render", "--all", "--check"]);
     let doc: Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
     assert!(doc["format_version"].is_u64(), "{doc}");
     assert!(doc["stale"].is_array(), "{doc}");
@@ -270,7 +270,7 @@ fn every_template_fits_cloudformations_inline_limit() {
 
 #[test]
 fn validate_all_passes_on_the_committed_envs() {
-    let run = run_ce(["validate", "--all"]);
+    let run = run_in_process(["validate", "--all"]);
     assert_eq!(run.code, Some(0), "{}", run.describe());
     for env in env_names() {
         assert!(

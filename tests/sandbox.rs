@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ce_infra::aws::errors::AwsError;
+use ce_infra::aws::sandbox::{self, Paths};
 use ce_infra::aws::{AccountError, Aws, Parameter, SANDBOX_ACCOUNT, Target};
-use ce_infra::sandbox::{self, Paths};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 

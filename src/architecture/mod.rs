@@ -19,7 +19,8 @@ use crate::model::{Expr, Tag, Template};
 pub use user_data::{UserDataError, version_key};
 
 /// The stacks of an environment, in dependency order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum StackId {
     /// VPC, subnets, routes, security groups.
     Network,
@@ -59,6 +60,11 @@ impl StackId {
         StackId::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
+    /// The short names, comma-separated, for messages.
+    pub fn names() -> String {
+        StackId::ALL.map(StackId::as_str).join(", ")
+    }
+
     /// The stacks whose exports this one imports.
     pub fn depends_on(self) -> &'static [StackId] {
         match self {
@@ -74,6 +80,28 @@ impl StackId {
 impl fmt::Display for StackId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of the five stacks (`--stack` is parsed through this).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown stack \"{}\"; the stacks are: {}",
+    crate::printer::escape_control(name),
+    StackId::names()
+)]
+pub struct UnknownStack {
+    /// What was asked for.
+    pub name: String,
+}
+
+impl std::str::FromStr for StackId {
+    type Err = UnknownStack;
+
+    fn from_str(name: &str) -> Result<Self, UnknownStack> {
+        StackId::parse(name).ok_or_else(|| UnknownStack {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -309,4 +337,25 @@ pub fn build(env: &Env) -> Result<Vec<Stack>, UserDataError> {
         });
     }
     Ok(stacks)
+}
+
+#[cfg(test)]
+mod stack_id_tests {
+    use super::StackId;
+
+    #[test]
+    fn an_unknown_stack_lists_the_stacks() {
+        let err = "database".parse::<StackId>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown stack \"database\"; the stacks are: network, storage, compute, edge, monitoring"
+        );
+        assert_eq!("edge".parse::<StackId>(), Ok(StackId::Edge));
+    }
+
+    #[test]
+    fn a_control_character_in_an_unknown_stack_is_escaped() {
+        let err = "x\nerror: y".parse::<StackId>().unwrap_err();
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
 }

@@ -448,7 +448,7 @@ mod tests {
 
     use super::*;
     use crate::config::{self, Env};
-    use crate::lint::STATEFUL_TYPES;
+    use crate::render::lint::STATEFUL_TYPES;
 
     fn env(name: &str) -> Env {
         config::load(Path::new("envs"), name).expect("env file loads")

@@ -13,11 +13,10 @@ use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudformation::types::{Stack, StackStatus, TemplateStage};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::task::JoinHandle;
 
-use super::Aws;
 use super::errors::{self, AwsError};
 use crate::drift::StackDriftStatus;
+use super::{Aws, joined};
 
 /// A stack as CloudFormation has it now.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -267,14 +266,6 @@ async fn get_template(client: &Client, name: &str) -> Result<Option<String>, Aws
             e if e.is_stack_not_found() => Ok(None),
             e => Err(e),
         },
-    }
-}
-
-/// Awaits a spawned task, passing on a panic inside it as a panic here.
-async fn joined<T>(task: JoinHandle<T>) -> T {
-    match task.await {
-        Ok(value) => value,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

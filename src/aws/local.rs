@@ -13,14 +13,13 @@ use super::errors::AwsError;
 use super::{Aws, Target};
 use crate::config::Env;
 
-/// The env as it is deployed to `target`: unchanged for an account, with sandbox-held
+/// The env as it is deployed where `aws` points: unchanged for an account, with sandbox-held
 /// certificates for the sandbox.
-pub async fn env_for_target(mut env: Env, target: &Target) -> Result<Env, AwsError> {
-    if !matches!(target, Target::Sandbox { .. }) {
+pub async fn env_for_target(mut env: Env, aws: &Aws) -> Result<Env, AwsError> {
+    if !matches!(aws.target(), Target::Sandbox { .. }) {
         return Ok(env);
     }
-    let aws = Aws::connect(&env.file.region, target.clone()).await;
-    let arn = sandbox_certificate(&aws, &env).await?;
+    let arn = sandbox_certificate(aws, &env).await?;
     env.file.domain.certificate_arn = arn.clone();
     env.file.domain.alb_certificate_arn = Some(arn);
     Ok(env)

@@ -10,6 +10,10 @@
 pub mod cloudformation;
 pub mod errors;
 pub mod local;
+// Starting the sandbox says so on the process's stderr: it runs before any command output,
+// and test harnesses call it directly, outside a printer.
+#[allow(clippy::print_stderr)]
+pub mod sandbox;
 
 use std::time::Duration;
 
@@ -95,8 +99,8 @@ impl Aws {
         &self.target
     }
 
-    /// The shared SDK configuration, for services added later (S3 clients there must also set
-    /// `force_path_style` when [`Aws::is_local`], since the sandbox has no per-bucket hosts).
+    /// The shared SDK configuration, for services added later (S3 clients come from [`s3`],
+    /// which sets what the sandbox needs).
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.config
     }
@@ -177,13 +181,36 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// Awaits a spawned task, passing on a panic inside it as a panic here.
+pub async fn joined<T>(task: tokio::task::JoinHandle<T>) -> T {
+    rethrown(task.await)
+}
+
+/// A finished task's value, or its panic resumed here. Tasks are never aborted, so a panic is
+/// the only way one can fail.
+pub fn rethrown<T>(finished: Result<T, tokio::task::JoinError>) -> T {
+    match finished {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// An S3 client from the shared configuration: path-style addressing against the sandbox,
+/// which has no per-bucket host names.
+pub fn s3(aws: &Aws) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(aws.sdk_config())
+        .force_path_style(aws.is_local())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 /// Where `--local` (or its absence) sends requests: the sandbox, started if needed, or AWS.
-pub fn target(local: bool) -> Result<Target, crate::sandbox::SandboxError> {
+pub fn target(local: bool) -> Result<Target, crate::aws::sandbox::SandboxError> {
     if !local {
         return Ok(Target::Account);
     }
-    let paths = crate::sandbox::Paths::from_env()?;
-    let record = crate::sandbox::ensure_running(&paths)?;
+    let paths = crate::aws::sandbox::Paths::from_env()?;
+    let record = crate::aws::sandbox::ensure_running(&paths)?;
     Ok(Target::Sandbox {
         endpoint: record.endpoint(),
     })

@@ -1,37 +1,38 @@
 //! `ce builds list|set-current|history|lock|unlock`: the env's builds and which one is live.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use anyhow::Result;
-use serde_json::json;
+use serde::Serialize;
 
 use super::operate::{self, Session};
-use super::{FORMAT_VERSION, Ui};
+use super::{Context, Report};
 use crate::Status;
-use crate::cli::{BuildsAction, Format};
+use crate::cli::BuildsAction;
 use crate::ops::bucket::BuildsBucket;
-use crate::ops::builds::{self, Wanted};
+use crate::ops::builds::{self, Build, Wanted};
 use crate::ops::instances::version_label;
 use crate::ops::release::{self, Prepared};
 use crate::ops::table;
 use crate::ops::time::Timestamp;
 use crate::ops::versionslog::{ChangeState, Entry, Lock, VersionsLog};
+use crate::printer::Styles;
 
 /// Runs one `ce builds` action.
-pub fn run(ui: &Ui, action: &BuildsAction, out: &mut dyn Write) -> Result<Status> {
-    let (runtime, env, target) = operate::runtime(ui)?;
-    runtime.block_on(async {
-        let session = operate::connect(env, target).await?;
+pub fn run(ctx: &Context, action: &BuildsAction) -> Result<Status> {
+    let remote = operate::remote(ctx)?;
+    remote.block_on(async {
+        let session = operate::connect(&remote).await?;
         match action {
-            BuildsAction::List { branch } => list(ui, &session, branch.as_deref(), out).await,
+            BuildsAction::List { branch } => list(ctx, &session, branch.as_deref()).await,
             BuildsAction::SetCurrent {
                 version,
                 branch,
                 yes,
-            } => set_current(ui, &session, version, branch.as_deref(), *yes, out).await,
-            BuildsAction::History { limit } => history(ui, &session, *limit, out).await,
-            BuildsAction::Lock { reason } => lock(ui, &session, reason.clone(), out).await,
-            BuildsAction::Unlock => unlock(ui, &session, out).await,
+            } => set_current(ctx, &session, version, branch.as_deref(), *yes).await,
+            BuildsAction::History { limit } => history(ctx, &session, *limit).await,
+            BuildsAction::Lock { reason } => lock(ctx, &session, reason.clone()).await,
+            BuildsAction::Unlock => unlock(ctx, &session).await,
         }
     })
 }
@@ -44,64 +45,98 @@ fn log(s: &Session) -> VersionsLog {
     VersionsLog::new(&s.aws, &s.resources.versions_table, &s.resources.env)
 }
 
-async fn list(ui: &Ui, s: &Session, branch: Option<&str>, out: &mut dyn Write) -> Result<Status> {
+async fn list(ctx: &Context, s: &Session, branch: Option<&str>) -> Result<Status> {
     let bucket = bucket(s);
     let (found, live) = tokio::join!(bucket.builds(branch), bucket.pointer(&s.resources.env));
     let (mut found, live) = (found?, live?);
     bucket.read_hashes(&mut found).await?;
-    match ui.format {
-        Format::Text | Format::Markdown => {
-            out.write_all(builds::list_table(&found, live.as_deref()).as_bytes())?
-        }
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "env": s.resources.env,
-                "bucket": s.resources.builds_bucket,
-                "live": live,
-                "builds": found.iter().map(|b| json!({
-                    "live": live.as_deref() == Some(b.key.as_str()),
-                    "branch": b.branch,
-                    "version": b.version,
-                    "key": b.key,
-                    "size": b.size,
-                    "hash": b.hash,
-                    "complete": b.has_info,
-                    "static_key": b.static_key,
-                })).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-    }
+    ctx.printer.report(&ListReport {
+        env: &s.resources.env,
+        bucket: &s.resources.builds_bucket,
+        live: live.as_deref(),
+        builds: found
+            .iter()
+            .map(|b| ListedBuild {
+                live: live.as_deref() == Some(b.key.as_str()),
+                branch: &b.branch,
+                version: &b.version,
+                key: &b.key,
+                size: b.size,
+                hash: b.hash.as_deref(),
+                complete: b.has_info,
+                static_key: b.static_key.as_deref(),
+            })
+            .collect(),
+        found: &found,
+    })?;
     if live.is_none() {
-        eprintln!(
+        ctx.printer.note(format_args!(
             "no build is live in {} yet: `ce --env {} builds set-current VERSION` puts one live",
             s.resources.env, s.resources.env
-        );
+        ))?;
     }
     Ok(Status::Success)
 }
 
+/// The builds in the bucket, newest first.
+#[derive(Serialize)]
+struct ListReport<'a> {
+    env: &'a str,
+    bucket: &'a str,
+    /// The live build's key.
+    live: Option<&'a str>,
+    builds: Vec<ListedBuild<'a>>,
+    #[serde(skip)]
+    found: &'a [Build],
+}
+
+/// One build, as listed.
+#[derive(Serialize)]
+struct ListedBuild<'a> {
+    live: bool,
+    branch: &'a str,
+    version: &'a str,
+    key: &'a str,
+    size: u64,
+    hash: Option<&'a str>,
+    /// Its `.txt` exists, so it may go live.
+    complete: bool,
+    static_key: Option<&'a str>,
+}
+
+impl Report for ListReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        out.write_all(builds::list_table(self.found, self.live).as_bytes())
+    }
+}
+
 async fn set_current(
-    ui: &Ui,
+    ctx: &Context,
     s: &Session,
     version: &str,
     branch: Option<&str>,
     yes: bool,
-    out: &mut dyn Write,
 ) -> Result<Status> {
     let env = &s.resources.env;
     let (bucket, log) = (bucket(s), log(s));
     let prepared = release::prepare(&bucket, &log, env, &Wanted::parse(version), branch).await?;
     let pending = match prepared {
         Prepared::AlreadyLive(build) => {
-            report_set(ui, out, env, false, None, &build.key, None)?;
+            ctx.printer.report(&SetReport {
+                env,
+                changed: false,
+                from: None,
+                to: &build.key,
+                at: None,
+                by: None,
+                seq: None,
+            })?;
             return Ok(Status::Success);
         }
         Prepared::Change(pending) => pending,
     };
     for note in &pending.notes {
-        eprintln!("note: {note}");
+        ctx.printer.note(format_args!("note: {note}"))?;
     }
     let question = format!(
         "{env}: put build {} live (was {}); nodes launched from now on boot it",
@@ -112,7 +147,7 @@ async fn set_current(
             .map(version_label)
             .unwrap_or_else(|| "none".into()),
     );
-    if !operate::confirm(ui, &s.env, yes, &question)? {
+    if !operate::confirm(ctx, &s.env, yes, &question)? {
         return Ok(Status::NeedsApproval);
     }
     operate::guard(s).await?;
@@ -126,87 +161,90 @@ async fn set_current(
         &principal,
     )
     .await?;
-    report_set(
-        ui,
-        out,
+    ctx.printer.report(&SetReport {
         env,
-        true,
-        entry.from.as_deref(),
-        &entry.to,
-        Some(&entry),
-    )?;
+        changed: true,
+        from: entry.from.as_deref(),
+        to: &entry.to,
+        at: Some(entry.at),
+        by: Some(&entry.by),
+        seq: Some(entry.seq),
+    })?;
+    ctx.printer.note(format_args!(
+        "running nodes keep their build: `ce --env {env} instances restart` replaces them"
+    ))?;
     Ok(Status::Success)
 }
 
-fn report_set(
-    ui: &Ui,
-    out: &mut dyn Write,
-    env: &str,
+/// What `builds set-current` did.
+#[derive(Serialize)]
+struct SetReport<'a> {
+    env: &'a str,
     changed: bool,
-    from: Option<&str>,
-    to: &str,
-    entry: Option<&Entry>,
-) -> Result<()> {
-    match ui.format {
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "env": env,
-                "changed": changed,
-                "from": from,
-                "to": to,
-                "at": entry.map(|e| e.at),
-                "by": entry.map(|e| &e.by),
-                "seq": entry.map(|e| e.seq),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Text | Format::Markdown if !changed => {
-            writeln!(out, "{} is already live in {env}", version_label(to))?;
-        }
-        Format::Text | Format::Markdown => {
+    from: Option<&'a str>,
+    to: &'a str,
+    /// When, by whom and as which change of the log; null when nothing changed.
+    at: Option<Timestamp>,
+    by: Option<&'a str>,
+    seq: Option<u64>,
+}
+
+impl Report for SetReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        if self.changed {
             writeln!(
                 out,
-                "{env} now runs {} for new nodes (was {})",
-                version_label(to),
-                from.map(version_label).unwrap_or_else(|| "none".into())
-            )?;
-            eprintln!(
-                "running nodes keep their build: `ce --env {env} instances restart` replaces them"
-            );
+                "{} now runs {} for new nodes (was {})",
+                self.env,
+                version_label(self.to),
+                self.from
+                    .map(version_label)
+                    .unwrap_or_else(|| "none".into())
+            )
+        } else {
+            writeln!(
+                out,
+                "{} is already live in {}",
+                version_label(self.to),
+                self.env
+            )
         }
     }
-    Ok(())
 }
 
-async fn history(ui: &Ui, s: &Session, limit: usize, out: &mut dyn Write) -> Result<Status> {
+async fn history(ctx: &Context, s: &Session, limit: usize) -> Result<Status> {
     let log = log(s);
     let (entries, head) = tokio::join!(log.history(Some(limit)), log.head());
-    let (mut entries, head) = (entries?, head?);
-    entries.truncate(limit);
+    let (mut changes, head) = (entries?, head?);
+    changes.truncate(limit);
     let lock = head.and_then(|h| h.lock);
-    match ui.format {
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "env": s.resources.env,
-                "lock": lock,
-                "changes": entries,
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Text | Format::Markdown => {
-            out.write_all(history_table(&entries).as_bytes())?;
-            if let Some(lock) = &lock {
-                eprintln!(
-                    "builds of {} are locked {}",
-                    s.resources.env,
-                    lock.describe()
-                );
-            }
-        }
+    ctx.printer.report(&HistoryReport {
+        env: &s.resources.env,
+        lock: lock.as_ref(),
+        changes,
+    })?;
+    if let Some(lock) = &lock {
+        ctx.printer.note(format_args!(
+            "builds of {} are locked {}",
+            s.resources.env,
+            lock.describe()
+        ))?;
     }
     Ok(Status::Success)
+}
+
+/// Who put which build live when, newest first.
+#[derive(Serialize)]
+struct HistoryReport<'a> {
+    env: &'a str,
+    lock: Option<&'a Lock>,
+    changes: Vec<Entry>,
+}
+
+impl Report for HistoryReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        out.write_all(history_table(&self.changes).as_bytes())
+    }
 }
 
 /// When, Build, Was, By, and a note for changes that did not reach the pointer.
@@ -233,7 +271,7 @@ fn history_table(entries: &[Entry]) -> String {
     table::render(&["When (UTC)", "Build", "Was", "By", "Note"], &rows)
 }
 
-async fn lock(ui: &Ui, s: &Session, reason: Option<String>, out: &mut dyn Write) -> Result<Status> {
+async fn lock(ctx: &Context, s: &Session, reason: Option<String>) -> Result<Status> {
     operate::guard(s).await?;
     let lock = Lock {
         reason,
@@ -241,52 +279,50 @@ async fn lock(ui: &Ui, s: &Session, reason: Option<String>, out: &mut dyn Write)
         at: Timestamp::now(),
     };
     log(s).lock(&lock).await?;
-    match ui.format {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "format_version": FORMAT_VERSION,
-                "env": s.resources.env,
-                "locked": true,
-                "lock": lock,
-            }))?
-        )?,
-        Format::Text | Format::Markdown => writeln!(
-            out,
-            "locked builds of {} {}",
-            s.resources.env,
-            lock.describe()
-        )?,
-    }
+    ctx.printer.report(&LockReport {
+        env: &s.resources.env,
+        locked: true,
+        lock: Some(&lock),
+        was: None,
+    })?;
     Ok(Status::Success)
 }
 
-async fn unlock(ui: &Ui, s: &Session, out: &mut dyn Write) -> Result<Status> {
+async fn unlock(ctx: &Context, s: &Session) -> Result<Status> {
     operate::guard(s).await?;
     let was = log(s).unlock().await?;
-    match ui.format {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "format_version": FORMAT_VERSION,
-                "env": s.resources.env,
-                "locked": false,
-                "was": was,
-            }))?
-        )?,
-        Format::Text | Format::Markdown => match &was {
-            Some(lock) => writeln!(
-                out,
-                "unlocked builds of {} (locked {})",
-                s.resources.env,
-                lock.describe()
-            )?,
-            None => writeln!(out, "builds of {} were not locked", s.resources.env)?,
-        },
-    }
+    ctx.printer.report(&LockReport {
+        env: &s.resources.env,
+        locked: false,
+        lock: None,
+        was: Some(was.as_ref()),
+    })?;
     Ok(Status::Success)
+}
+
+/// The lock after `builds lock` (with `lock`) or `builds unlock` (with `was`).
+#[derive(Serialize)]
+struct LockReport<'a> {
+    env: &'a str,
+    locked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<&'a Lock>,
+    /// The lock `unlock` lifted, null when there was none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    was: Option<Option<&'a Lock>>,
+}
+
+impl Report for LockReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        let env = self.env;
+        match (self.lock, self.was) {
+            (Some(lock), _) => writeln!(out, "locked builds of {env} {}", lock.describe()),
+            (None, Some(Some(was))) => {
+                writeln!(out, "unlocked builds of {env} (locked {})", was.describe())
+            }
+            (None, _) => writeln!(out, "builds of {env} were not locked"),
+        }
+    }
 }
 
 #[cfg(test)]

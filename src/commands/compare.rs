@@ -5,23 +5,24 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use serde_json::Value;
 
-use super::Ui;
+use super::Context;
 use crate::Status;
 use crate::cli::Format;
 use crate::compare::{self, EnvStacks, format};
-use crate::config::{self, Env};
+use crate::config::Env;
 use crate::render;
 
 /// `ce compare`.
-pub fn run_compare(ui: &Ui, out: &mut dyn Write, env_a: &str, env_b: &str) -> Result<Status> {
-    let a = config::load(&ui.envs_dir, env_a)?;
-    let b = config::load(&ui.envs_dir, env_b)?;
+pub fn run_compare(ctx: &Context, env_a: &str, env_b: &str) -> Result<Status> {
+    let a = ctx.env_named(env_a)?;
+    let b = ctx.env_named(env_b)?;
     let (stacks_a, stacks_b) = (rendered(&a)?, rendered(&b)?);
     let comparison = compare::compare(&stacks_a, &stacks_b)?;
-    match ui.format {
+    let out = &mut ctx.printer.stdout();
+    match ctx.printer.format() {
         Format::Text => format::write_text(out, &comparison)?,
         Format::Json => writeln!(
             out,

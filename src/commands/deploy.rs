@@ -16,33 +16,36 @@
 //! `tool_ms`, `aws_calls`).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use anyhow::{Context as _, Result, bail};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{FORMAT_VERSION, Ui};
+use super::{Context, Purpose, Report};
+use crate::Status;
 use crate::architecture::StackId;
-use crate::aws::{self, Aws};
+use crate::aws::Aws;
 use crate::cli::Format;
 use crate::config::Env;
 use crate::deploy::api::{ChangeSetKind, TemplateSource};
 use crate::deploy::approval::Decision;
 use crate::deploy::artifacts::Artifacts;
+use crate::deploy::deployed::{self, DeployedEnv};
+use crate::deploy::plan_file::{PlanFile, PlannedAction};
 use crate::deploy::progress::{Mode, Progress};
 use crate::deploy::sdk::Cfn;
-use crate::deploy::timing::Timing;
+use crate::deploy::timing::{Timing, TimingReport};
 use crate::deploy::{
     Answers, Approval, DeployReport, Engine, Outcome, Planned, RequireApproval, Settings, StackJob,
-    changeset, job, planning,
+    StackReport, changeset, job, planning,
 };
-use crate::diff::format;
-use crate::live::{self, LiveEnv};
+use crate::diff::{EnvDiff, format};
 use crate::model::template::INLINE_TEMPLATE_LIMIT;
-use crate::plan::{Plan, PlannedAction};
-use crate::{Status, config, render};
+use crate::printer::Styles;
+use crate::render;
 
 /// The flags of `ce deploy`.
 #[derive(Clone, Debug)]
@@ -52,7 +55,7 @@ pub struct DeployArgs<'a> {
     /// `--plan`.
     pub plan: Option<&'a Path>,
     /// `--stack`.
-    pub stack: Option<&'a str>,
+    pub stack: Option<StackId>,
     /// `--require-approval`, when given.
     pub require_approval: Option<RequireApproval>,
     /// `--recreate-failed`.
@@ -68,64 +71,64 @@ enum Ended {
 }
 
 /// `ce deploy`.
-pub fn run_deploy(ui: &Ui, out: &mut dyn Write, args: &DeployArgs<'_>) -> Result<Status> {
+pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
     let begun = Instant::now();
-    let env = config::load(&ui.envs_dir, &ui.env)?;
-    let only = args.stack.map(live::parse_stack).transpose()?;
-    let plan = args.plan.map(Plan::load).transpose()?;
+    let env = ctx.env()?;
+    let only = args.stack;
+    let plan = args.plan.map(PlanFile::load).transpose()?;
     if let Some(plan) = &plan {
         if let Some(why) = plan.wrong_env(env.name.as_str(), &env.file.region) {
             bail!("{why}");
         }
     }
-    let target = aws::target(ui.local)?;
-    let runtime = aws::runtime().context("starting the async runtime")?;
-    let env = runtime.block_on(aws::local::env_for_target(env, &target))?;
+    let remote = ctx.remote(env, Purpose::Render)?;
+    let env = &remote.env;
     let timing = Timing::started_at(begun);
-    let mode = if std::io::stderr().is_terminal() && ui.format == Format::Text {
+    let stderr = ctx.printer.stderr();
+    let mode = if stderr.is_terminal() && ctx.printer.format() == Format::Text {
         Mode::Live
     } else {
         Mode::Lines
     };
-    let progress = Progress::new(mode, Box::new(std::io::stderr()));
+    let progress = Progress::new(mode, Box::new(stderr));
     let settings = Settings {
         env: env.name.to_string(),
         region: env.file.region.clone(),
         protected: env.file.protected,
         recreate_failed: args.recreate_failed,
         approval: Approval {
-            policy: policy(args.require_approval, ui.local),
+            policy: policy(args.require_approval, ctx.local),
             yes: args.yes,
-            interactive: ui.interactive,
+            interactive: ctx.interactive,
             protected: env.file.protected,
             env: env.name.to_string(),
         },
         change_set_name: changeset::name("deploy", unix_now()),
-        show_text: ui.format != Format::Json,
-        colour: ui.color,
-        local: ui.local,
+        show_text: ctx.printer.format() != Format::Json,
+        colour: ctx.printer.stdout().styles().colour(),
+        local: ctx.local,
     };
-    let answers = Answers::Terminal;
-    let outcome = runtime.block_on(async {
+    let answers = Answers::Terminal(ctx.printer.stderr());
+    let outcome = remote.block_on(async {
         let work = async {
-            let aws = Aws::connect(&env.file.region, target).await;
-            let api = Cfn::new(&aws);
+            let aws = remote.aws().await;
+            let api = Cfn::new(aws);
             let jobs = match &plan {
                 Some(plan) => {
                     timing
                         .aws(aws.guard_account(env.file.account_id.as_deref()))
                         .await?;
-                    planned_jobs(&api, &timing, &env, plan, only).await?
+                    planned_jobs(ctx, &api, &timing, env, plan, only).await?
                 }
                 // The diff checks the account alongside its first read.
                 None => {
-                    let live = timing.aws(live::diff_env(&aws, &env, only)).await?;
+                    let live = timing.aws(deployed::diff_env(aws, env, only)).await?;
                     if let Some((status, reason)) = refused_up_front(&settings, &live) {
-                        write_preflight(ui, &mut *out, &live)?;
+                        ctx.printer.interim(&Preflight(&live.diff))?;
                         return Ok(Ended::Refused { status, reason });
                     }
-                    let mut jobs = jobs_from_live(&env, &live);
-                    upload_large(&aws, &env, &mut jobs, &timing, &progress).await?;
+                    let mut jobs = jobs_from_live(env, &live);
+                    upload_large(aws, env, &mut jobs, &timing, &progress).await?;
                     jobs
                 }
             };
@@ -135,7 +138,7 @@ pub fn run_deploy(ui: &Ui, out: &mut dyn Write, args: &DeployArgs<'_>) -> Result
                 &progress,
                 &timing,
                 &answers,
-                Box::new(&mut *out),
+                Box::new(ctx.printer.stdout()),
             );
             let report = tokio::select! {
                 report = engine.run(&jobs) => report,
@@ -149,13 +152,13 @@ pub fn run_deploy(ui: &Ui, out: &mut dyn Write, args: &DeployArgs<'_>) -> Result
         }
     });
     // A prompt's reader thread may still wait on stdin; it must not keep the process alive.
-    runtime.shutdown_timeout(Duration::from_millis(100));
+    let env = remote.shut_down(Duration::from_millis(100));
     progress.clear();
     let Some(ended) = outcome else {
-        return Ok(interrupted(ui, out, &progress, &timing));
+        return interrupted(ctx, &env, &progress, &timing);
     };
     let ended = ended?;
-    finish(ui, out, &env, ended, &timing)
+    finish(ctx, &env, ended, &timing)
 }
 
 /// `--require-approval`, defaulting to risky; the local sandbox holds nothing of value, so
@@ -173,7 +176,7 @@ fn unix_now() -> i64 {
 }
 
 /// The refusal a run without a terminal gets before any change set is made, if it would get one.
-fn refused_up_front(settings: &Settings, live: &LiveEnv) -> Option<(Status, String)> {
+fn refused_up_front(settings: &Settings, live: &DeployedEnv) -> Option<(Status, String)> {
     if settings.approval.interactive {
         return None;
     }
@@ -183,16 +186,19 @@ fn refused_up_front(settings: &Settings, live: &LiveEnv) -> Option<(Status, Stri
     }
 }
 
-/// The diff a refused run shows: the same as `ce diff`.
-fn write_preflight(ui: &Ui, out: &mut dyn Write, live: &LiveEnv) -> Result<()> {
-    if ui.format != Format::Json {
-        format::write_text(out, &live.diff, ui.color)?;
+/// The diff a refused run shows, before its outcome: the same as `ce diff`.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Preflight<'a>(&'a EnvDiff);
+
+impl Report for Preflight<'_> {
+    fn write_text(&self, out: &mut dyn Write, styles: Styles) -> io::Result<()> {
+        format::write_text(out, self.0, styles.colour())
     }
-    Ok(())
 }
 
 /// One job per stack of the diff.
-pub(super) fn jobs_from_live(env: &Env, live: &LiveEnv) -> Vec<StackJob> {
+pub(super) fn jobs_from_live(env: &Env, live: &DeployedEnv) -> Vec<StackJob> {
     let imported = live.imported_exports();
     live.stacks
         .iter()
@@ -235,10 +241,11 @@ pub(super) async fn upload_large(
 
 /// The jobs of a plan, once every planned change set is checked to be what was reviewed.
 async fn planned_jobs(
+    ctx: &Context,
     api: &Cfn,
     timing: &Timing,
     env: &Env,
-    plan: &Plan,
+    plan: &PlanFile,
     only: Option<StackId>,
 ) -> Result<Vec<StackJob>> {
     let rendered = render::render_env(env)?;
@@ -267,11 +274,11 @@ async fn planned_jobs(
         .iter()
         .filter(|s| s.action == PlannedAction::Deferred)
     {
-        eprintln!(
+        ctx.printer.note(format_args!(
             "note: the plan has no change set for {} ({}); plan again after this deploy",
             deferred.stack_name,
             deferred.reason.as_deref().unwrap_or("deferred")
-        );
+        ))?;
     }
     let mut jobs = Vec::new();
     for planned in plan.executable() {
@@ -300,7 +307,7 @@ async fn planned_jobs(
 }
 
 /// What Ctrl-C leaves behind, said plainly.
-fn interrupted(ui: &Ui, out: &mut dyn Write, progress: &Progress, timing: &Timing) -> Status {
+fn interrupted(ctx: &Context, env: &Env, progress: &Progress, timing: &Timing) -> Result<Status> {
     let running = progress.in_flight();
     let message = if running.is_empty() {
         "interrupted: nothing is running in CloudFormation; a change set made for review may be \
@@ -324,41 +331,30 @@ fn interrupted(ui: &Ui, out: &mut dyn Write, progress: &Progress, timing: &Timin
             stacks.join(", ")
         )
     };
-    if ui.interactive {
+    if ctx.interactive {
         // The ^C was echoed after whatever was on the line, a prompt perhaps.
-        eprintln!();
+        ctx.printer.note("")?;
     }
-    eprintln!("{message}");
-    if ui.format == Format::Json {
-        let doc = json!({
-            "format_version": FORMAT_VERSION,
-            "env": ui.env,
-            "result": "interrupted",
-            "exit_code": Status::Failure.code(),
-            "stacks": [],
-            "messages": [message],
-            "timing": timing.report(),
-        });
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        );
+    ctx.printer.note(&message)?;
+    // The outcome in JSON only: in text, the message above says it all.
+    if ctx.printer.format() == Format::Json {
+        ctx.printer.report(&DeployOutcome {
+            env: env.name.as_str(),
+            result: "interrupted",
+            exit_code: Status::Failure.code(),
+            stacks: Vec::new(),
+            messages: vec![message],
+            timing: timing.report(),
+        })?;
     }
-    Status::Failure
+    Ok(Status::Failure)
 }
 
 /// Prints the outcome and returns the exit status.
-fn finish(
-    ui: &Ui,
-    out: &mut dyn Write,
-    env: &Env,
-    ended: Ended,
-    timing: &Timing,
-) -> Result<Status> {
+fn finish(ctx: &Context, env: &Env, ended: Ended, timing: &Timing) -> Result<Status> {
     let (status, result, stacks, messages) = match ended {
         Ended::Refused { status, reason } => {
-            eprintln!("{}: {reason}", env.name);
+            ctx.printer.note(format_args!("{}: {reason}", env.name))?;
             (status, "refused", Vec::new(), vec![reason])
         }
         Ended::Ran(report) => {
@@ -368,36 +364,47 @@ fn finish(
         }
     };
     let timing = timing.report();
-    match ui.format {
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "env": env.name.as_str(),
-                "result": result,
-                "exit_code": status.code(),
-                "stacks": stacks,
-                "messages": messages,
-                "timing": timing,
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Text | Format::Markdown => {
-            for stack in &stacks {
-                let outcome = serde_json::to_value(stack.outcome)?;
-                let word = outcome.as_str().unwrap_or("").replace('_', " ");
-                let status = stack
-                    .status
-                    .as_deref()
-                    .map(|s| format!(" ({s})"))
-                    .unwrap_or_default();
-                writeln!(out, "{}: {word}{status}", stack.stack_name)?;
-            }
-        }
-    }
-    if ui.verbose {
-        eprintln!("{}", timing.line());
-    }
+    let line = timing.line();
+    ctx.printer.report(&DeployOutcome {
+        env: env.name.as_str(),
+        result,
+        exit_code: status.code(),
+        stacks,
+        messages,
+        timing,
+    })?;
+    ctx.printer.detail(line)?;
     Ok(status)
+}
+
+/// How `ce deploy` ended: the JSON form documented at the top of this module.
+#[derive(Serialize)]
+struct DeployOutcome<'a> {
+    env: &'a str,
+    result: &'static str,
+    exit_code: u8,
+    stacks: Vec<StackReport>,
+    messages: Vec<String>,
+    timing: TimingReport,
+}
+
+impl Report for DeployOutcome<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        for stack in &self.stacks {
+            let status = stack
+                .status
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{}: {}{status}",
+                stack.stack_name,
+                stack.outcome.word()
+            )?;
+        }
+        Ok(())
+    }
 }
 
 fn result_word(report: &DeployReport) -> &'static str {

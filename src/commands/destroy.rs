@@ -1,8 +1,8 @@
 //! `ce destroy [--stack S] [--yes] [--lift-termination-protection]`: shows what goes and what
-//! stays, asks, then deletes the env's stacks in reverse dependency order (see
-//! [`crate::destroy`]).
+//! stays (a [`DestroyPreview`]), asks, then deletes the env's stacks in reverse dependency order (see
+//! [`crate::deploy::destroy`]).
 //!
-//! The plan and the results are data (stdout); the prompt, progress and the reason for a
+//! The preview and the results are data (stdout); the prompt, progress and the reason for a
 //! refusal or failure are diagnostics (stderr). Exit codes: 0 deleted (or nothing deployed),
 //! 1 refused or failed, 3 only a confirmation was missing (no terminal and no `--yes`).
 //!
@@ -14,101 +14,107 @@
 //! `blockers` (`export`, `stack_name`, `importers`), `results` (`stack_name`, `result`:
 //! `deleted` (with `seconds`) | `failed` (with `reason`) | `not_attempted`).
 
-use std::io::Write;
+use std::io::{self, Write};
 
-use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use anyhow::{Context as _, Result};
+use serde::{Serialize, Serializer};
 
-use super::{FORMAT_VERSION, Ui};
-use crate::aws::{self, Aws};
-use crate::cli::Format;
+use super::{Context, Purpose, Report};
+use crate::Status;
+use crate::architecture::StackId;
 use crate::deploy::approval::Answers;
+use crate::deploy::destroy::{self, Consent, DestroyPreview, DestroyReport, Gate, StackResult};
 use crate::deploy::sdk::Cfn;
-use crate::destroy::{self, Consent, DestroyPlan, DestroyReport, Gate, StackResult};
-use crate::{Status, config, live};
+use crate::printer::Styles;
 
 /// `ce destroy`.
 pub fn run_destroy(
-    ui: &Ui,
-    out: &mut dyn Write,
-    stack: Option<&str>,
+    ctx: &Context,
+    only: Option<StackId>,
     yes: bool,
     lift_protection: bool,
 ) -> Result<Status> {
-    let env = config::load(&ui.envs_dir, &ui.env)?;
-    let only = stack.map(live::parse_stack).transpose()?;
+    let env = ctx.env()?;
     let consent = Consent {
         yes,
-        interactive: ui.interactive,
+        interactive: ctx.interactive,
         protected: env.file.protected,
         lift_protection,
         env: env.name.to_string(),
     };
     // A protected env that cannot be confirmed here is refused before any AWS call.
     if let Some(Gate::Refuse { status, reason }) = destroy::protection_gate(&consent) {
-        eprintln!("error: {reason}");
-        if ui.format == Format::Json {
-            let doc = json!({"format_version": FORMAT_VERSION, "env": consent.env,
-                "region": env.file.region, "outcome": "refused", "reason": reason});
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
+        ctx.printer.note(format_args!("error: {reason}"))?;
+        ctx.printer.report(&Outcome {
+            env: &consent.env,
+            region: &env.file.region,
+            outcome: "refused",
+            reason: Some(&reason),
+            details: None,
+        })?;
         return Ok(status);
     }
-    let target = aws::target(ui.local)?;
-    let runtime = aws::runtime().context("starting the async runtime")?;
-    runtime.block_on(async {
-        let aws = Aws::connect(&env.file.region, target).await;
-        eprintln!("destroy {}: reading its stacks", env.name);
-        let plan = destroy::plan(&aws, &env, only).await?;
-        if ui.format != Format::Json {
-            write_plan(out, &plan)?;
-            out.flush()?;
-        }
-        let (outcome, reason, report, status) = match destroy::gate(&plan, &consent) {
+    let remote = ctx.remote(env, Purpose::Operate)?;
+    remote.block_on(async {
+        let aws = remote.aws().await;
+        ctx.printer.note(format_args!(
+            "destroy {}: reading its stacks",
+            remote.env.name
+        ))?;
+        let preview = destroy::preview(aws, &remote.env, only).await?;
+        ctx.printer.interim(&PreviewText(&preview))?;
+        let (outcome, reason, results, status) = match destroy::gate(&preview, &consent) {
             Gate::Nothing => ("nothing_to_destroy", None, None, Status::Success),
             Gate::Refuse { status, reason } => ("refused", Some(reason), None, status),
             Gate::Ask(question) => {
-                let answer = Answers::Terminal
-                    .ask(&destroy::prompt(question, &plan))
+                let answer = Answers::Terminal(ctx.printer.stderr())
+                    .ask(&destroy::prompt(question, &preview))
                     .await
                     .context("reading the answer")?;
-                if destroy::approves(question, &answer, &plan.env) {
-                    run(&aws, &plan, lift_protection).await
+                if destroy::approves(question, &answer, &preview.env) {
+                    run(ctx, aws, &preview, lift_protection).await
                 } else {
                     let reason = "nothing was deleted: not confirmed".to_owned();
                     ("declined", Some(reason), None, Status::Failure)
                 }
             }
-            Gate::Proceed => run(&aws, &plan, lift_protection).await,
+            Gate::Proceed => run(ctx, aws, &preview, lift_protection).await,
         };
-        if ui.format == Format::Json {
-            let doc = json_doc(&plan, outcome, reason.as_deref(), report.as_ref());
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        } else if let Some(report) = &report {
-            write_results(out, report)?;
-        }
-        out.flush()?;
+        ctx.printer.report(&Outcome {
+            env: &preview.env,
+            region: &preview.region,
+            outcome,
+            reason: reason.as_deref(),
+            details: Some(Details {
+                preview: &preview,
+                results: results.as_ref(),
+            }),
+        })?;
         match (&reason, outcome) {
-            (_, "nothing_to_destroy") => {
-                eprintln!("destroy {}: no stack of it is deployed", plan.env)
-            }
-            (Some(reason), _) => eprintln!("error: {reason}"),
+            (_, "nothing_to_destroy") => ctx.printer.note(format_args!(
+                "destroy {}: no stack of it is deployed",
+                preview.env
+            ))?,
+            (Some(reason), _) => ctx.printer.note(format_args!("error: {reason}"))?,
             (None, _) => {}
         }
         Ok(status)
     })
 }
 
-/// Deletes the plan's stacks: the outcome's name, the first failure's sentence, the report and
-/// the status.
+/// Deletes the previewed stacks: the outcome's name, the first failure's sentence, the results
+/// and the status.
 async fn run(
-    aws: &Aws,
-    plan: &DestroyPlan,
+    ctx: &Context,
+    aws: &crate::aws::Aws,
+    preview: &DestroyPreview,
     lift_protection: bool,
 ) -> (&'static str, Option<String>, Option<DestroyReport>, Status) {
     let api = Cfn::new(aws);
-    let mut log = |line: String| eprintln!("{line}");
-    let report = destroy::execute(&api, plan, lift_protection, aws.is_local(), &mut log).await;
+    let mut log = |line: String| {
+        let _ = ctx.printer.note(line);
+    };
+    let report = destroy::execute(&api, preview, lift_protection, aws.is_local(), &mut log).await;
     let failure = report.results.iter().find_map(|(_, r)| match r {
         StackResult::Failed { reason } => Some(reason.clone()),
         _ => None,
@@ -119,8 +125,65 @@ async fn run(
     }
 }
 
+/// How `ce destroy` ended: the JSON form documented at the top of this module.
+#[derive(Serialize)]
+struct Outcome<'a> {
+    env: &'a str,
+    region: &'a str,
+    outcome: &'static str,
+    reason: Option<&'a str>,
+    /// Absent when the env was refused before its stacks were read.
+    #[serde(flatten)]
+    details: Option<Details<'a>>,
+}
+
+/// What was read, and what became of each stack.
+#[derive(Serialize)]
+struct Details<'a> {
+    #[serde(flatten)]
+    preview: &'a DestroyPreview,
+    #[serde(serialize_with = "results")]
+    results: Option<&'a DestroyReport>,
+}
+
+/// `[{"stack_name": …, "result": …}]`, in deletion order; empty when nothing was attempted.
+fn results<S: Serializer>(report: &Option<&DestroyReport>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        #[serde(flatten)]
+        result: &'a StackResult,
+        stack_name: &'a str,
+    }
+    let entries = report.map(|r| r.results.as_slice()).unwrap_or_default();
+    s.collect_seq(
+        entries
+            .iter()
+            .map(|(stack_name, result)| Entry { result, stack_name }),
+    )
+}
+
+impl Report for Outcome<'_> {
+    /// The preview was shown before the question; the text form is the results alone.
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        match self.details.as_ref().and_then(|d| d.results) {
+            Some(report) => write_results(out, report),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The preview in text, shown before the question.
+#[derive(Serialize)]
+struct PreviewText<'a>(&'a DestroyPreview);
+
+impl Report for PreviewText<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        write_preview(out, self.0)
+    }
+}
+
 /// What goes, in order, and what stays.
-fn write_plan(out: &mut dyn Write, plan: &DestroyPlan) -> std::io::Result<()> {
+fn write_preview(out: &mut dyn Write, plan: &DestroyPreview) -> std::io::Result<()> {
     if plan.stacks.is_empty() {
         return Ok(());
     }
@@ -185,36 +248,4 @@ fn write_results(out: &mut dyn Write, report: &DestroyReport) -> std::io::Result
         }
     }
     Ok(())
-}
-
-/// The JSON form documented at the top of this module.
-fn json_doc(
-    plan: &DestroyPlan,
-    outcome: &str,
-    reason: Option<&str>,
-    report: Option<&DestroyReport>,
-) -> Value {
-    let results: Vec<Value> = report
-        .map(|r| {
-            r.results
-                .iter()
-                .map(|(stack, result)| {
-                    let mut entry = serde_json::to_value(result).unwrap_or(Value::Null);
-                    entry["stack_name"] = json!(stack);
-                    entry
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "format_version": FORMAT_VERSION,
-        "env": plan.env,
-        "region": plan.region,
-        "outcome": outcome,
-        "reason": reason,
-        "stacks": plan.stacks,
-        "not_deployed": plan.not_deployed,
-        "blockers": plan.blockers,
-        "results": results,
-    })
 }

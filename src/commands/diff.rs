@@ -4,79 +4,144 @@
 //! The exit code is the diff's class (0 no changes, 2 changes, 3 needs approval), so CI can
 //! gate on it without parsing anything.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::sync::OnceLock;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use handlebars::{Handlebars, handlebars_helper};
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::Ui;
-use crate::aws::{self, Aws, Target};
+use super::{Context, Purpose, Report};
+use crate::Status;
+use crate::architecture::StackId;
 use crate::cli::Format;
-use crate::diff::EnvDiff;
-use crate::diff::format::{self, show};
+use crate::deploy::deployed::{self, DeployedEnv};
+use crate::diff::format::{self, JsonStack, show};
+use crate::diff::blocked::BlockedExport;
+use crate::diff::{DiffClass, EnvDiff};
+use crate::drift::StackDriftStatus;
 use crate::graph::change::ChangeDiagram;
 use crate::graph::{ResourceGraph, StackTemplate};
-use crate::live::{self, LiveEnv};
-use crate::{Status, config};
+use crate::printer::{FORMAT_VERSION, Styles};
 
 /// The markdown report, rendered from the diff's JSON form.
 const MARKDOWN_TEMPLATE: &str = include_str!("../../templates/diff.md.hbs");
 
 /// `ce diff`.
-pub fn run_diff(
-    ui: &Ui,
-    out: &mut dyn Write,
-    stack: Option<&str>,
-    unified: bool,
-) -> Result<Status> {
-    if unified && ui.format != Format::Text {
+pub fn run_diff(ctx: &Context, only: Option<StackId>, unified: bool) -> Result<Status> {
+    if unified && ctx.printer.format() != Format::Text {
         bail!("--unified prints a text diff; leave out --format or use --format text");
     }
-    let env = config::load(&ui.envs_dir, &ui.env)?;
-    let only = stack.map(live::parse_stack).transpose()?;
-    let target = aws::target(ui.local)?;
+    let remote = ctx.remote(ctx.env()?, Purpose::Render)?;
+    let env = &remote.env;
     let count = if only.is_some() { 1 } else { 5 };
-    eprintln!(
+    ctx.printer.note(format_args!(
         "diff {}: reading {count} stack{} from {}",
         env.name,
         if count == 1 { "" } else { "s" },
-        describe_target(&target, &env.file.region)
-    );
-    let runtime = aws::runtime().context("starting the async runtime")?;
-    let env = runtime.block_on(aws::local::env_for_target(env, &target))?;
+        remote.describe_target()
+    ))?;
     let begun = std::time::Instant::now();
-    let live = runtime.block_on(async {
-        let aws = Aws::connect(&env.file.region, target).await;
-        live::diff_env(&aws, &env, only).await
-    })?;
-    if ui.verbose {
-        eprintln!(
-            "diff {}: compared in {:.0} ms",
-            env.name,
-            begun.elapsed().as_secs_f64() * 1000.0
-        );
-    }
-    match ui.format {
-        Format::Text if unified => write_unified(out, &live, ui.color)?,
-        Format::Text => write_text(out, &live, ui.color)?,
-        Format::Json => {
-            let text = serde_json::to_string_pretty(&json_form(&live))?;
-            writeln!(out, "{text}")?;
-        }
-        Format::Markdown => {
-            let mut doc = json_form(&live);
-            let diagram = change_diagram(&live, &live.diff)?;
-            doc["diagram"] = json!((!diagram.is_empty()).then(|| diagram.to_mermaid()));
-            write!(out, "{}", markdown(&doc)?)?
-        }
-    }
+    let live =
+        remote.block_on(async { deployed::diff_env(remote.aws().await, env, only).await })?;
+    ctx.printer.detail(format_args!(
+        "diff {}: compared in {:.0} ms",
+        env.name,
+        begun.elapsed().as_secs_f64() * 1000.0
+    ))?;
+    ctx.printer.report(&DiffReport::new(&live, unified))?;
     Ok(live.diff.class().status())
 }
 
+/// The diff of the deployed env: the diff core's JSON form, with each stack's deployed status,
+/// what that status means, and (in each export) the stacks that import it.
+#[derive(Serialize)]
+pub struct DiffReport<'a> {
+    env: &'a str,
+    class: DiffClass,
+    exit_code: u8,
+    approval_reasons: Vec<String>,
+    /// How to carry out each export change that an importing stack blocks.
+    blocked_exports: Vec<BlockedExport>,
+    /// One entry per stack, in deploy order.
+    pub stacks: Vec<DeployedStackEntry<'a>>,
+    #[serde(skip)]
+    deployed: &'a DeployedEnv,
+    #[serde(skip)]
+    unified: bool,
+}
+
+/// One stack's entry: the diff core's, and the deployed stack's status.
+#[derive(Clone, Serialize)]
+pub struct DeployedStackEntry<'a> {
+    /// The diff core's entry.
+    #[serde(flatten)]
+    pub diff: JsonStack<'a>,
+    stack_status: Option<&'a str>,
+    status_note: Option<String>,
+    /// What the stack's last drift detection found; `None` when never checked.
+    drift: Option<StackDriftStatus>,
+    /// A sentence for a stack whose last detection found drift.
+    drift_note: Option<String>,
+}
+
+impl<'a> DiffReport<'a> {
+    /// The report of `deployed`; `unified` asks for the template diff as its text form.
+    pub fn new(deployed: &'a DeployedEnv, unified: bool) -> Self {
+        let diff = &deployed.diff;
+        DiffReport {
+            env: &diff.env,
+            class: diff.class(),
+            exit_code: diff.class().exit_code(),
+            approval_reasons: diff.approval_reasons(),
+            blocked_exports: diff.blocked_exports_ways(&deployed.importers),
+            stacks: deployed
+                .stacks
+                .iter()
+                .zip(&diff.stacks)
+                .map(|(stack, diff)| DeployedStackEntry {
+                    diff: JsonStack::new(diff),
+                    stack_status: stack.status(),
+                    status_note: stack.status_note(),
+                    drift: stack.deployed.as_ref().and_then(|d| d.drift),
+                    drift_note: stack.drift_note(),
+                })
+                .collect(),
+            deployed,
+            unified,
+        }
+    }
+}
+
+impl Report for DiffReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, styles: Styles) -> io::Result<()> {
+        if self.unified {
+            write_unified(out, self.deployed, styles)
+        } else {
+            write_text(out, self.deployed, styles)
+        }
+    }
+
+    /// The report, with the diagram of the changes drawn in it.
+    fn write_markdown(&self, out: &mut dyn Write) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Drawn<'a, 'b> {
+            #[serde(flatten)]
+            report: &'a DiffReport<'b>,
+            diagram: Option<String>,
+        }
+        let diagram =
+            change_diagram(self.deployed, &self.deployed.diff).map_err(io::Error::other)?;
+        let drawn = Drawn {
+            report: self,
+            diagram: (!diagram.is_empty()).then(|| diagram.to_mermaid()),
+        };
+        out.write_all(markdown(&drawn).map_err(io::Error::other)?.as_bytes())
+    }
+}
+
 /// The diagram of `diff`'s changes over the graph of the env's rendered stacks.
-pub fn change_diagram(live: &LiveEnv, diff: &EnvDiff) -> Result<ChangeDiagram> {
+pub fn change_diagram(live: &DeployedEnv, diff: &EnvDiff) -> Result<ChangeDiagram> {
     let inputs: Vec<StackTemplate<'_>> = live
         .stacks
         .iter()
@@ -90,74 +155,30 @@ pub fn change_diagram(live: &LiveEnv, diff: &EnvDiff) -> Result<ChangeDiagram> {
     Ok(ChangeDiagram::build(diff, &graph))
 }
 
-/// Where the stacks are read from, for the progress line.
-fn describe_target(target: &Target, region: &str) -> String {
-    match target {
-        Target::Account => format!("AWS ({region})"),
-        Target::Sandbox { endpoint } => format!("the sandbox at {endpoint}"),
-    }
-}
-
-/// The diff core's JSON form, with each stack's deployed status, what that status means, and
-/// which stacks import each export.
-pub fn json_form(live: &LiveEnv) -> Value {
-    let mut doc = format::to_json(&live.diff);
-    doc["blocked_exports"] = json!(live.diff.blocked_exports_ways(&live.importers));
-    let Some(stacks) = doc.get_mut("stacks").and_then(Value::as_array_mut) else {
-        return doc;
-    };
-    for (entry, stack) in stacks.iter_mut().zip(&live.stacks) {
-        entry["stack_status"] = json!(stack.status());
-        entry["status_note"] = json!(stack.status_note());
-        entry["drift"] = json!(stack.deployed.as_ref().and_then(|d| d.drift));
-        entry["drift_note"] = json!(stack.drift_note());
-        if let Some(exports) = entry.get_mut("exports").and_then(Value::as_array_mut) {
-            for export in exports {
-                let importers = export
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .and_then(|name| live.importers.get(name))
-                    .cloned()
-                    .unwrap_or_default();
-                export["imported_by"] = json!(importers);
-            }
-        }
-    }
-    doc
-}
-
 /// Each stack's analysis, with a line for a stack whose status needs attention, then what
 /// needs approval.
-fn write_text(out: &mut dyn Write, live: &LiveEnv, colour: bool) -> Result<()> {
-    let alarm = |text: &str| {
-        if colour {
-            format!("\x1b[1;31m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    };
+fn write_text(out: &mut dyn Write, live: &DeployedEnv, styles: Styles) -> io::Result<()> {
     for (stack, diff) in live.stacks.iter().zip(&live.diff.stacks) {
-        format::write_stack_text(out, diff, colour)?;
+        format::write_stack_text(out, diff, styles.colour())?;
         if let (Some(status), Some(note)) = (stack.status(), stack.status_note()) {
-            writeln!(out, "  {} {note}", alarm(&format!("! {status}:")))?;
+            writeln!(out, "  {} {note}", styles.alarm(&format!("! {status}:")))?;
         }
         if let Some(note) = stack.drift_note() {
-            writeln!(out, "  {} {note}", alarm("! drifted:"))?;
+            writeln!(out, "  {} {note}", styles.alarm("! drifted:"))?;
         }
     }
     let reasons = live.diff.approval_reasons();
     if !reasons.is_empty() {
-        writeln!(out, "{}", alarm("Needs approval:"))?;
+        writeln!(out, "{}", styles.alarm("Needs approval:"))?;
         for reason in reasons {
             writeln!(out, "  {reason}")?;
         }
     }
-    format::write_ways_forward(out, &live.diff.blocked_exports_ways(&live.importers))?;
-    Ok(())
+    format::write_ways_forward(out, &live.diff.blocked_exports_ways(&live.importers))
 }
 
 /// The unified diff of each changed stack's template JSON; nothing when nothing changes.
-fn write_unified(out: &mut dyn Write, live: &LiveEnv, colour: bool) -> Result<()> {
+fn write_unified(out: &mut dyn Write, live: &DeployedEnv, styles: Styles) -> io::Result<()> {
     for (stack, diff) in live.stacks.iter().zip(&live.diff.stacks) {
         if diff.has_changes() {
             format::write_unified(
@@ -165,16 +186,26 @@ fn write_unified(out: &mut dyn Write, live: &LiveEnv, colour: bool) -> Result<()
                 &stack.name,
                 stack.baseline(),
                 &stack.rendered_json,
-                colour,
+                styles.colour(),
             )?;
         }
     }
     Ok(())
 }
 
-/// The markdown report of a diff's JSON form.
-pub fn markdown(doc: &Value) -> Result<String> {
-    Ok(registry()?.render("diff", doc)?)
+/// The markdown report of a diff's JSON form (a [`DiffReport`], or a plan's diffs).
+pub fn markdown(doc: &impl Serialize) -> Result<String> {
+    #[derive(Serialize)]
+    struct Versioned<'a, T> {
+        format_version: u32,
+        #[serde(flatten)]
+        doc: &'a T,
+    }
+    let versioned = Versioned {
+        format_version: FORMAT_VERSION,
+        doc,
+    };
+    Ok(registry()?.render("diff", &versioned)?)
 }
 
 /// The handlebars registry with the report template, compiled once per process.
@@ -210,17 +241,19 @@ fn escape_markdown(text: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use serde_json::json;
+
     use super::*;
     use crate::architecture::StackId;
     use crate::aws::DeployedStack;
-    use crate::live::LiveStack;
+    use crate::deploy::deployed::StackPair;
     use crate::render::RenderedStack;
 
     /// A one-stack env whose deployed stack has `status` and the same template as the render.
-    fn live_with_status(status: &str, reason: Option<&str>) -> LiveEnv {
+    fn live_with_status(status: &str, reason: Option<&str>) -> DeployedEnv {
         let template = json!({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}});
         let name = "ce-beta-monitoring".to_owned();
-        let stack = LiveStack {
+        let stack = StackPair {
             id: StackId::Monitoring,
             name: name.clone(),
             rendered: RenderedStack {
@@ -247,12 +280,12 @@ mod tests {
                 template,
             }),
         };
-        LiveEnv::new("beta".into(), vec![stack], BTreeMap::new()).expect("diffs")
+        DeployedEnv::new("beta".into(), vec![stack], BTreeMap::new()).expect("diffs")
     }
 
-    fn text_of(live: &LiveEnv) -> String {
+    fn text_of(live: &DeployedEnv) -> String {
         let mut out = Vec::new();
-        write_text(&mut out, live, false).expect("writes");
+        write_text(&mut out, live, Styles::plain()).expect("writes");
         String::from_utf8(out).expect("utf-8")
     }
 
@@ -266,10 +299,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("continue-update-rollback"), "{text}");
-        let doc = json_form(&live);
+        let doc = serde_json::to_value(DiffReport::new(&live, false)).expect("serialises");
         assert_eq!(doc["stacks"][0]["stack_status"], "UPDATE_ROLLBACK_FAILED");
         assert!(doc["stacks"][0]["status_note"].is_string());
-        let md = markdown(&doc).expect("renders");
+        let md = markdown(&DiffReport::new(&live, false)).expect("renders");
         assert!(
             md.contains("> `ce-beta-monitoring` is UPDATE_ROLLBACK_FAILED: an update failed"),
             "{md}"
@@ -280,7 +313,7 @@ mod tests {
     fn a_stack_whose_last_drift_detection_found_drift_is_mentioned_in_every_format() {
         let mut live = live_with_status("UPDATE_COMPLETE", None);
         if let Some(deployed) = live.stacks[0].deployed.as_mut() {
-            deployed.drift = Some(crate::drift::StackDriftStatus::Drifted);
+            deployed.drift = Some(StackDriftStatus::Drifted);
             deployed.drift_checked = Some("2026-11-29T22:00:07Z".into());
         }
 
@@ -291,9 +324,9 @@ mod tests {
              (2026-11-29T22:00:07Z) found resources changed outside CloudFormation, which this \
              diff does not see; `ce drift` shows them\n"
         );
-        let doc = json_form(&live);
+        let doc = serde_json::to_value(DiffReport::new(&live, false)).expect("serialises");
         assert_eq!(doc["stacks"][0]["drift"], "drifted");
-        let md = markdown(&doc).expect("renders");
+        let md = markdown(&DiffReport::new(&live, false)).expect("renders");
         assert!(
             md.contains("> `ce-beta-monitoring` has drifted: its last drift detection"),
             "{md}"
@@ -304,10 +337,11 @@ mod tests {
     fn an_in_sync_stack_has_no_drift_note() {
         let mut live = live_with_status("UPDATE_COMPLETE", None);
         if let Some(deployed) = live.stacks[0].deployed.as_mut() {
-            deployed.drift = Some(crate::drift::StackDriftStatus::InSync);
+            deployed.drift = Some(StackDriftStatus::InSync);
         }
         assert_eq!(text_of(&live), "ce-beta-monitoring: no changes\n");
-        assert_eq!(json_form(&live)["stacks"][0]["drift_note"], Value::Null);
+        let doc = serde_json::to_value(DiffReport::new(&live, false)).expect("serialises");
+        assert_eq!(doc["stacks"][0]["drift_note"], serde_json::Value::Null);
     }
 
     #[test]
@@ -330,7 +364,7 @@ mod tests {
     fn the_markdown_report_of_an_unchanged_env_says_so_in_strict_mode() {
         let live = live_with_status("UPDATE_COMPLETE", None);
 
-        let md = markdown(&json_form(&live)).expect("renders");
+        let md = markdown(&DiffReport::new(&live, false)).expect("renders");
 
         assert!(md.starts_with("### ce diff `beta`: no changes\n"), "{md}");
         assert!(

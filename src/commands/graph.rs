@@ -5,16 +5,16 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use super::Ui;
+use super::Context;
 use super::compare::rendered;
 use crate::Status;
 use crate::cli::FormatArg;
-use crate::config;
 use crate::graph::{self, ResourceGraph, StackTemplate};
 
-/// `ce graph`.
-pub fn run_graph(ui: &Ui, format: FormatArg, out: &mut dyn Write) -> Result<Status> {
-    let env = config::load(&ui.envs_dir, &ui.env)?;
+/// `ce graph`: reads `format` from the flags, since it also speaks the diagram languages.
+pub fn run_graph(ctx: &Context, format: FormatArg) -> Result<Status> {
+    let env = ctx.env()?;
+    let out = &mut ctx.printer.stdout();
     let stacks = rendered(&env)?;
     let names: Vec<String> = stacks
         .stacks

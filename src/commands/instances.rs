@@ -1,21 +1,22 @@
 //! `ce instances list|restart`: the env's web nodes, which build each runs, and replacing the
 //! ones that predate the live build.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use serde_json::json;
+use serde::Serialize;
 
 use super::operate::{self, Session};
-use super::{FORMAT_VERSION, Ui};
+use super::{Context, Report};
 use crate::Status;
-use crate::cli::{Format, InstancesAction};
+use crate::cli::InstancesAction;
 use crate::ops::bucket::BuildsBucket;
 use crate::ops::fleet::AwsFleet;
-use crate::ops::instances::{self, Freshness, Group, Pointer, version_label};
-use crate::ops::roll::{self, Cancel, Fleet};
+use crate::ops::instances::{self, Freshness, Group, NodeView, Pointer, version_label};
+use crate::ops::roll::{self, Cancel, Fleet, RollPlan, RollReport};
 use crate::ops::versionslog::{Head, VersionsLog};
+use crate::printer::Styles;
 
 /// Between looks at the group while new nodes boot.
 const POLL: Duration = Duration::from_secs(10);
@@ -23,18 +24,18 @@ const POLL: Duration = Duration::from_secs(10);
 const EXTRA_WAIT: Duration = Duration::from_secs(600);
 
 /// Runs one `ce instances` action.
-pub fn run(ui: &Ui, action: &InstancesAction, out: &mut dyn Write) -> Result<Status> {
-    let (runtime, env, target) = operate::runtime(ui)?;
-    runtime.block_on(async {
-        let session = operate::connect(env, target).await?;
+pub fn run(ctx: &Context, action: &InstancesAction) -> Result<Status> {
+    let remote = operate::remote(ctx)?;
+    remote.block_on(async {
+        let session = operate::connect(&remote).await?;
         match action {
-            InstancesAction::List => list(ui, &session, out).await,
+            InstancesAction::List => list(ctx, &session).await,
             InstancesAction::Restart {
                 batch,
                 dry_run,
                 yes,
                 timeout,
-            } => restart(ui, &session, *batch, *dry_run, *yes, *timeout, out).await,
+            } => restart(ctx, &session, *batch, *dry_run, *yes, *timeout).await,
         }
     })
 }
@@ -55,35 +56,29 @@ async fn look(s: &Session) -> Result<(AwsFleet, Group, Pointer, Option<Head>)> {
     Ok((fleet, group?, pointer, head?))
 }
 
-async fn list(ui: &Ui, s: &Session, out: &mut dyn Write) -> Result<Status> {
+async fn list(ctx: &Context, s: &Session) -> Result<Status> {
     let (_, group, pointer, _) = look(s).await?;
     let views = instances::view(&group, &pointer);
-    match ui.format {
-        Format::Text | Format::Markdown => {
-            out.write_all(instances::list_table(&views).as_bytes())?
-        }
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "env": s.resources.env,
-                "group": {
-                    "name": group.name,
-                    "desired": group.desired,
-                    "min": group.min,
-                    "max": group.max,
-                },
-                "live": {"key": pointer.key, "set_at": pointer.set_at},
-                "instances": views,
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-    }
+    ctx.printer.report(&ListReport {
+        env: &s.resources.env,
+        group: GroupSizes {
+            name: &group.name,
+            desired: group.desired,
+            min: group.min,
+            max: group.max,
+        },
+        live: LiveBuild {
+            key: pointer.key.as_deref(),
+            set_at: pointer.set_at.as_ref(),
+        },
+        instances: &views,
+    })?;
     let stale = views
         .iter()
         .filter(|v| v.freshness == Freshness::Stale)
         .count();
     if stale > 0 {
-        eprintln!(
+        ctx.printer.note(format_args!(
             "{stale} of {} nodes predate the live build {}: `ce --env {} instances restart` \
              replaces them",
             views.len(),
@@ -93,23 +88,53 @@ async fn list(ui: &Ui, s: &Session, out: &mut dyn Write) -> Result<Status> {
                 .map(version_label)
                 .unwrap_or_default(),
             s.resources.env
-        );
+        ))?;
     } else if pointer.key.is_some() && pointer.set_at.is_none() {
-        eprintln!(
-            "the live build was set outside ce, so which nodes run it cannot be told (Restart ?)"
-        );
+        ctx.printer.note(
+            "the live build was set outside ce, so which nodes run it cannot be told (Restart ?)",
+        )?;
     }
     Ok(Status::Success)
 }
 
+/// The env's nodes.
+#[derive(Serialize)]
+struct ListReport<'a> {
+    env: &'a str,
+    group: GroupSizes<'a>,
+    live: LiveBuild<'a>,
+    instances: &'a [NodeView],
+}
+
+/// The Auto Scaling group's sizes.
+#[derive(Serialize)]
+struct GroupSizes<'a> {
+    name: &'a str,
+    desired: u32,
+    min: u32,
+    max: u32,
+}
+
+/// The build new nodes boot, and since when.
+#[derive(Serialize)]
+struct LiveBuild<'a> {
+    key: Option<&'a str>,
+    set_at: Option<&'a crate::ops::time::Timestamp>,
+}
+
+impl Report for ListReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        out.write_all(instances::list_table(self.instances).as_bytes())
+    }
+}
+
 async fn restart(
-    ui: &Ui,
+    ctx: &Context,
     s: &Session,
     batch: u32,
     dry_run: bool,
     yes: bool,
     timeout: Option<u64>,
-    out: &mut dyn Write,
 ) -> Result<Status> {
     let env = &s.resources.env;
     let (fleet, group, pointer, head) = look(s).await?;
@@ -128,23 +153,11 @@ async fn restart(
     }
     let plan = roll::plan(&group, &pointer, batch);
     if plan.count() == 0 || dry_run {
-        match ui.format {
-            Format::Json => {
-                let doc = json!({
-                    "format_version": FORMAT_VERSION,
-                    "env": env,
-                    "live": live,
-                    "plan": plan,
-                });
-                writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-            }
-            Format::Text | Format::Markdown if plan.count() == 0 => writeln!(
-                out,
-                "every node of {env} was launched after {} went live; nothing to replace",
-                version_label(live)
-            )?,
-            Format::Text | Format::Markdown => out.write_all(plan.describe().as_bytes())?,
-        }
+        ctx.printer.report(&PlanReport {
+            env,
+            live,
+            plan: &plan,
+        })?;
         return Ok(Status::Success);
     }
     let question = format!(
@@ -152,7 +165,7 @@ async fn restart(
         plan.describe(),
         version_label(live)
     );
-    if !operate::confirm(ui, &s.env, yes, &question)? {
+    if !operate::confirm(ctx, &s.env, yes, &question)? {
         return Ok(Status::NeedsApproval);
     }
     operate::guard(s).await?;
@@ -162,67 +175,104 @@ async fn restart(
             .map(Duration::from_secs)
             .unwrap_or(group.grace + EXTRA_WAIT),
     };
+    let printer = &ctx.printer;
     let mut cancel = Cancel::new(async {
         if tokio::signal::ctrl_c().await.is_err() {
             // No handler could be installed: never cancel, Ctrl-C kills the process as usual.
             std::future::pending::<()>().await;
         }
-        eprintln!("\ninterrupted: stopping the roll and putting the group back");
+        let _ = printer.note("\ninterrupted: stopping the roll and putting the group back");
     });
     let begun = std::time::Instant::now();
-    let report = roll::run(&fleet, &plan, options, &mut cancel, &mut std::io::stderr()).await;
-    match ui.format {
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "env": env,
-                "group": plan.group,
-                "live": live,
-                "report": report,
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Text | Format::Markdown => {
-            let sizes = report
-                .sizes
-                .map(|(d, min, max)| format!("desired {d}, min {min}, max {max}"))
-                .unwrap_or_else(|| "sizes unknown".into());
-            match &report.stopped {
-                None => writeln!(
-                    out,
-                    "replaced {} node{} of {} in {} s; {} is at {sizes}",
-                    report.replaced.len(),
-                    if report.replaced.len() == 1 { "" } else { "s" },
-                    env,
-                    begun.elapsed().as_secs(),
-                    plan.group
-                )?,
-                Some(stop) => {
-                    writeln!(
-                        out,
-                        "stopped: {}; replaced {} of {}; {} is at {sizes}",
-                        stop.describe(),
-                        report.replaced.len(),
-                        plan.count(),
-                        plan.group
-                    )?;
-                    if !report.remaining.is_empty() {
-                        writeln!(
-                            out,
-                            "still on an older build: {}",
-                            report.remaining.join(", ")
-                        )?;
-                    }
-                    for e in &report.cleanup_errors {
-                        writeln!(out, "needs a hand: could not {e}")?;
-                    }
-                }
-            }
-        }
-    }
-    Ok(if report.stopped.is_none() {
+    let report = roll::run(&fleet, &plan, options, &mut cancel, &mut printer.stderr()).await;
+    let status = if report.stopped.is_none() {
         Status::Success
     } else {
         Status::Failure
-    })
+    };
+    ctx.printer.report(&RestartReport {
+        env,
+        group: &plan.group,
+        live,
+        report: &report,
+        planned: plan.count(),
+        seconds: begun.elapsed().as_secs(),
+    })?;
+    Ok(status)
+}
+
+/// The roll `--dry-run` would do, or that there is nothing to do.
+#[derive(Serialize)]
+struct PlanReport<'a> {
+    env: &'a str,
+    live: &'a str,
+    plan: &'a RollPlan,
+}
+
+impl Report for PlanReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        if self.plan.count() == 0 {
+            writeln!(
+                out,
+                "every node of {} was launched after {} went live; nothing to replace",
+                self.env,
+                version_label(self.live)
+            )
+        } else {
+            out.write_all(self.plan.describe().as_bytes())
+        }
+    }
+}
+
+/// How the roll went.
+#[derive(Serialize)]
+struct RestartReport<'a> {
+    env: &'a str,
+    group: &'a str,
+    live: &'a str,
+    report: &'a RollReport,
+    #[serde(skip)]
+    planned: usize,
+    #[serde(skip)]
+    seconds: u64,
+}
+
+impl Report for RestartReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        let report = self.report;
+        let sizes = report
+            .sizes
+            .map(|(d, min, max)| format!("desired {d}, min {min}, max {max}"))
+            .unwrap_or_else(|| "sizes unknown".into());
+        let Some(stop) = &report.stopped else {
+            return writeln!(
+                out,
+                "replaced {} node{} of {} in {} s; {} is at {sizes}",
+                report.replaced.len(),
+                if report.replaced.len() == 1 { "" } else { "s" },
+                self.env,
+                self.seconds,
+                self.group
+            );
+        };
+        writeln!(
+            out,
+            "stopped: {}; replaced {} of {}; {} is at {sizes}",
+            stop.describe(),
+            report.replaced.len(),
+            self.planned,
+            self.group
+        )?;
+        if !report.remaining.is_empty() {
+            writeln!(
+                out,
+                "still on an older build: {}",
+                report.remaining.join(", ")
+            )?;
+        }
+        for e in &report.cleanup_errors {
+            writeln!(out, "needs a hand: could not {e}")?;
+        }
+        Ok(())
+    }
 }

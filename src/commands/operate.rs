@@ -3,11 +3,11 @@
 
 use std::io::{BufRead, Write};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::Ui;
-use crate::aws::{self, Aws};
-use crate::config::{self, Env};
+use super::{Context, Purpose, Remote};
+use crate::aws::Aws;
+use crate::config::Env;
 use crate::ops::Resources;
 
 /// A deployed env, reached.
@@ -20,22 +20,17 @@ pub struct Session {
     pub resources: Resources,
 }
 
-/// Loads the env named by `--env`, decides where requests go (starting the sandbox for
-/// `--local`), and returns the runtime to run the command on with a future that reaches the
-/// env's stacks.
-pub fn runtime(ui: &Ui) -> Result<(tokio::runtime::Runtime, Env, aws::Target)> {
-    let env = config::load(&ui.envs_dir, &ui.env)?;
-    let target = aws::target(ui.local)?;
-    let runtime = aws::runtime().context("starting the async runtime")?;
-    Ok((runtime, env, target))
+/// Reaches the env named by `--env` (starting the sandbox for `--local`).
+pub fn remote(ctx: &Context) -> Result<Remote> {
+    ctx.remote(ctx.env()?, Purpose::Operate)
 }
 
-/// Connects to the env's region and reads its stacks.
-pub async fn connect(env: Env, target: aws::Target) -> Result<Session> {
-    let aws = Aws::connect(&env.file.region, target).await;
-    let resources = Resources::read(&aws, env.name.as_str()).await?;
+/// Reads the env's stacks.
+pub async fn connect(remote: &Remote) -> Result<Session> {
+    let aws = remote.aws().await.clone();
+    let resources = Resources::read(&aws, remote.env.name.as_str()).await?;
     Ok(Session {
-        env,
+        env: remote.env.clone(),
         aws,
         resources,
     })
@@ -52,19 +47,19 @@ pub async fn guard(session: &Session) -> Result<()> {
 
 /// Asks before `what` is done to the env: the env's name typed on a protected env, y/N on any
 /// other. `--yes` answers for scripts; without a terminal and without `--yes` the answer is no.
-pub fn confirm(ui: &Ui, env: &Env, yes: bool, what: &str) -> Result<bool> {
+pub fn confirm(ctx: &Context, env: &Env, yes: bool, what: &str) -> Result<bool> {
     if yes {
         return Ok(true);
     }
-    if !ui.interactive {
-        eprintln!(
+    if !ctx.interactive {
+        ctx.printer.note(format_args!(
             "error: {what} needs confirmation, and there is no terminal to ask on; re-run with \
              --yes to confirm"
-        );
+        ))?;
         return Ok(false);
     }
     let name = env.name.as_str();
-    let mut stderr = std::io::stderr();
+    let mut stderr = ctx.printer.stderr();
     if env.file.protected {
         write!(
             stderr,
@@ -78,7 +73,7 @@ pub fn confirm(ui: &Ui, env: &Env, yes: bool, what: &str) -> Result<bool> {
     std::io::stdin().lock().read_line(&mut answer)?;
     let agreed = confirms(env.file.protected, name, &answer);
     if !agreed {
-        eprintln!("not confirmed; nothing was changed");
+        ctx.printer.note("not confirmed; nothing was changed")?;
     }
     Ok(agreed)
 }

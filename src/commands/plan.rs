@@ -7,61 +7,61 @@
 //! The exit code is the diff's: 0 no changes, 2 changes, 3 changes that need approval.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::Ui;
 use super::deploy::{jobs_from_live, upload_large};
+use super::diff::DiffReport;
+use super::{Context, Purpose, Report};
 use crate::Status;
 use crate::architecture::{self, StackId};
-use crate::aws::{self, Aws};
-use crate::cli::Format;
-use crate::config::{self, Env};
+use crate::config::Env;
 use crate::deploy::api::StackApi;
+use crate::deploy::deployed::{self, DeployedEnv};
+use crate::deploy::plan_file::{
+    PLAN_FORMAT_VERSION, PlanFile, PlannedAction, PlannedStack, Verdict,
+};
 use crate::deploy::planning::{self, PlanTarget, StackPlan};
 use crate::deploy::progress::{Mode, Progress, now_ms};
 use crate::deploy::sdk::Cfn;
 use crate::deploy::timing::Timing;
 use crate::deploy::{StackJob, changeset, policy};
+use crate::diff::blocked::BlockedExport;
 use crate::diff::{DiffClass, format};
 use crate::graph::change::ChangeDiagram;
-use crate::live::{self, LiveEnv};
-use crate::plan::{PLAN_FORMAT_VERSION, Plan, PlannedAction, PlannedStack, Verdict};
+use crate::printer::Styles;
 
 /// `ce plan`.
 pub fn run_plan(
-    ui: &Ui,
-    out: &mut dyn Write,
+    ctx: &Context,
     file: Option<&Path>,
     show: Option<&Path>,
-    stack: Option<&str>,
+    only: Option<StackId>,
 ) -> Result<Status> {
     if let Some(path) = show {
-        let plan = Plan::load(path)?;
-        print_plan(ui, out, &plan)?;
+        let plan = PlanFile::load(path)?;
+        ctx.printer.report(&PlanReport(&plan))?;
         return Ok(DiffClass::from(plan.class).status());
     }
     let Some(path) = file else {
         bail!("give --out FILE to make a plan, or --show FILE to print one");
     };
-    let env = config::load(&ui.envs_dir, &ui.env)?;
-    let only = stack.map(live::parse_stack).transpose()?;
-    let target = aws::target(ui.local)?;
-    let runtime = aws::runtime().context("starting the async runtime")?;
-    let env = runtime.block_on(aws::local::env_for_target(env, &target))?;
+    let remote = ctx.remote(ctx.env()?, Purpose::Render)?;
+    let env = &remote.env;
     let timing = Timing::start();
-    let progress = Progress::new(Mode::Lines, Box::new(std::io::stderr()));
+    let progress = Progress::new(Mode::Lines, Box::new(ctx.printer.stderr()));
     let change_set_name = changeset::name("plan", now_ms() / 1000);
-    let plan = runtime.block_on(async {
-        let aws = Aws::connect(&env.file.region, target).await;
-        let mut live = live::diff_env(&aws, &env, only).await?;
-        let mut jobs = jobs_from_live(&env, &live);
-        upload_large(&aws, &env, &mut jobs, &timing, &progress).await?;
-        let api = Cfn::new(&aws);
+    let plan = remote.block_on(async {
+        let aws = remote.aws().await;
+        let mut live = deployed::diff_env(aws, env, only).await?;
+        let mut jobs = jobs_from_live(env, &live);
+        upload_large(aws, env, &mut jobs, &timing, &progress).await?;
+        let api = Cfn::new(aws);
         let missing = missing_dependencies(&api, &live).await?;
         let targets: Vec<PlanTarget<'_>> = live
             .stacks
@@ -90,20 +90,23 @@ pub fn run_plan(
                 live.refine(stack_plan.id, evidence)?;
             }
         }
-        build_plan(&env, &live, &jobs, &stack_plans)
+        build_plan(env, &live, &jobs, &stack_plans)
     })?;
     plan.save(path)?;
-    print_plan(ui, out, &plan)?;
-    eprintln!(
+    ctx.printer.report(&PlanReport(&plan))?;
+    ctx.printer.note(format_args!(
         "plan written to {}; deploy exactly this with `ce deploy --plan {}`",
         path.display(),
         path.display()
-    );
+    ))?;
     Ok(DiffClass::from(plan.class).status())
 }
 
 /// For each stack, the stacks it imports from that do not exist (or hold no resources) yet.
-async fn missing_dependencies(api: &Cfn, live: &LiveEnv) -> Result<BTreeMap<StackId, Vec<String>>> {
+async fn missing_dependencies(
+    api: &Cfn,
+    live: &DeployedEnv,
+) -> Result<BTreeMap<StackId, Vec<String>>> {
     let mut exists: BTreeMap<StackId, bool> = BTreeMap::new();
     let mut missing = BTreeMap::new();
     for stack in &live.stacks {
@@ -141,11 +144,11 @@ async fn missing_dependencies(api: &Cfn, live: &LiveEnv) -> Result<BTreeMap<Stac
 /// The plan file's content from the refined diff and what planning found.
 fn build_plan(
     env: &Env,
-    live: &LiveEnv,
+    live: &DeployedEnv,
     jobs: &[StackJob],
     stack_plans: &[StackPlan],
-) -> Result<Plan> {
-    let doc = super::diff::json_form(live);
+) -> Result<PlanFile> {
+    let report = DiffReport::new(live, false);
     let mut stacks = Vec::with_capacity(live.stacks.len());
     let mut approval_reasons = Vec::new();
     for (index, (stack, job)) in live.stacks.iter().zip(jobs).enumerate() {
@@ -153,13 +156,15 @@ fn build_plan(
             continue;
         };
         let diff = &live.diff.stacks[index];
-        let mut entry = doc["stacks"].get(index).cloned().unwrap_or(Value::Null);
         let class = if found.action == PlannedAction::NoChanges {
             DiffClass::NoChanges
         } else {
             diff.class()
         };
-        entry["class"] = json!(class);
+        // The plan's class of the stack: an empty change set overrules the prediction.
+        let mut entry = report.stacks[index].clone();
+        entry.diff.class = class;
+        let entry = serde_json::to_value(entry).context("recording the stack's diff")?;
         let mut text = Vec::new();
         if found.action == PlannedAction::NoChanges && diff.has_changes() {
             writeln!(
@@ -213,7 +218,7 @@ fn build_plan(
     let created_at = DateTime::from_millis(now_ms())
         .fmt(DateTimeFormat::DateTime)
         .unwrap_or_default();
-    Ok(Plan {
+    Ok(PlanFile {
         format_version: PLAN_FORMAT_VERSION,
         tool_version: policy::VERSION.into(),
         env: env.name.to_string(),
@@ -230,7 +235,7 @@ fn build_plan(
 
 /// The change diagram of the stacks a change set will change; a stack whose change set came
 /// back empty changes nothing.
-fn planned_diagram(live: &LiveEnv, stacks: &[PlannedStack]) -> Result<Option<ChangeDiagram>> {
+fn planned_diagram(live: &DeployedEnv, stacks: &[PlannedStack]) -> Result<Option<ChangeDiagram>> {
     let mut diff = live.diff.clone();
     diff.stacks.retain(|d| {
         stacks
@@ -241,53 +246,71 @@ fn planned_diagram(live: &LiveEnv, stacks: &[PlannedStack]) -> Result<Option<Cha
     Ok((!diagram.is_empty()).then_some(diagram))
 }
 
-/// Prints a plan: the diff of each stack with its change set, or why it has none.
-fn print_plan(ui: &Ui, out: &mut dyn Write, plan: &Plan) -> Result<()> {
-    match ui.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(plan)?)?,
-        Format::Markdown => {
-            let doc = json!({
-                "format_version": plan.format_version,
-                "env": plan.env,
-                "class": plan.class,
-                "exit_code": plan.exit_code,
-                "approval_reasons": plan.approval_reasons,
-                // The plan keeps each stack's diff; the steps are in `ce diff`'s report.
-                "blocked_exports": [],
-                "stacks": plan.stacks.iter().map(|s| s.diff.clone()).collect::<Vec<_>>(),
-                "diagram": plan.change_diagram.as_ref().map(ChangeDiagram::to_mermaid),
-            });
-            write!(out, "{}", super::diff::markdown(&doc)?)?;
-        }
-        Format::Text => {
-            writeln!(
-                out,
-                "plan of {} ({}) made {} by ce {}",
-                plan.env, plan.region, plan.created_at, plan.tool_version
-            )?;
-            for stack in &plan.stacks {
-                out.write_all(stack.diff_text.as_bytes())?;
-                match (&stack.change_set, stack.action) {
-                    (Some(cs), action) => writeln!(
-                        out,
-                        "  change set {} ({}): {}",
-                        cs.name,
-                        if action == PlannedAction::Create {
-                            "create"
-                        } else {
-                            "update"
-                        },
-                        cs.id
-                    )?,
-                    (None, PlannedAction::Deferred) => writeln!(
-                        out,
-                        "  no change set yet: {}",
-                        stack.reason.as_deref().unwrap_or("deferred")
-                    )?,
-                    (None, _) => {}
-                }
+/// A plan, shown: the diff of each stack with its change set, or why it has none. Its JSON
+/// form is the plan file itself, which carries its own `format_version`.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct PlanReport<'a>(&'a PlanFile);
+
+impl Report for PlanReport<'_> {
+    const ENVELOPE: bool = false;
+
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        let plan = self.0;
+        writeln!(
+            out,
+            "plan of {} ({}) made {} by ce {}",
+            plan.env, plan.region, plan.created_at, plan.tool_version
+        )?;
+        for stack in &plan.stacks {
+            out.write_all(stack.diff_text.as_bytes())?;
+            match (&stack.change_set, stack.action) {
+                (Some(cs), action) => writeln!(
+                    out,
+                    "  change set {} ({}): {}",
+                    cs.name,
+                    if action == PlannedAction::Create {
+                        "create"
+                    } else {
+                        "update"
+                    },
+                    cs.id
+                )?,
+                (None, PlannedAction::Deferred) => writeln!(
+                    out,
+                    "  no change set yet: {}",
+                    stack.reason.as_deref().unwrap_or("deferred")
+                )?,
+                (None, _) => {}
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// The diff's markdown report, from the diffs the plan recorded.
+    fn write_markdown(&self, out: &mut dyn Write) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Diffs<'a> {
+            env: &'a str,
+            class: Verdict,
+            exit_code: u8,
+            approval_reasons: &'a [String],
+            /// The plan keeps each stack's diff; the steps are in `ce diff`'s report.
+            blocked_exports: &'a [BlockedExport],
+            stacks: Vec<&'a Value>,
+            diagram: Option<String>,
+        }
+        let plan = self.0;
+        let diffs = Diffs {
+            env: &plan.env,
+            class: plan.class,
+            exit_code: plan.exit_code,
+            approval_reasons: &plan.approval_reasons,
+            blocked_exports: &[],
+            stacks: plan.stacks.iter().map(|s| &s.diff).collect(),
+            diagram: plan.change_diagram.as_ref().map(ChangeDiagram::to_mermaid),
+        };
+        let text = super::diff::markdown(&diffs).map_err(io::Error::other)?;
+        out.write_all(text.as_bytes())
+    }
 }

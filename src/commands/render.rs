@@ -1,152 +1,166 @@
 //! `ce render` and `ce validate`: the offline commands. Neither builds an AWS client.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use serde_json::json;
+use anyhow::{Context as _, Result};
+use serde::Serialize;
 
-use super::{FORMAT_VERSION, Ui, load_envs};
-use crate::cli::Format;
-use crate::{Status, architecture, lint, render};
+use super::{Context, Report};
+use crate::Status;
+use crate::architecture::{self, StackId};
+use crate::printer::Styles;
+use crate::render;
+use crate::render::lint::{self, Finding};
 
 /// `ce render [--all] [--check] [--out DIR]`.
-pub fn run_render(
-    ui: &Ui,
-    out: &mut dyn Write,
-    all: bool,
-    check: bool,
-    root: &Path,
-) -> Result<Status> {
-    let envs = load_envs(ui, all)?;
+pub fn run_render(ctx: &Context, all: bool, check: bool, root: &Path) -> Result<Status> {
+    let envs = ctx.envs(all)?;
     let mut stacks = Vec::new();
     for env in &envs {
         stacks.extend(render::render_env(env)?);
     }
     for s in stacks.iter().filter(|s| !s.fits_inline()) {
-        eprintln!(
+        ctx.printer.note(format_args!(
             "warning: {} is {} bytes, over the 51,200-byte inline limit; deploy uploads it to S3",
             s.stack_name, s.compact_size
-        );
+        ))?;
     }
     if check {
         let stale =
             render::check(root, &stacks).with_context(|| format!("reading {}", root.display()))?;
-        print_check(ui.format, out, &stale, stacks.len())?;
+        ctx.printer.report(&CheckReport {
+            checked: stacks.len(),
+            stale: stale
+                .iter()
+                .map(|(path, why)| StaleFile {
+                    path: path.display().to_string(),
+                    reason: why.describe(),
+                })
+                .collect(),
+        })?;
         if !stale.is_empty() {
-            eprintln!(
+            ctx.printer.note(format_args!(
                 "error: {} rendered file{} stale; run `ce render{}` and commit the result",
                 stale.len(),
                 if stale.len() == 1 { " is" } else { "s are" },
                 if all { " --all" } else { "" }
-            );
+            ))?;
             return Ok(Status::Failure);
         }
         return Ok(Status::Success);
     }
     let changed = render::write(root, &stacks)
         .with_context(|| format!("writing under {}", root.display()))?;
-    print_render(ui.format, out, root, &stacks, &changed)?;
+    ctx.printer.report(&RenderReport {
+        stacks: stacks
+            .iter()
+            .map(|s| {
+                let path = root.join(s.relative_path());
+                WrittenStack {
+                    env: &s.env,
+                    stack: s.id,
+                    stack_name: &s.stack_name,
+                    path: path.display().to_string(),
+                    bytes: s.compact_size,
+                    changed: changed.contains(&path),
+                }
+            })
+            .collect(),
+    })?;
     Ok(Status::Success)
 }
 
 /// `ce validate [--all]`: env files (on load) and the tool's template rules.
-pub fn run_validate(ui: &Ui, out: &mut dyn Write, all: bool) -> Result<Status> {
-    let envs = load_envs(ui, all)?;
-    let mut findings = Vec::new();
+pub fn run_validate(ctx: &Context, all: bool) -> Result<Status> {
+    let envs = ctx.envs(all)?;
+    let mut problems = Vec::new();
     for env in &envs {
         let stacks = architecture::build(env)?;
-        findings.extend(lint::check_env(&stacks));
+        problems.extend(lint::check_env(&stacks));
     }
-    match ui.format {
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "envs": envs.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-                "problems": findings.iter().map(|f| json!({
-                    "stack": f.stack, "location": f.location, "message": f.message,
-                })).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Text | Format::Markdown => {
-            for f in &findings {
-                writeln!(out, "{f}")?;
-            }
-        }
-    }
-    if findings.is_empty() {
-        let names: Vec<_> = envs.iter().map(|e| e.name.as_str()).collect();
-        eprintln!("ok: {} valid", names.join(", "));
+    let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+    ctx.printer.report(&ValidateReport {
+        envs: names.clone(),
+        problems: &problems,
+    })?;
+    if problems.is_empty() {
+        ctx.printer
+            .note(format_args!("ok: {} valid", names.join(", ")))?;
         Ok(Status::Success)
     } else {
-        eprintln!("error: {} template problem(s)", findings.len());
+        ctx.printer.note(format_args!(
+            "error: {} template problem(s)",
+            problems.len()
+        ))?;
         Ok(Status::Failure)
     }
 }
 
-fn print_render(
-    format: Format,
-    out: &mut dyn Write,
-    root: &Path,
-    stacks: &[render::RenderedStack],
-    changed: &[std::path::PathBuf],
-) -> Result<()> {
-    match format {
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "stacks": stacks.iter().map(|s| {
-                    let path = root.join(s.relative_path());
-                    json!({
-                        "env": s.env,
-                        "stack": s.id.as_str(),
-                        "stack_name": s.stack_name,
-                        "path": path.display().to_string(),
-                        "bytes": s.compact_size,
-                        "changed": changed.contains(&path),
-                    })
-                }).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Text | Format::Markdown => {
-            for s in stacks {
-                let path = root.join(s.relative_path());
-                let mark = if changed.contains(&path) {
-                    "written"
-                } else {
-                    "unchanged"
-                };
-                writeln!(out, "{:<10} {}", mark, path.display())?;
-            }
-        }
-    }
-    Ok(())
+/// What `ce render` wrote.
+#[derive(Serialize)]
+struct RenderReport<'a> {
+    stacks: Vec<WrittenStack<'a>>,
 }
 
-fn print_check(
-    format: Format,
-    out: &mut dyn Write,
-    stale: &[(std::path::PathBuf, render::Staleness)],
-    checked: usize,
-) -> Result<()> {
-    match format {
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "checked": checked,
-                "stale": stale.iter().map(|(p, why)| json!({
-                    "path": p.display().to_string(), "reason": why.describe(),
-                })).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+/// One rendered file.
+#[derive(Serialize)]
+struct WrittenStack<'a> {
+    env: &'a str,
+    stack: StackId,
+    stack_name: &'a str,
+    path: String,
+    /// The compact size sent to CloudFormation.
+    bytes: usize,
+    /// Whether the file was written (its content changed).
+    changed: bool,
+}
+
+impl Report for RenderReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        for s in &self.stacks {
+            let mark = if s.changed { "written" } else { "unchanged" };
+            writeln!(out, "{:<10} {}", mark, s.path)?;
         }
-        Format::Text | Format::Markdown => {
-            for (path, why) in stale {
-                writeln!(out, "{}: {}", path.display(), why.describe())?;
-            }
-        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// What `ce render --check` found.
+#[derive(Serialize)]
+struct CheckReport {
+    checked: usize,
+    stale: Vec<StaleFile>,
+}
+
+/// A committed file that differs from a fresh render.
+#[derive(Serialize)]
+struct StaleFile {
+    path: String,
+    reason: &'static str,
+}
+
+impl Report for CheckReport {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        for file in &self.stale {
+            writeln!(out, "{}: {}", file.path, file.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// What `ce validate` found.
+#[derive(Serialize)]
+struct ValidateReport<'a> {
+    envs: Vec<&'a str>,
+    problems: &'a [Finding],
+}
+
+impl Report for ValidateReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        for problem in self.problems {
+            writeln!(out, "{problem}")?;
+        }
+        Ok(())
+    }
 }

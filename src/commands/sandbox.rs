@@ -1,75 +1,49 @@
 //! `ce sandbox start|stop|status`: the local AWS emulator behind `--local`.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use anyhow::Result;
-use serde_json::json;
+use serde::Serialize;
 
-use super::FORMAT_VERSION;
-use crate::cli::{Format, SandboxAction};
-use crate::{Status, sandbox};
+use super::{Context, Report};
+use crate::Status;
+use crate::aws::sandbox::{self, Record, Started, State, Stopped};
+use crate::cli::SandboxAction;
+use crate::printer::Styles;
 
 /// `ce sandbox start|stop|status`: the state on stdout; exits 1 from `status` unless running.
-pub fn run_sandbox(format: Format, action: &SandboxAction, out: &mut dyn Write) -> Result<Status> {
-    use sandbox::{Started, State, Stopped};
+pub fn run_sandbox(ctx: &Context, action: &SandboxAction) -> Result<Status> {
     let paths = sandbox::Paths::from_env()?;
-    let (state, note) = match action {
+    let (state, action_note) = match action {
         SandboxAction::Start { port } => match sandbox::start(&paths, *port)? {
-            Started::New(r) => (State::Running(r), "started"),
-            Started::AlreadyRunning(r) => (State::Running(r), "already running"),
+            Started::New(r) => (State::Running(r), Some("started")),
+            Started::AlreadyRunning(r) => (State::Running(r), Some("already running")),
         },
-        SandboxAction::Status => (sandbox::status(&paths)?, ""),
+        SandboxAction::Status => (sandbox::status(&paths)?, None),
         SandboxAction::Stop => match sandbox::stop(&paths)? {
-            Stopped::Stopped(r) => (State::Stopped, stopped_note(&r, "stopped")),
-            Stopped::StaleRemoved(r) => {
-                (State::Stopped, stopped_note(&r, "removed a stale record"))
-            }
-            Stopped::NotRunning => (State::Stopped, "was not running"),
+            Stopped::Stopped(r) => (State::Stopped, Some(gone(ctx, &r, "stopped")?)),
+            Stopped::StaleRemoved(r) => (
+                State::Stopped,
+                Some(gone(ctx, &r, "removed a stale record")?),
+            ),
+            Stopped::NotRunning => (State::Stopped, Some("was not running")),
         },
     };
-    match format {
-        Format::Json => {
-            let mut doc = json!({
-                "format_version": FORMAT_VERSION,
-                "state": state.name(),
-                "log": paths.log().display().to_string(),
-            });
-            if !note.is_empty() {
-                doc["action"] = json!(note);
-            }
-            if let State::Running(r) | State::Stale(r) = &state {
-                doc["endpoint"] = json!(r.endpoint());
-                doc["pid"] = json!(r.pid);
-                doc["port"] = json!(r.port);
-                doc["started_at"] = json!(r.started_at_rfc3339());
-            }
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Text | Format::Markdown => match &state {
-            State::Running(r) => {
-                let since = r.started_at_rfc3339();
-                let note = if note.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {note}")
-                };
-                writeln!(
-                    out,
-                    "running at {} (pid {}, since {since}){note}",
-                    r.endpoint(),
-                    r.pid
-                )?
-            }
-            State::Stale(r) => writeln!(
-                out,
-                "stale: pid {} no longer serves {}; `ce sandbox start` replaces it",
-                r.pid,
-                r.endpoint()
-            )?,
-            State::Stopped if note.is_empty() || note == "stopped" => writeln!(out, "stopped")?,
-            State::Stopped => writeln!(out, "stopped ({note})")?,
-        },
-    }
+    let server = match &state {
+        State::Running(r) | State::Stale(r) => Some(Server {
+            endpoint: r.endpoint(),
+            pid: r.pid,
+            port: r.port,
+            started_at: r.started_at_rfc3339(),
+        }),
+        State::Stopped => None,
+    };
+    ctx.printer.report(&SandboxReport {
+        state: state.name(),
+        log: paths.log().display().to_string(),
+        action: action_note,
+        server,
+    })?;
     let running = matches!(state, State::Running(_));
     Ok(if running || !matches!(action, SandboxAction::Status) {
         Status::Success
@@ -79,11 +53,59 @@ pub fn run_sandbox(format: Format, action: &SandboxAction, out: &mut dyn Write) 
 }
 
 /// Names the server a stop ended, on stderr, and returns the note for stdout.
-fn stopped_note(record: &sandbox::Record, note: &'static str) -> &'static str {
-    eprintln!(
+fn gone(ctx: &Context, record: &Record, note: &'static str) -> Result<&'static str> {
+    ctx.printer.note(format_args!(
         "sandbox: pid {} on {} is gone",
         record.pid,
         record.endpoint()
-    );
-    note
+    ))?;
+    Ok(note)
+}
+
+/// The sandbox's state, and what this command did to it.
+#[derive(Serialize)]
+struct SandboxReport {
+    /// `running`, `stale` or `stopped`.
+    state: &'static str,
+    /// The server's log file.
+    log: String,
+    /// What was done: `started`, `already running`, `stopped`, ...; absent for `status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'static str>,
+    /// The recorded server, when there is one.
+    #[serde(flatten)]
+    server: Option<Server>,
+}
+
+/// Where a recorded server is.
+#[derive(Serialize)]
+struct Server {
+    endpoint: String,
+    pid: u32,
+    port: u16,
+    started_at: String,
+}
+
+impl Report for SandboxReport {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        match (self.state, &self.server) {
+            ("running", Some(r)) => {
+                let note = self.action.map(|n| format!("; {n}")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "running at {} (pid {}, since {}){note}",
+                    r.endpoint, r.pid, r.started_at
+                )
+            }
+            ("stale", Some(r)) => writeln!(
+                out,
+                "stale: pid {} no longer serves {}; `ce sandbox start` replaces it",
+                r.pid, r.endpoint
+            ),
+            (_, _) => match self.action {
+                None | Some("stopped") => writeln!(out, "stopped"),
+                Some(note) => writeln!(out, "stopped ({note})"),
+            },
+        }
+    }
 }

@@ -3,20 +3,20 @@
 //! per stack.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudformation::types::Stack;
 use serde::Serialize;
-use serde_json::json;
 use tokio::task::JoinHandle;
 
-use super::{FORMAT_VERSION, Ui};
+use super::{Context, Purpose, Report};
+use crate::Status;
 use crate::architecture::{self, StackId};
 use crate::aws::{self, Aws, AwsError};
-use crate::cli::Format;
-use crate::{Status, config, live};
+use crate::deploy::deployed;
+use crate::printer::Styles;
 
 /// One stack's state.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -57,28 +57,31 @@ pub struct OutputState {
 }
 
 /// `ce status`.
-pub fn run_status(ui: &Ui, out: &mut dyn Write) -> Result<Status> {
-    let env = config::load(&ui.envs_dir, &ui.env)?;
-    let target = aws::target(ui.local)?;
-    let runtime = aws::runtime().context("starting the async runtime")?;
-    let env_name = env.name.to_string();
-    let states = runtime.block_on(async {
-        let aws = Aws::connect(&env.file.region, target).await;
-        read_states(&aws, &env_name).await
+pub fn run_status(ctx: &Context) -> Result<Status> {
+    let remote = ctx.remote(ctx.env()?, Purpose::Operate)?;
+    let env = &remote.env;
+    let stacks =
+        remote.block_on(async { read_states(remote.aws().await, env.name.as_str()).await })?;
+    ctx.printer.report(&StatusReport {
+        env: env.name.as_str(),
+        region: &env.file.region,
+        stacks,
     })?;
-    match ui.format {
-        Format::Json => {
-            let doc = json!({
-                "format_version": FORMAT_VERSION,
-                "env": env_name,
-                "region": env.file.region,
-                "stacks": states,
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Text | Format::Markdown => write_text(out, &env_name, &env.file.region, &states)?,
-    }
     Ok(Status::Success)
+}
+
+/// The env's stacks as CloudFormation has them.
+#[derive(Serialize)]
+struct StatusReport<'a> {
+    env: &'a str,
+    region: &'a str,
+    stacks: Vec<StackState>,
+}
+
+impl Report for StatusReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
+        write_text(out, self.env, self.region, &self.stacks)
+    }
 }
 
 /// Every stack of the env, in deploy order, read concurrently.
@@ -101,10 +104,7 @@ pub async fn read_states(aws: &Aws, env: &str) -> Result<Vec<StackState>, AwsErr
         .collect();
     let mut states = Vec::with_capacity(tasks.len());
     for (id, name, task) in tasks {
-        let stack = match task.await {
-            Ok(result) => result?,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
+        let stack = aws::joined(task).await?;
         states.push(state(id, name, stack));
     }
     Ok(states)
@@ -130,7 +130,7 @@ fn state(id: StackId, stack_name: String, stack: Option<Stack>) -> StackState {
     let status = stack.stack_status.as_ref().map(|s| s.as_str().to_owned());
     let status_note = status
         .as_deref()
-        .and_then(|s| live::status_note(s, stack.stack_status_reason.as_deref()));
+        .and_then(|s| deployed::status_note(s, stack.stack_status_reason.as_deref()));
     let drift = stack.drift_information.as_ref();
     StackState {
         stack: id.as_str(),

@@ -143,7 +143,8 @@ pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
             .unwrap_or_default();
         return Err(ConfigError::UnknownEnv {
             name: name.to_owned(),
-            path: path.display().to_string(),
+            // The name came from the command line: a newline in it must not start a new line.
+            path: crate::printer::escape_control(&path.display().to_string()).into_owned(),
             known: if known.is_empty() {
                 "none".into()
             } else {

@@ -148,8 +148,9 @@ impl Approval {
 
 /// Where answers come from: the terminal, or a script in tests.
 pub enum Answers {
-    /// Standard input, read on a blocking thread so the other stacks keep being watched.
-    Terminal,
+    /// Standard input, read on a blocking thread so the other stacks keep being watched; the
+    /// prompt goes to this stream (the printer's stderr).
+    Terminal(crate::printer::Stream),
     /// Answers given in advance, one per prompt; none left reads as no.
     Scripted(RefCell<VecDeque<String>>),
 }
@@ -164,8 +165,8 @@ impl Answers {
     pub async fn ask(&self, prompt: &str) -> io::Result<String> {
         match self {
             Answers::Scripted(answers) => Ok(answers.borrow_mut().pop_front().unwrap_or_default()),
-            Answers::Terminal => {
-                let mut stderr = io::stderr();
+            Answers::Terminal(stderr) => {
+                let mut stderr = stderr.clone();
                 write!(stderr, "{prompt}")?;
                 stderr.flush()?;
                 let line = tokio::task::spawn_blocking(|| {

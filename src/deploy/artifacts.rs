@@ -55,14 +55,10 @@ fn build_error(what: &str, e: impl std::fmt::Display) -> AwsError {
 }
 
 impl Artifacts {
-    /// The bucket for `account` in `region`, through the shared configuration (path-style
-    /// addressing against the sandbox, which has no per-bucket host names).
+    /// The bucket for `account` in `region`, through the shared configuration.
     pub fn new(aws: &Aws, account: &str, region: &str) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(aws.sdk_config())
-            .force_path_style(aws.is_local())
-            .build();
         Artifacts {
-            client: Client::from_conf(config),
+            client: crate::aws::s3(aws),
             bucket: bucket_name(account, region),
             region: region.to_owned(),
         }

@@ -14,13 +14,18 @@
 //! - [`failure`]: reading statuses, the first failure, rollback outcomes.
 //! - [`policy`]: tags, IAM capabilities, the stack policy of protected envs.
 //! - [`artifacts`]: the bucket for templates too large to send inline.
+//! - [`deployed`]: the deployed stacks read and diffed against fresh renders (diff, plan, deploy).
+//! - [`plan_file`]: the [`plan_file::PlanFile`] of `ce plan --out` and `ce deploy --plan`.
 //! - [`planning`]: making a plan's change sets, and checking a plan is still current.
+//! - [`destroy`]: deleting an env's stacks in reverse order, with a [`destroy::DestroyPreview`] first.
 //! - [`timing`]: the tool's own time against time spent waiting.
 
 pub mod api;
 pub mod approval;
 pub mod artifacts;
 pub mod changeset;
+pub mod deployed;
+pub mod destroy;
 mod engine;
 #[cfg(test)]
 mod engine_tests;
@@ -29,6 +34,7 @@ pub mod failure;
 mod fake;
 pub mod jobs;
 pub mod order;
+pub mod plan_file;
 pub mod planning;
 pub mod policy;
 pub mod progress;

@@ -19,8 +19,8 @@ use super::{DeployError, policy};
 use crate::architecture::StackId;
 use crate::aws::AwsError;
 use crate::aws::cloudformation::DeployedStack;
+use crate::deploy::plan_file::{Current, PlanFile, PlannedAction, PlannedChangeSet, REDACTED};
 use crate::diff::{ChangeSetEvidence, StackDiff};
-use crate::plan::{Current, Plan, PlannedAction, PlannedChangeSet, REDACTED};
 
 /// What planning found for one stack, before the diff is refined.
 #[derive(Clone, Debug)]
@@ -207,7 +207,7 @@ pub fn template_fingerprint(template: &Value) -> String {
 pub async fn stale_reasons<A: StackApi>(
     api: &A,
     timing: &Timing,
-    plan: &Plan,
+    plan: &PlanFile,
     only: Option<&str>,
     rendered_now: &BTreeMap<String, String>,
 ) -> Result<Vec<String>, DeployError> {

@@ -28,6 +28,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Its name in text output: `created`, `no changes`, `not started`...
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::NoChanges => "no changes",
+            Outcome::Refused => "refused",
+            Outcome::Declined => "declined",
+            Outcome::Failed => "failed",
+            Outcome::NotStarted => "not started",
+        }
+    }
+
     /// Whether stacks depending on this one may go ahead.
     pub fn ok(self) -> bool {
         matches!(

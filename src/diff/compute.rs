@@ -347,6 +347,7 @@ pub(crate) fn exports(
                 blocker: is_imported && change != ExportChange::Added,
                 causes,
                 elements,
+                imported_by: Vec::new(),
             })
         })
         .collect()

@@ -340,6 +340,9 @@ pub struct ExportDiff {
     /// Which elements change, when the value is a delimited list on both sides.
     #[serde(skip)]
     pub elements: Option<ListElements>,
+    /// The stacks that import it, when the caller looked them up (a diff against deployed
+    /// stacks does; the pure diff leaves it empty).
+    pub imported_by: Vec<String>,
 }
 
 /// Per-action resource counts.

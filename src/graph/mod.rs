@@ -279,7 +279,7 @@ fn resources_of<'a>(
 
 /// The resource (or parameter) names a value reads through `Ref`, `Fn::GetAtt` or `Fn::Sub`.
 fn local_references(value: &Value) -> Vec<String> {
-    crate::lint::references_in_json(value)
+    crate::render::lint::references_in_json(value)
         .into_iter()
         .filter(|name| !name.starts_with("AWS::"))
         .collect()

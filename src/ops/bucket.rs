@@ -20,14 +20,10 @@ pub struct BuildsBucket {
 }
 
 impl BuildsBucket {
-    /// A client for `bucket`; path-style addressing against the sandbox, which has no
-    /// per-bucket host names.
+    /// A client for `bucket`.
     pub fn new(aws: &Aws, bucket: &str) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(aws.sdk_config())
-            .force_path_style(aws.is_local())
-            .build();
         BuildsBucket {
-            client: Client::from_conf(config),
+            client: crate::aws::s3(aws),
             bucket: bucket.to_owned(),
         }
     }
@@ -89,10 +85,7 @@ impl BuildsBucket {
             let Some(done) = running.join_next().await else {
                 return Ok(());
             };
-            let (i, text) = match done {
-                Ok(result) => result,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
+            let (i, text) = crate::aws::rethrown(done);
             builds[i].hash = text?.map(|t| t.trim().to_owned());
         }
     }

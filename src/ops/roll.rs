@@ -40,7 +40,7 @@ pub trait Fleet {
 
 /// The roll, decided before anything changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Plan {
+pub struct RollPlan {
     /// The group.
     pub group: String,
     /// Its desired capacity at the start.
@@ -57,7 +57,7 @@ pub struct Plan {
 
 /// Plans replacing every in-service or pending node that is stale (or unknown), `batch` at a
 /// time, oldest first. Nodes in standby or leaving the group are left alone.
-pub fn plan(group: &Group, pointer: &Pointer, batch: u32) -> Plan {
+pub fn plan(group: &Group, pointer: &Pointer, batch: u32) -> RollPlan {
     let batch = usize::try_from(batch.max(1)).unwrap_or(1);
     let mut old: Vec<&Node> = group
         .nodes
@@ -74,7 +74,7 @@ pub fn plan(group: &Group, pointer: &Pointer, batch: u32) -> Plan {
         .map(|n| n.id.clone())
         .collect();
     let ids: Vec<String> = old.iter().map(|n| n.id.clone()).collect();
-    Plan {
+    RollPlan {
         group: group.name.clone(),
         desired: group.desired,
         min: group.min,
@@ -84,7 +84,7 @@ pub fn plan(group: &Group, pointer: &Pointer, batch: u32) -> Plan {
     }
 }
 
-impl Plan {
+impl RollPlan {
     /// Instances to replace.
     pub fn count(&self) -> usize {
         self.steps.iter().map(Vec::len).sum()
@@ -237,7 +237,7 @@ pub struct Replacement {
 
 /// How the roll ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Report {
+pub struct RollReport {
     /// Instances replaced, in order.
     pub replaced: Vec<Replacement>,
     /// Why it stopped early, if it did.
@@ -253,12 +253,12 @@ pub struct Report {
 /// Runs the plan, writing progress to `progress`.
 pub async fn run<F: Fleet>(
     fleet: &F,
-    plan: &Plan,
+    plan: &RollPlan,
     options: Options,
     cancel: &mut Cancel<'_>,
     progress: &mut dyn Write,
-) -> Report {
-    let mut report = Report {
+) -> RollReport {
+    let mut report = RollReport {
         replaced: Vec::new(),
         stopped: None,
         remaining: Vec::new(),
@@ -312,7 +312,7 @@ async fn step<F: Fleet>(
     options: Options,
     cancel: &mut Cancel<'_>,
     progress: &mut dyn Write,
-    report: &mut Report,
+    report: &mut RollReport,
 ) -> Result<(), Stop> {
     let g = fleet.group().await.map_err(error)?;
     let present: BTreeSet<&str> = g
@@ -454,7 +454,7 @@ async fn tidy<F: Fleet>(
     fleet: &F,
     state: &Step<'_>,
     progress: &mut dyn Write,
-    report: &mut Report,
+    report: &mut RollReport,
 ) {
     let g = match fleet.group().await {
         Ok(g) => g,
@@ -533,7 +533,7 @@ async fn tidy<F: Fleet>(
 }
 
 /// Reports a tidying step that failed.
-fn note(progress: &mut dyn Write, report: &mut Report, what: String, e: OpsError) {
+fn note(progress: &mut dyn Write, report: &mut RollReport, what: String, e: OpsError) {
     let text = format!("{what}: {e}");
     let _ = writeln!(progress, "  could not {text}");
     report.cleanup_errors.push(text);

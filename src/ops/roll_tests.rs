@@ -146,7 +146,7 @@ fn options() -> Options {
     }
 }
 
-fn roll(fake: &Fake, plan: &Plan, cancel: &mut Cancel<'_>) -> (Report, String) {
+fn roll(fake: &Fake, plan: &RollPlan, cancel: &mut Cancel<'_>) -> (RollReport, String) {
     let mut progress = Vec::new();
     let report = crate::aws::runtime().expect("runtime").block_on(run(
         fake,

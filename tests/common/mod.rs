@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: running the real `ce` binary from the crate root,
-//! reading trees of rendered files, and making sure the pinned Python tools are installed.
+//! Helpers shared by the integration tests: running `ce` (the real binary from the crate root,
+//! or in-process with captured output), reading trees of rendered files, and making sure the pinned Python tools are installed.
 //!
 //! Each test binary compiles this module separately and uses only part of it.
 #![allow(dead_code)]
@@ -59,6 +59,55 @@ where
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `ce` in-process through the library's entry (the one `main` uses), with both streams
+/// captured in buffers, as cfn-guard's command tests do: no process to start, and a panic
+/// shows its backtrace in the test. The run sees the test process's environment and working
+/// directory (the crate root under `cargo test`); nothing is a terminal, so there is no colour
+/// and no prompt. Commands that start the sandbox (`--local`) belong to [`run_ce`].
+pub fn run_in_process<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+{
+    let (stdout, stderr) = (Capture::default(), Capture::default());
+    let args =
+        std::iter::once(std::ffi::OsString::from("ce")).chain(args.into_iter().map(Into::into));
+    let status = ce_infra::run(args, Box::new(stdout.clone()), Box::new(stderr.clone()));
+    Run {
+        code: Some(i32::from(status.code())),
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+    }
+}
+
+/// A buffer an in-process run writes to while the test keeps a handle on it.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 

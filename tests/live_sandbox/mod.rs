@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use ce_infra::aws::sandbox::{self, Paths};
 use ce_infra::aws::{Aws, Target};
-use ce_infra::sandbox::{self, Paths};
 use ce_infra::{config, render};
 use tempfile::TempDir;
 
@@ -90,11 +90,11 @@ impl Sandbox {
             endpoint: self.endpoint.clone(),
         };
         let env = config::load(self.envs.path(), "staging").expect("the test env loads");
+        let aws = runtime.block_on(Aws::connect("us-east-1", target));
         let env = runtime
-            .block_on(ce_infra::aws::local::env_for_target(env, &target))
+            .block_on(ce_infra::aws::local::env_for_target(env, &aws))
             .expect("sandbox certificates");
         let stacks = render::render_env(&env).expect("the test env renders");
-        let aws = runtime.block_on(Aws::connect("us-east-1", target));
         let client = aws.cloudformation().client().clone();
         for stack in stacks {
             runtime

@@ -3,10 +3,10 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::Value;
+
+use std::collections::BTreeMap;
 
 use super::FORMAT_VERSION;
-use std::collections::BTreeMap;
 
 use crate::diff::blocked::BlockedExport;
 use crate::diff::model::{DiffClass, EnvDiff, StackDiff, Summary};
@@ -22,12 +22,27 @@ struct JsonDoc<'a> {
     stacks: Vec<JsonStack<'a>>,
 }
 
-#[derive(Serialize)]
-struct JsonStack<'a> {
+/// One stack's entry of the JSON form.
+#[derive(Clone, Debug, Serialize)]
+pub struct JsonStack<'a> {
+    /// The diff's own fields.
     #[serde(flatten)]
-    diff: &'a StackDiff,
-    class: DiffClass,
-    summary: Summary,
+    pub diff: &'a StackDiff,
+    /// Its class (a plan may know better than the diff: an empty change set).
+    pub class: DiffClass,
+    /// Per-action counts.
+    pub summary: Summary,
+}
+
+impl<'a> JsonStack<'a> {
+    /// The entry of `diff`.
+    pub fn new(diff: &'a StackDiff) -> Self {
+        JsonStack {
+            diff,
+            class: diff.class(),
+            summary: diff.summary(),
+        }
+    }
 }
 
 fn json_doc(diff: &EnvDiff) -> JsonDoc<'_> {
@@ -38,21 +53,8 @@ fn json_doc(diff: &EnvDiff) -> JsonDoc<'_> {
         exit_code: diff.class().exit_code(),
         approval_reasons: diff.approval_reasons(),
         blocked_exports: diff.blocked_exports_ways(&BTreeMap::new()),
-        stacks: diff
-            .stacks
-            .iter()
-            .map(|s| JsonStack {
-                diff: s,
-                class: s.class(),
-                summary: s.summary(),
-            })
-            .collect(),
+        stacks: diff.stacks.iter().map(JsonStack::new).collect(),
     }
-}
-
-/// The JSON form (see the module documentation) as a value, e.g. for a handlebars report.
-pub fn to_json(diff: &EnvDiff) -> Value {
-    serde_json::to_value(json_doc(diff)).unwrap_or(Value::Null)
 }
 
 /// Writes the JSON form, pretty-printed in field order, with a trailing newline.

@@ -26,7 +26,8 @@
 //!   (normalised JSON values, `null` when absent), `impact`.
 //! - parameter / output: `name`, `action`, `changes` (outputs also `causes`).
 //! - export: `name`, `change` (`added` | `removed` | `value_changed`), `imported`, `blocker`,
-//!   `causes` (why the value changes, when it does).
+//!   `causes` (why the value changes, when it does), `imported_by` (stack names; empty unless
+//!   diffed against deployed stacks).
 //! - data_loss: `logical_id`, `resource_type`, `impact`, `policy` (`Delete` | `Retain` |
 //!   `Snapshot` | `RetainExceptOnCreate`), `outcome` (`retained` | `snapshot` | `deleted`).
 //! - security: `broadened`, `statements_added`, `statements_removed` (`resource`, `source`,
@@ -41,9 +42,11 @@ mod unified;
 
 use serde_json::Value;
 
+use crate::printer::Styles;
+
 use super::normalise::{expr_text, intrinsic};
 
-pub use json::{to_json, write_json};
+pub use json::{JsonStack, write_json};
 pub use text::{write_stack_text, write_text, write_ways_forward};
 pub use unified::write_unified;
 
@@ -53,40 +56,6 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Longest value shown in text output before it is cut.
 const MAX_VALUE_CHARS: usize = 100;
 
-/// ANSI styles, or nothing when colour is off.
-#[derive(Clone, Copy, Debug)]
-struct Paint(bool);
-
-impl Paint {
-    fn paint(self, code: &str, text: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-    fn green(self, t: &str) -> String {
-        self.paint("32", t)
-    }
-    fn red(self, t: &str) -> String {
-        self.paint("31", t)
-    }
-    fn yellow(self, t: &str) -> String {
-        self.paint("33", t)
-    }
-    fn magenta(self, t: &str) -> String {
-        self.paint("35", t)
-    }
-    fn alarm(self, t: &str) -> String {
-        self.paint("1;31", t)
-    }
-    fn dim(self, t: &str) -> String {
-        self.paint("2", t)
-    }
-    fn bold(self, t: &str) -> String {
-        self.paint("1", t)
-    }
-}
 /// A value on one line: intrinsics as `${Ref}` text, objects and lists in flow style, cut to
 /// a readable length.
 pub fn show(value: &Value) -> String {

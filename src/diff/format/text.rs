@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Paint, cut, show};
+use super::{Styles, cut, show};
 use crate::diff::blocked::BlockedExport;
 use crate::diff::model::{
     Action, Basis, Change, DataOutcome, EnvDiff, ExportChange, Impact, StackDiff, Summary,
@@ -17,7 +17,7 @@ pub fn write_text(out: &mut dyn Write, diff: &EnvDiff, colour: bool) -> io::Resu
     }
     let reasons = diff.approval_reasons();
     if !reasons.is_empty() {
-        let p = Paint(colour);
+        let p = Styles::new(colour);
         writeln!(out, "{}", p.alarm("Needs approval:"))?;
         for reason in reasons {
             writeln!(out, "  {reason}")?;
@@ -49,7 +49,7 @@ pub fn write_ways_forward(out: &mut dyn Write, ways: &[BlockedExport]) -> io::Re
 
 /// Writes one stack's diff as text: resources with +, -, ~, ± markers and `old → new`.
 pub fn write_stack_text(out: &mut dyn Write, stack: &StackDiff, colour: bool) -> io::Result<()> {
-    let p = Paint(colour);
+    let p = Styles::new(colour);
     let name = p.bold(&stack.stack_name);
     if !stack.has_changes() {
         return writeln!(out, "{name}: no changes");
@@ -179,7 +179,7 @@ fn named_section<'a>(
     out: &mut dyn Write,
     title: &str,
     items: impl Iterator<Item = Named<'a>>,
-    p: Paint,
+    p: Styles,
 ) -> io::Result<()> {
     let mut items = items.peekable();
     if items.peek().is_none() {
@@ -203,7 +203,7 @@ fn named_section<'a>(
     Ok(())
 }
 
-fn write_security(out: &mut dyn Write, stack: &StackDiff, p: Paint) -> io::Result<()> {
+fn write_security(out: &mut dyn Write, stack: &StackDiff, p: Styles) -> io::Result<()> {
     let s = &stack.security;
     if s.is_empty() {
         return Ok(());
@@ -296,7 +296,7 @@ fn summary_text(s: Summary) -> String {
     )
 }
 
-fn change_text(c: &Change, p: Paint) -> String {
+fn change_text(c: &Change, p: Styles) -> String {
     let note = match c.impact {
         Impact::Replace => format!(" {}", p.magenta("(replaces)")),
         Impact::MayReplace => format!(" {}", p.magenta("(may replace)")),

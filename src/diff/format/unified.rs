@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde_json::{Map, Value};
 use similar::{ChangeTag, TextDiff};
 
-use super::Paint;
+use super::Styles;
 
 /// `deployed/<stack>` and `rendered/<stack>`; nothing when they are the same text.
 pub fn write_unified(
@@ -29,14 +29,21 @@ pub fn write_unified(
         unified.header(&a, &b);
         return unified.to_writer(out);
     }
-    let p = Paint(true);
+    let p = Styles::new(true);
     let mut first = true;
     for hunk in unified.iter_hunks() {
         if std::mem::take(&mut first) {
             writeln!(out, "{}", p.bold(&format!("--- {a}")))?;
             writeln!(out, "{}", p.bold(&format!("+++ {b}")))?;
         }
-        writeln!(out, "{}", p.paint("36", &hunk.header().to_string()))?;
+        writeln!(
+            out,
+            "{}",
+            p.paint(
+                anstyle::AnsiColor::Cyan.on_default(),
+                &hunk.header().to_string()
+            )
+        )?;
         for change in hunk.iter_changes() {
             let line = change.value().trim_end_matches('\n');
             let text = match change.tag() {

@@ -19,7 +19,8 @@ pub fn moto_venv() -> &'static Path {
             .map(PathBuf::from)
             .unwrap_or_else(|| crate::common::crate_root().join(".venv"));
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        ce_infra::sandbox::ensure_venv(&venv, &python).expect("install moto into the test venv");
+        ce_infra::aws::sandbox::ensure_venv(&venv, &python)
+            .expect("install moto into the test venv");
         venv
     })
 }
@@ -28,8 +29,8 @@ pub fn moto_venv() -> &'static Path {
 /// makes `ce --local` talk through the proxy. Everything stops when dropped.
 pub struct FaultRig {
     proxy: FaultProxy,
-    moto: ce_infra::sandbox::Record,
-    moto_paths: ce_infra::sandbox::Paths,
+    moto: ce_infra::aws::sandbox::Record,
+    moto_paths: ce_infra::aws::sandbox::Paths,
     ce_state: tempfile::TempDir,
     _moto_state: tempfile::TempDir,
 }
@@ -37,7 +38,7 @@ pub struct FaultRig {
 impl FaultRig {
     /// Starts moto and the proxy with `plan`.
     pub fn start(plan: FaultPlan) -> FaultRig {
-        use ce_infra::sandbox;
+        use ce_infra::aws::sandbox;
         let moto_state = tempfile::TempDir::new().expect("temp dir");
         let moto_paths = sandbox::Paths {
             state: moto_state.path().to_owned(),
@@ -132,7 +133,7 @@ impl FaultRig {
 impl Drop for FaultRig {
     fn drop(&mut self) {
         self.proxy.shut_down();
-        let _ = ce_infra::sandbox::stop(&self.moto_paths);
+        let _ = ce_infra::aws::sandbox::stop(&self.moto_paths);
     }
 }
 

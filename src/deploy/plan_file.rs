@@ -117,7 +117,7 @@ pub struct PlannedStack {
 
 /// A plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub struct PlanFile {
     /// [`PLAN_FORMAT_VERSION`].
     pub format_version: u32,
     /// The `ce` version that made it.
@@ -147,7 +147,7 @@ pub struct Plan {
 
 /// Why a plan file cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum PlanFileError {
     /// It could not be read or written.
     #[error("{action} plan file {path}: {source}")]
     Io {
@@ -158,13 +158,26 @@ pub enum PlanError {
         /// Why.
         source: std::io::Error,
     },
-    /// It is not a plan.
-    #[error("{path} is not a ce plan file ({source}); make one with `ce plan --out {path}`")]
+    /// It is not a plan. The advice names a new file: the one given may be anything,
+    /// a committed template included, and must not be overwritten on our word.
+    #[error(
+        "{path} is not a ce plan file ({source}); make a plan with `ce plan --out plan.json`, \
+         then deploy it with `ce deploy --plan plan.json`"
+    )]
     NotAPlan {
         /// The file.
         path: String,
         /// The parser's complaint.
         source: serde_json::Error,
+    },
+    /// It is a CloudFormation template (a rendered stack, say), not a plan.
+    #[error(
+        "{path} is a CloudFormation template, not a ce plan file; make a plan with \
+         `ce plan --out plan.json`, then deploy it with `ce deploy --plan plan.json`"
+    )]
+    Template {
+        /// The file.
+        path: String,
     },
     /// A plan layout this `ce` does not know.
     #[error(
@@ -243,7 +256,7 @@ impl PlannedStack {
     }
 }
 
-impl Plan {
+impl PlanFile {
     /// Why this plan is not for `env` in `region`, if it is not.
     pub fn wrong_env(&self, env: &str, region: &str) -> Option<String> {
         if self.env != env {
@@ -262,31 +275,34 @@ impl Plan {
     }
 
     /// Reads a plan file.
-    pub fn load(path: &Path) -> Result<Self, PlanError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+    pub fn load(path: &Path) -> Result<Self, PlanFileError> {
+        // The path came from the command line: keep it on one line.
+        let shown = crate::printer::escape_control(&path.display().to_string()).into_owned();
+        let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
             action: "reading",
             path: shown.clone(),
             source,
         })?;
-        let version = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("format_version")?.as_u64());
+        let parsed = serde_json::from_str::<Value>(&text).ok();
+        if parsed.as_ref().is_some_and(is_template) {
+            return Err(PlanFileError::Template { path: shown });
+        }
+        let version = parsed.and_then(|v| v.get("format_version")?.as_u64());
         if let Some(found) = version.filter(|v| *v != u64::from(PLAN_FORMAT_VERSION)) {
-            return Err(PlanError::Version {
+            return Err(PlanFileError::Version {
                 path: shown,
                 found: u32::try_from(found).unwrap_or(u32::MAX),
             });
         }
-        serde_json::from_str(&text).map_err(|source| PlanError::NotAPlan {
+        serde_json::from_str(&text).map_err(|source| PlanFileError::NotAPlan {
             path: shown,
             source,
         })
     }
 
     /// Writes the plan file atomically (a temporary file, then a rename).
-    pub fn save(&self, path: &Path) -> Result<(), PlanError> {
-        let io = |source| PlanError::Io {
+    pub fn save(&self, path: &Path) -> Result<(), PlanFileError> {
+        let io = |source| PlanFileError::Io {
             action: "writing",
             path: path.display().to_string(),
             source,
@@ -302,6 +318,12 @@ impl Plan {
     pub fn executable(&self) -> impl Iterator<Item = &PlannedStack> {
         self.stacks.iter().filter(|s| s.change_set.is_some())
     }
+}
+
+/// Whether a JSON document is a CloudFormation template rather than a plan.
+fn is_template(doc: &Value) -> bool {
+    doc.get("format_version").is_none()
+        && (doc.get("Resources").is_some() || doc.get("AWSTemplateFormatVersion").is_some())
 }
 
 #[cfg(test)]
@@ -407,7 +429,7 @@ mod tests {
 
     #[test]
     fn a_plan_for_another_env_is_refused_naming_both() {
-        let plan = Plan {
+        let plan = PlanFile {
             format_version: PLAN_FORMAT_VERSION,
             tool_version: "0.1.0".into(),
             env: "staging".into(),
@@ -429,7 +451,7 @@ mod tests {
     fn a_plan_survives_a_round_trip_through_its_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
-        let plan = Plan {
+        let plan = PlanFile {
             format_version: PLAN_FORMAT_VERSION,
             tool_version: "0.1.0".into(),
             env: "beta".into(),
@@ -451,11 +473,48 @@ mod tests {
             }),
         };
         plan.save(&path).unwrap();
-        assert_eq!(Plan::load(&path).unwrap(), plan);
+        assert_eq!(PlanFile::load(&path).unwrap(), plan);
         std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
         assert!(matches!(
-            Plan::load(&path),
-            Err(PlanError::Version { found: 99, .. })
+            PlanFile::load(&path),
+            Err(PlanFileError::Version { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn a_template_given_as_a_plan_is_named_as_one_and_the_advice_names_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("network.json");
+        std::fs::write(
+            &path,
+            r#"{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}}"#,
+        )
+        .unwrap();
+
+        let err = PlanFile::load(&path).unwrap_err();
+
+        assert!(matches!(err, PlanFileError::Template { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("is a CloudFormation template"), "{text}");
+        assert!(
+            !text.contains(&format!("--out {}", path.display())),
+            "{text}"
+        );
+        assert!(text.contains("`ce plan --out plan.json`"), "{text}");
+    }
+
+    #[test]
+    fn the_advice_for_a_file_that_is_no_plan_never_names_that_file_as_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, "not json").unwrap();
+
+        let text = PlanFile::load(&path).unwrap_err().to_string();
+
+        assert!(text.contains("is not a ce plan file"), "{text}");
+        assert!(
+            !text.contains(&format!("--out {}", path.display())),
+            "{text}"
+        );
     }
 }

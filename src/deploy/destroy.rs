@@ -4,8 +4,8 @@
 //! Stacks are deleted in reverse dependency order, one at a time, and the first failure stops
 //! the rest, so a stack is never deleted while one that imports from it still stands. Stateful
 //! resources carry `DeletionPolicy: Retain`: deleting their stack leaves them, and their data, in
-//! the account; the plan lists them with their physical ids so nobody has to guess what is
-//! left. Reading ([`plan`]) and deciding ([`gate`]) happen before anything is deleted; deleting
+//! the account; the preview lists them with their physical ids so nobody has to guess what is
+//! left. Reading ([`preview`]) and deciding ([`gate`]) happen before anything is deleted; deleting
 //! ([`execute`]) goes through the deploy engine's [`StackApi`] seam, so its failure paths are
 //! tested without AWS.
 
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::Status;
 use crate::architecture::{self, StackId};
 use crate::aws::cloudformation::{DeployedStack, FetchError};
-use crate::aws::{AccountError, Aws, AwsError};
+use crate::aws::{AccountError, Aws, AwsError, joined};
 use crate::config::Env;
 use crate::deploy::api::{StackApi, StackEvent};
 use crate::deploy::approval::Question;
@@ -72,7 +72,7 @@ pub struct Blocker {
 
 /// What a destroy would do, read before anything is deleted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DestroyPlan {
+pub struct DestroyPreview {
     /// The env.
     pub env: String,
     /// Its region.
@@ -85,7 +85,7 @@ pub struct DestroyPlan {
     pub blockers: Vec<Blocker>,
 }
 
-impl DestroyPlan {
+impl DestroyPreview {
     /// The retained resources of every stack, with the stack's name.
     pub fn retained(&self) -> impl Iterator<Item = (&str, &Resource)> {
         self.stacks
@@ -133,11 +133,11 @@ pub fn deletion_order(only: Option<StackId>) -> Vec<StackId> {
 
 /// Reads what a destroy of `env` (or of its stack `only`) would delete and keep, and what would
 /// stop it. Deletes nothing.
-pub async fn plan(
+pub async fn preview(
     aws: &Aws,
     env: &Env,
     only: Option<StackId>,
-) -> Result<DestroyPlan, DestroyError> {
+) -> Result<DestroyPreview, DestroyError> {
     let env_name = env.name.to_string();
     let order = deletion_order(only);
     let names: Vec<String> = order
@@ -219,7 +219,7 @@ pub async fn plan(
             });
         }
     }
-    Ok(DestroyPlan {
+    Ok(DestroyPreview {
         env: env_name,
         region: env.file.region.clone(),
         stacks,
@@ -327,17 +327,17 @@ pub enum Gate {
     },
 }
 
-/// Decides whether the plan may go ahead, in the order a person would want to hear it.
-pub fn gate(plan: &DestroyPlan, consent: &Consent) -> Gate {
-    if plan.stacks.is_empty() {
+/// Decides whether the preview may go ahead, in the order a person would want to hear it.
+pub fn gate(preview: &DestroyPreview, consent: &Consent) -> Gate {
+    if preview.stacks.is_empty() {
         return Gate::Nothing;
     }
     let refuse = |reason: String| Gate::Refuse {
         status: Status::Failure,
         reason: format!("nothing was deleted: {reason}"),
     };
-    if !plan.blockers.is_empty() {
-        let lines: Vec<String> = plan
+    if !preview.blockers.is_empty() {
+        let lines: Vec<String> = preview
             .blockers
             .iter()
             .map(|b| {
@@ -355,7 +355,7 @@ pub fn gate(plan: &DestroyPlan, consent: &Consent) -> Gate {
             lines.join("; ")
         ));
     }
-    let busy: Vec<String> = plan
+    let busy: Vec<String> = preview
         .stacks
         .iter()
         .filter(|s| s.status.ends_with("_IN_PROGRESS"))
@@ -373,7 +373,7 @@ pub fn gate(plan: &DestroyPlan, consent: &Consent) -> Gate {
     if consent.protected {
         return Gate::Ask(Question::TypeEnvName);
     }
-    let guarded: Vec<&str> = plan
+    let guarded: Vec<&str> = preview
         .stacks
         .iter()
         .filter(|s| s.termination_protection)
@@ -430,15 +430,15 @@ pub fn protection_gate(consent: &Consent) -> Option<Gate> {
 }
 
 /// The prompt for a question.
-pub fn prompt(question: Question, plan: &DestroyPlan) -> String {
-    let count = plan.stacks.len();
+pub fn prompt(question: Question, preview: &DestroyPreview) -> String {
+    let count = preview.stacks.len();
     let stacks = if count == 1 { "stack" } else { "stacks" };
     match question {
-        Question::YesNo => format!("Delete {count} {stacks} of {}? [y/N] ", plan.env),
+        Question::YesNo => format!("Delete {count} {stacks} of {}? [y/N] ", preview.env),
         Question::TypeEnvName => format!(
             "{env} is a protected env. Type {env} to lift termination protection and delete \
              {count} {stacks}: ",
-            env = plan.env
+            env = preview.env
         ),
     }
 }
@@ -486,18 +486,18 @@ impl DestroyReport {
     }
 }
 
-/// Deletes the plan's stacks one at a time, waiting for each; stops at the first failure.
+/// Deletes the previewed stacks one at a time, waiting for each; stops at the first failure.
 /// Progress lines go to `log`.
 pub async fn execute<A: StackApi>(
     api: &A,
-    plan: &DestroyPlan,
+    preview: &DestroyPreview,
     lift_protection: bool,
     local: bool,
     log: &mut dyn FnMut(String),
 ) -> DestroyReport {
     let mut report = DestroyReport::default();
     let mut failed = false;
-    for stack in &plan.stacks {
+    for stack in &preview.stacks {
         let name = &stack.stack_name;
         if failed {
             report
@@ -506,7 +506,7 @@ pub async fn execute<A: StackApi>(
             continue;
         }
         let begun = std::time::Instant::now();
-        let result = match delete_one(api, plan, stack, lift_protection, local, log).await {
+        let result = match delete_one(api, preview, stack, lift_protection, local, log).await {
             Ok(()) => {
                 let seconds = begun.elapsed().as_secs_f64();
                 log(format!("{name}: deleted in {seconds:.1} s"));
@@ -525,7 +525,7 @@ pub async fn execute<A: StackApi>(
 /// Deletes one stack and waits until it is gone; the error is the sentence to show.
 async fn delete_one<A: StackApi>(
     api: &A,
-    plan: &DestroyPlan,
+    preview: &DestroyPreview,
     stack: &DoomedStack,
     lift_protection: bool,
     local: bool,
@@ -579,7 +579,7 @@ async fn delete_one<A: StackApi>(
             "DELETE_FAILED" => {
                 return Err(explain_delete_failed(
                     name,
-                    &plan.region,
+                    &preview.region,
                     status.reason.as_deref(),
                     first_failure(&seen),
                     local,
@@ -644,14 +644,6 @@ pub fn explain_delete_failed(
          (or `aws cloudformation delete-stack --stack-name {stack} --region {region} \
          --retain-resources <LogicalId>` to leave them behind)"
     )
-}
-
-/// Awaits a spawned task, passing on a panic inside it as a panic here.
-async fn joined<T>(task: JoinHandle<T>) -> T {
-    match task.await {
-        Ok(value) => value,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
 }
 
 #[cfg(test)]

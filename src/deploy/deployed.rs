@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::architecture::{self, StackId, UserDataError};
 use crate::aws::cloudformation::{DeployedStack, FetchError};
-use crate::aws::{AccountError, Aws};
+use crate::aws::{AccountError, Aws, joined};
 use crate::config::Env;
 use crate::diff::{
     self, ChangeSetEvidence, ChangedImports, DiffError, EnvDiff, ExportChange, StackDiff,
@@ -24,7 +24,7 @@ use crate::render::{self, RenderedStack};
 
 /// One stack of the env: its fresh render and, if it exists, what CloudFormation has.
 #[derive(Clone, Debug)]
-pub struct LiveStack {
+pub struct StackPair {
     /// Which stack.
     pub id: StackId,
     /// `ce-<env>-<stack>`.
@@ -37,7 +37,7 @@ pub struct LiveStack {
     pub deployed: Option<DeployedStack>,
 }
 
-impl LiveStack {
+impl StackPair {
     /// The deployed template the diff compares against: `None` when no resource of the stack is
     /// live (absent, a creation that rolled back, or a stack only a change set ever created).
     pub fn baseline(&self) -> Option<&Value> {
@@ -130,11 +130,11 @@ pub fn status_note(status: &str, reason: Option<&str>) -> Option<String> {
 
 /// An env's stacks, deployed and rendered, and the diff between them.
 #[derive(Clone, Debug)]
-pub struct LiveEnv {
+pub struct DeployedEnv {
     /// The env's name.
     pub env: String,
     /// Its stacks (all, or the one asked for), in deploy order.
-    pub stacks: Vec<LiveStack>,
+    pub stacks: Vec<StackPair>,
     /// Exports that would change or disappear and that some stack imports, with the names of
     /// the stacks importing them, sorted.
     pub importers: BTreeMap<String, Vec<String>>,
@@ -142,13 +142,13 @@ pub struct LiveEnv {
     pub diff: EnvDiff,
 }
 
-impl LiveEnv {
+impl DeployedEnv {
     /// Diffs `stacks`, treating the exports in `importers` as imported by other stacks.
     pub fn new(
         env: String,
-        stacks: Vec<LiveStack>,
+        stacks: Vec<StackPair>,
         importers: BTreeMap<String, Vec<String>>,
-    ) -> Result<Self, LiveError> {
+    ) -> Result<Self, DeployedError> {
         let imported: BTreeSet<String> = importers.keys().cloned().collect();
         // In deploy order, so an export that changes value reaches the stacks importing it.
         let mut changed = ChangedImports::new();
@@ -156,14 +156,16 @@ impl LiveEnv {
         for s in &stacks {
             let input = diff::StackInput::new(&s.name, s.baseline(), &s.rendered_json, &imported)
                 .with_changed_imports(&changed);
-            let stack_diff = diff::diff_stack(&input).map_err(|source| LiveError::Diff {
-                stack: s.name.clone(),
-                source,
-            })?;
+            let stack_diff = diff::diff_stack(&input)
+                .map(|d| with_importers(d, &importers))
+                .map_err(|source| DeployedError::Diff {
+                    stack: s.name.clone(),
+                    source,
+                })?;
             diff::record_changed_exports(&stack_diff, &mut changed);
             diffs.push(stack_diff);
         }
-        Ok(LiveEnv {
+        Ok(DeployedEnv {
             diff: EnvDiff {
                 env: env.clone(),
                 stacks: diffs,
@@ -175,7 +177,7 @@ impl LiveEnv {
     }
 
     /// The stack with this id, if it is part of this diff.
-    pub fn stack(&self, id: StackId) -> Option<&LiveStack> {
+    pub fn stack(&self, id: StackId) -> Option<&StackPair> {
         self.stacks.iter().find(|s| s.id == id)
     }
 
@@ -191,14 +193,16 @@ impl LiveEnv {
     }
 
     /// Diffs one stack again with what its change set said, replacing the offline prediction.
-    pub fn refine(&mut self, id: StackId, evidence: &ChangeSetEvidence) -> Result<(), LiveError> {
-        let index =
-            self.stacks
-                .iter()
-                .position(|s| s.id == id)
-                .ok_or_else(|| LiveError::NotInDiff {
-                    stack: id.to_string(),
-                })?;
+    pub fn refine(
+        &mut self,
+        id: StackId,
+        evidence: &ChangeSetEvidence,
+    ) -> Result<(), DeployedError> {
+        let index = self.stacks.iter().position(|s| s.id == id).ok_or_else(|| {
+            DeployedError::NotInDiff {
+                stack: id.to_string(),
+            }
+        })?;
         let imported = self.imported_exports();
         let mut changed = ChangedImports::new();
         for earlier in &self.diff.stacks[..index] {
@@ -213,26 +217,26 @@ impl LiveEnv {
         )
         .with_change_set(evidence)
         .with_changed_imports(&changed);
-        let refined = diff::diff_stack(&input).map_err(|source| LiveError::Diff {
+        let refined = diff::diff_stack(&input).map_err(|source| DeployedError::Diff {
             stack: stack.name.clone(),
             source,
         })?;
-        self.diff.stacks[index] = refined;
+        self.diff.stacks[index] = with_importers(refined, &self.importers);
         Ok(())
     }
 }
 
+/// The diff with each export's importers filled in, as found in the account.
+fn with_importers(mut diff: StackDiff, importers: &BTreeMap<String, Vec<String>>) -> StackDiff {
+    for export in &mut diff.exports {
+        export.imported_by = importers.get(&export.name).cloned().unwrap_or_default();
+    }
+    diff
+}
+
 /// Why the deployed and rendered stacks could not be compared.
 #[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    /// `--stack` names no stack.
-    #[error("unknown stack {name:?}; the stacks are: {known}")]
-    UnknownStack {
-        /// What was asked for.
-        name: String,
-        /// The stack names, comma-separated.
-        known: String,
-    },
+pub enum DeployedError {
     /// A stack was asked for that this diff does not hold.
     #[error("stack {stack} is not part of this diff")]
     NotInDiff {
@@ -283,17 +287,13 @@ pub enum LiveError {
     },
 }
 
-/// Parses a `--stack` value, listing the stacks when it names none.
-pub fn parse_stack(name: &str) -> Result<StackId, LiveError> {
-    StackId::parse(name).ok_or_else(|| LiveError::UnknownStack {
-        name: name.to_owned(),
-        known: StackId::ALL.map(StackId::as_str).join(", "),
-    })
-}
-
 /// Renders `env`, reads its stacks (all, or `only`) from CloudFormation at once, and diffs
 /// them; exports that would change or vanish are checked for importers.
-pub async fn diff_env(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<LiveEnv, LiveError> {
+pub async fn diff_env(
+    aws: &Aws,
+    env: &Env,
+    only: Option<StackId>,
+) -> Result<DeployedEnv, DeployedError> {
     let env_name = env.name.to_string();
     let ids: Vec<StackId> = StackId::ALL
         .into_iter()
@@ -322,7 +322,7 @@ pub async fn diff_env(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<Liv
     };
     let rendered: Vec<RenderedStack> = joined(render)
         .await
-        .map_err(|source| LiveError::Render {
+        .map_err(|source| DeployedError::Render {
             env: env_name.clone(),
             source,
         })?
@@ -336,12 +336,13 @@ pub async fn diff_env(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<Liv
 
     let mut stacks = Vec::with_capacity(rendered.len());
     for (rendered, deployed) in rendered.into_iter().zip(deployed) {
-        let rendered_json =
-            serde_json::from_str(&rendered.text).map_err(|source| LiveError::RenderedNotJson {
+        let rendered_json = serde_json::from_str(&rendered.text).map_err(|source| {
+            DeployedError::RenderedNotJson {
                 stack: rendered.stack_name.clone(),
                 source,
-            })?;
-        stacks.push(LiveStack {
+            }
+        })?;
+        stacks.push(StackPair {
             id: rendered.id,
             name: rendered.stack_name.clone(),
             rendered,
@@ -350,7 +351,7 @@ pub async fn diff_env(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<Liv
         });
     }
 
-    let first = LiveEnv::new(env_name, stacks, BTreeMap::new())?;
+    let first = DeployedEnv::new(env_name, stacks, BTreeMap::new())?;
     let at_risk: BTreeSet<String> = first
         .diff
         .stacks
@@ -363,14 +364,14 @@ pub async fn diff_env(aws: &Aws, env: &Env, only: Option<StackId>) -> Result<Liv
     if importers.is_empty() {
         return Ok(first);
     }
-    LiveEnv::new(first.env, first.stacks, importers)
+    DeployedEnv::new(first.env, first.stacks, importers)
 }
 
 /// Asks, all at once, which stacks import each export; keeps only the imported ones.
 async fn find_importers(
     aws: &Aws,
     exports: BTreeSet<String>,
-) -> Result<BTreeMap<String, Vec<String>>, LiveError> {
+) -> Result<BTreeMap<String, Vec<String>>, DeployedError> {
     let cfn = aws.cloudformation();
     let tasks: Vec<(String, JoinHandle<_>)> = exports
         .into_iter()
@@ -385,10 +386,12 @@ async fn find_importers(
         .collect();
     let mut importers = BTreeMap::new();
     for (export, task) in tasks {
-        let stacks = joined(task).await.map_err(|source| LiveError::Imports {
-            export: export.clone(),
-            source,
-        })?;
+        let stacks = joined(task)
+            .await
+            .map_err(|source| DeployedError::Imports {
+                export: export.clone(),
+                source,
+            })?;
         if !stacks.is_empty() {
             importers.insert(export, stacks);
         }
@@ -396,27 +399,9 @@ async fn find_importers(
     Ok(importers)
 }
 
-/// Awaits a spawned task, passing on a panic inside it as a panic here.
-async fn joined<T>(task: JoinHandle<T>) -> T {
-    match task.await {
-        Ok(value) => value,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_unknown_stack_lists_the_stacks() {
-        let err = parse_stack("database").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown stack \"database\"; the stacks are: network, storage, compute, edge, monitoring"
-        );
-        assert_eq!(parse_stack("edge").ok(), Some(StackId::Edge));
-    }
 
     #[test]
     fn healthy_statuses_need_no_note() {

@@ -30,8 +30,8 @@ fn doomed(id: StackId, protected: bool) -> DoomedStack {
     }
 }
 
-fn plan_of(stacks: Vec<DoomedStack>) -> DestroyPlan {
-    DestroyPlan {
+fn plan_of(stacks: Vec<DoomedStack>) -> DestroyPreview {
+    DestroyPreview {
         env: "beta".into(),
         region: "us-east-1".into(),
         stacks,
@@ -40,7 +40,7 @@ fn plan_of(stacks: Vec<DoomedStack>) -> DestroyPlan {
     }
 }
 
-fn whole_env() -> DestroyPlan {
+fn whole_env() -> DestroyPreview {
     plan_of(
         deletion_order(None)
             .into_iter()
@@ -314,7 +314,12 @@ impl StackApi for Fake {
     }
 }
 
-fn run(fake: &Fake, plan: &DestroyPlan, lift: bool, local: bool) -> (DestroyReport, Vec<String>) {
+fn run(
+    fake: &Fake,
+    plan: &DestroyPreview,
+    lift: bool,
+    local: bool,
+) -> (DestroyReport, Vec<String>) {
     let runtime = crate::aws::runtime().expect("runtime");
     let mut lines = Vec::new();
     let report = runtime.block_on(execute(fake, plan, lift, local, &mut |l| lines.push(l)));

@@ -1,5 +1,8 @@
 //! Rendering: env → stacks → template files under `stacks/<env>/<stack>.json`, and the
-//! `--check` comparison that keeps the committed files honest.
+//! `--check` comparison that keeps the committed files honest, and [`lint`], the tool's own
+//! template rules that `ce validate` applies to what is rendered.
+
+pub mod lint;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 /// The project's pinned Python requirements; the sandbox installs the moto line of it.
-const REQUIREMENTS: &str = include_str!("../scripts/python-requirements.txt");
+const REQUIREMENTS: &str = include_str!("../../scripts/python-requirements.txt");
 
 /// How long a fresh server may take to answer; moto imports Flask and every backend first.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);

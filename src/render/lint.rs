@@ -24,7 +24,7 @@ const MAX_OUTPUTS: usize = 200;
 const MAX_PARAMETERS: usize = 200;
 
 /// One broken rule in a rendered template.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     /// `ce-<env>-<stack>`.
     pub stack: String,

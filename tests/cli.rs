@@ -1,0 +1,259 @@
+//! The command line as a contract: usage errors exit 1 (clap's own 2 would read as "changes"
+//! to CI), only `--help` and `--version` exit 0, every error is one `error:` line plus its
+//! causes with user input kept on that line, advice never points at a file it would
+//! overwrite, and the shell completions and manual page are generated from the same flags.
+//! Offline throughout; most runs are in-process, the exit-code ones go through the binary.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{Run, run_ce, run_in_process};
+
+/// The lines of stderr that start with `error:`.
+fn error_lines(run: &Run) -> Vec<&str> {
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect()
+}
+
+#[test]
+fn a_mistyped_flag_exits_1_not_2_with_one_error_line_and_the_suggestion() {
+    let run = run_ce(["diff", "--stak", "compute"]);
+
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    assert_eq!(
+        error_lines(&run),
+        ["error: unexpected argument '--stak' found"],
+        "{}",
+        run.describe()
+    );
+    assert!(run.stderr.contains("'--stack'"), "{}", run.describe());
+    assert!(run.stdout.is_empty(), "{}", run.describe());
+}
+
+#[test]
+fn a_missing_subcommand_an_unknown_command_or_a_bad_value_exits_1() {
+    // A missing subcommand gets the help text, on stderr, as the usage error it is.
+    for args in [&[][..], &["builds"]] {
+        let run = run_ce(args);
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.describe());
+        assert!(
+            run.stderr.contains("Usage:"),
+            "{args:?}: {}",
+            run.describe()
+        );
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.describe());
+    }
+    for args in [&["frobnicate"][..], &["--format", "yaml", "render"]] {
+        let run = run_ce(args);
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.describe());
+        assert_eq!(error_lines(&run).len(), 1, "{args:?}: {}", run.describe());
+        assert!(
+            run.stderr.starts_with("error:"),
+            "{args:?}: {}",
+            run.describe()
+        );
+    }
+}
+
+#[test]
+fn help_and_version_exit_0_on_stdout() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["diff", "--help"],
+        &["--version"],
+    ] {
+        let run = run_ce(args);
+        assert_eq!(run.code, Some(0), "{args:?}: {}", run.describe());
+        assert!(!run.stdout.is_empty(), "{args:?}: {}", run.describe());
+        assert!(run.stderr.is_empty(), "{args:?}: {}", run.describe());
+    }
+    let version = run_ce(["--version"]);
+    assert_eq!(
+        version.stdout,
+        format!("ce {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn in_process_runs_give_the_binarys_exit_codes() {
+    assert_eq!(run_in_process(["diff", "--stak", "compute"]).code, Some(1));
+    assert_eq!(run_in_process(["--version"]).code, Some(0));
+    assert_eq!(run_in_process(["validate", "--all"]).code, Some(0));
+}
+
+#[test]
+fn a_newline_in_the_env_name_stays_on_the_one_error_line() {
+    let run = run_in_process(["--env", "staging\nerror: injected", "render"]);
+
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let errors = error_lines(&run);
+    assert_eq!(errors.len(), 1, "{}", run.describe());
+    assert!(
+        errors[0].contains(r"staging\nerror: injected"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.describe());
+}
+
+#[test]
+fn a_newline_in_a_bad_flag_value_stays_on_the_one_error_line() {
+    let run = run_in_process(["diff", "--stack", "compute\nerror: injected"]);
+
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let errors = error_lines(&run);
+    assert_eq!(errors.len(), 1, "{}", run.describe());
+    assert!(errors[0].contains("unknown stack"), "{}", run.describe());
+    assert!(
+        errors[0].contains(r"compute\nerror: injected"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_newline_in_a_plan_path_stays_on_the_one_error_line() {
+    let run = run_in_process(["plan", "--show", "missing\nerror: injected.json"]);
+
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    assert_eq!(error_lines(&run).len(), 1, "{}", run.describe());
+    assert!(
+        run.stderr.contains(r"missing\nerror: injected.json"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_committed_template_given_as_a_plan_is_named_and_never_suggested_as_output() {
+    let template = "stacks/staging/network.json";
+    for args in [
+        &["--env", "staging", "deploy", "--yes", "--plan", template][..],
+        &["plan", "--show", template],
+    ] {
+        let run = run_in_process(args);
+
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.describe());
+        let errors = error_lines(&run);
+        assert_eq!(errors.len(), 1, "{args:?}: {}", run.describe());
+        assert!(
+            errors[0].contains("is a CloudFormation template, not a ce plan file"),
+            "{}",
+            run.describe()
+        );
+        assert!(
+            !run.stderr.contains(&format!("--out {template}")),
+            "the advice would overwrite a committed template: {}",
+            run.describe()
+        );
+    }
+}
+
+#[test]
+fn completion_scripts_are_generated_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = run_in_process(["completions", shell]);
+        assert_eq!(run.code, Some(0), "{shell}: {}", run.describe());
+        for command in ["render", "deploy", "instances", "completions"] {
+            assert!(run.stdout.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let zsh = run_in_process(["completions", "zsh"]);
+    assert!(zsh.stdout.starts_with("#compdef ce"), "{}", zsh.stdout);
+}
+
+#[test]
+fn the_bash_completion_script_parses_in_bash() {
+    let run = run_in_process(["completions", "bash"]);
+    let mut bash = Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash runs (apt-get install bash)");
+    bash.stdin
+        .take()
+        .expect("stdin")
+        .write_all(run.stdout.as_bytes())
+        .expect("script written to bash");
+    let checked = bash.wait_with_output().expect("bash finishes");
+    assert!(
+        checked.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+#[test]
+fn the_manual_page_names_every_command_and_renders_with_groff() {
+    let run = run_in_process(["man"]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert!(run.stdout.contains(".TH ce 1"), "{}", run.stdout);
+    for command in [
+        "render",
+        "validate",
+        "diff",
+        "plan",
+        "deploy",
+        "instances",
+        "builds",
+        "status",
+        "destroy",
+        "sandbox",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("ce\\-{command}"))
+                || run.stdout.contains(&format!("{command}(1)")),
+            "the manual lacks {command}: {}",
+            run.stdout
+        );
+    }
+    groff_renders_cleanly(&run.stdout);
+}
+
+#[test]
+fn every_command_gets_a_manual_page_of_its_own_with_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = run_in_process(["man".as_ref(), "--out".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    for page in [
+        "ce.1",
+        "ce-deploy.1",
+        "ce-builds-set-current.1",
+        "ce-sandbox-start.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page))
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        groff_renders_cleanly(&text);
+    }
+}
+
+/// groff formats the page without a warning.
+fn groff_renders_cleanly(page: &str) {
+    let mut groff = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("groff runs (apt-get install groff-base)");
+    groff
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(page.as_bytes())
+        .expect("page written to groff");
+    let rendered = groff.wait_with_output().expect("groff finishes");
+    assert!(rendered.status.success(), "groff failed");
+    assert_eq!(
+        String::from_utf8_lossy(&rendered.stderr),
+        "",
+        "groff warned about the page"
+    );
+}
