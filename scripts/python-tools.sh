@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates or updates <repo>/.venv with the pinned Python tools of scripts/python-requirements.txt
-# (cfn-lint, moto[server]). Idempotent: when the venv already matches the requirements file it
-# returns in milliseconds. Safe to run from several processes at once (tests run in parallel):
+# (cfn-lint, moto[server], checkov). Idempotent: when the venv already matches the requirements
+# file it returns in milliseconds. Safe to run from several processes at once (tests run in parallel):
 # installs are serialised with flock, and each waiter re-checks after getting the lock.
 #
 # Environment:
@@ -30,7 +30,7 @@ wanted_stamp() {
 }
 
 up_to_date() {
-    [[ -x $venv/bin/python && -x $venv/bin/cfn-lint && -x $venv/bin/moto_server && -f $stamp ]] &&
+    [[ -x $venv/bin/python && -x $venv/bin/cfn-lint && -x $venv/bin/moto_server && -x $venv/bin/checkov && -f $stamp ]] &&
         [[ $(cat "$stamp") == "$(wanted_stamp)" ]]
 }
 
@@ -81,8 +81,8 @@ rm -f "$stamp"
     --requirement "$requirements" >&2 ||
     die "pip install failed (see above); is PyPI reachable?"
 
-for tool in cfn-lint moto_server; do
+for tool in cfn-lint moto_server checkov; do
     [[ -x $venv/bin/$tool ]] || die "$venv/bin/$tool missing after install"
 done
 wanted_stamp >"$stamp"
-say "ready: $("$venv/bin/cfn-lint" --version 2>&1), moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)')"
+say "ready: $("$venv/bin/cfn-lint" --version 2>&1), moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)'), checkov $("$venv/bin/checkov" --version 2>&1)"

@@ -29,20 +29,22 @@ s3_get() {
     "s3://$BUILDS_BUCKET/$1" "$2"
 }
 
+# mount_efs DIR OPTIONS: the file system through the EFS mount helper, over TLS and with the
+# node's IAM role (the file-system policy refuses anything else), retried while a new file
+# system's mount targets appear in DNS.
 mount_efs() {
-  mkdir -p "$EFS_MOUNT"
-  if ! grep -qs " $EFS_MOUNT nfs4 " /etc/fstab; then
-    echo "$EFS_HOST:/ $EFS_MOUNT nfs4 $EFS_OPTIONS,_netdev,nofail 0 0" >>/etc/fstab
+  mkdir -p "$1"
+  if ! grep -qs " $1 efs " /etc/fstab; then
+    echo "$FILE_SYSTEM_ID:/ $1 efs $2,_netdev,nofail 0 0" >>/etc/fstab
   fi
-  if mountpoint -q "$EFS_MOUNT"; then
+  if mountpoint -q "$1"; then
     return 0
   fi
-  # A new file system's mount targets take a while to resolve in DNS.
-  if ! retry 12 10 mount -t nfs4 -o "$EFS_OPTIONS" "$EFS_HOST:/" "$EFS_MOUNT"; then
-    alarm "cannot mount EFS $EFS_HOST at $EFS_MOUNT"
+  if ! retry 12 10 mount -t efs -o "$2" "$FILE_SYSTEM_ID:/" "$1"; then
+    alarm "cannot mount EFS $FILE_SYSTEM_ID at $1"
     exit 1
   fi
-  log "mounted $EFS_HOST at $EFS_MOUNT"
+  log "mounted $FILE_SYSTEM_ID at $1 ($2)"
 }
 
 # The compilers live on EFS; the node sees them read-only where the app expects them.
@@ -171,11 +173,17 @@ if ! command -v aws >/dev/null; then
   alarm "the AWS CLI is missing from the AMI"
   exit 1
 fi
+if ! command -v mount.efs >/dev/null; then
+  alarm "the EFS mount helper (amazon-efs-utils) is missing from the AMI: EFS needs TLS and IAM"
+  exit 1
+fi
 WORKDIR=$(mktemp -d)
 trap 'rm -rf "$WORKDIR"' EXIT
 
 log "booting a ce $ENV_NAME node"
-mount_efs
+# Compilers read-only; the build cache read-write through its own access point.
+mount_efs "$EFS_MOUNT" "$EFS_OPTIONS"
+mount_efs "$CACHE_MOUNT" "$CACHE_OPTIONS"
 bind_compilers
 update_code
 systemctl start "$SERVICE"

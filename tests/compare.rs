@@ -149,7 +149,7 @@ fn a_must_match_setting_that_differs_exits_3_and_says_so() {
     assert_eq!(run.code, Some(3), "{}", run.describe());
     assert!(
         run.stdout.starts_with(
-            "compare staging → prod: 23 resources differ; 1 setting that must match does not\n"
+            "compare staging → prod: 27 resources differ; 1 setting that must match does not\n"
         ),
         "{}",
         run.describe()
@@ -220,7 +220,7 @@ fn an_unknown_must_match_setting_is_refused_when_the_env_loads() {
     assert!(run.stdout.is_empty());
     assert!(
         run.stderr.contains(
-            "prod.toml:1: must_match[0]: unknown setting \"storage.efs_thruput_mode\"; known keys there: buckets, efs_backup,"
+            "prod.toml:1: must_match[0]: unknown setting \"storage.efs_thruput_mode\"; known keys there: buckets, efs_admin_role_arns, efs_backup,"
         ),
         "{}",
         run.describe()
@@ -235,7 +235,7 @@ fn the_markdown_report_has_a_table_per_group() {
     assert_eq!(run.code, Some(2), "{}", run.describe());
     let md = &run.stdout;
     for part in [
-        "### ce compare `staging` → `prod`: 23 resources differ\n",
+        "### ce compare `staging` → `prod`: 27 resources differ\n",
         "| group | resources |\n|---|---:|\n| topology | 10 |\n",
         "#### storage\n\n| resource | setting | `staging` | `prod` |\n|---|---|---|---|\n",
         "| `storage/FileSystem` (AWS::EFS::FileSystem) | `ThroughputMode` | bursting | elastic |\n",

@@ -68,6 +68,7 @@ table_billing = "on-demand"
 builds = "ce-test-builds"
 static = "ce-test-static"
 logs = "ce-test-logs"
+storage = "ce-test-storage"
 
 [edge]
 price_class = "PriceClass_100"
@@ -76,12 +77,19 @@ minimum_protocol_version = "TLSv1.2_2021"
 default_ttl = 86400
 max_ttl = 31536000
 
+[waf]
+post_rate_limit = 12000
+block_ips = ["192.0.2.0/24", "2001:db8::/32"]
+managed_rule_groups = ["AWSManagedRulesKnownBadInputsRuleSet"]
+blocked_requests_alarm = 1000
+
 [alarms]
 emails = ["alerts@example.com"]
 high_5xx_percent = 5.0
 latency_p90_seconds = 6.0
 efs_burst_credit_gib = 20.0
 efs_io_limit_percent = 90.0
+monthly_budget_usd = 500.0
 "#;
 
 fn check(text: &str) -> Result<Env, ConfigError> {
@@ -177,6 +185,10 @@ fn region_codes_of_other_partitions_are_accepted() {
         .replace(
             "[domain]\n",
             "[domain]\nalb_certificate_arn = \"arn:aws-us-gov:acm:us-gov-west-1:123456789012:certificate/6d1e0c9a-31c5-4be6-9a0e-2f1b8c0d4e71\"\n",
+        )
+        .replace(
+            "[network]\n",
+            "[network]\ncloudfront_prefix_list_id = \"pl-0123456789abcdef0\"\n",
         );
     assert_eq!(problems(&text), Vec::new());
 }
@@ -1167,4 +1179,119 @@ fn load_all_reports_files_whose_names_are_not_env_names() {
 fn load_all_of_an_empty_directory_says_so() {
     let dir = dir_with(&[]);
     assert!(matches!(load_all(dir.path()), Err(ConfigError::NoEnvs(_))));
+}
+
+// ---- security ----
+
+#[test]
+fn ssh_from_the_whole_internet_is_refused() {
+    for world in ["0.0.0.0/0", "::/0"] {
+        let m = rejects(
+            "admin_cidrs = [\"203.0.113.0/24\"]",
+            &format!("admin_cidrs = [\"{world}\"]"),
+            "network.admin_cidrs[0]",
+        );
+        assert!(m.contains("whole internet"), "{m}");
+    }
+}
+
+#[test]
+fn the_cloudfront_prefix_list_is_required_where_the_tool_does_not_know_it() {
+    let text = edit("region = \"us-east-1\"", "region = \"eu-north-1\"")
+        .replace("us-east-1a", "eu-north-1a")
+        .replace("us-east-1b", "eu-north-1b")
+        .replace(
+            "[domain]\n",
+            "[domain]\nalb_certificate_arn = \"arn:aws:acm:eu-north-1:123456789012:certificate/6d1e0c9a-31c5-4be6-9a0e-2f1b8c0d4e71\"\n",
+        );
+    let m = sole_problem(&text, "network.cloudfront_prefix_list_id", "[network]");
+    assert!(
+        m.contains("com.amazonaws.global.cloudfront.origin-facing"),
+        "{m}"
+    );
+    rejects(
+        "[network]\n",
+        "[network]\ncloudfront_prefix_list_id = \"sg-123\"\n",
+        "network.cloudfront_prefix_list_id",
+    );
+}
+
+#[test]
+fn a_previous_origin_secret_needs_the_new_one_named() {
+    let m = rejects(
+        "max_ttl = 31536000\n",
+        "max_ttl = 31536000\norigin_previous_secret_version = \"a1b2c3d4-0000-4000-8000-000000000001\"\n",
+        "edge.origin_previous_secret_version",
+    );
+    assert!(m.contains("origin_secret_version"), "{m}");
+    rejects(
+        "max_ttl = 31536000\n",
+        "max_ttl = 31536000\norigin_secret_version = \"v2\"\n",
+        "edge.origin_secret_version",
+    );
+}
+
+#[test]
+fn waf_sizes_and_lists_are_checked() {
+    let m = rejects(
+        "post_rate_limit = 12000",
+        "post_rate_limit = 5",
+        "waf.post_rate_limit",
+    );
+    assert!(m.contains("10..=2000000000"), "{m}");
+    let m = rejects(
+        "block_ips = [\"192.0.2.0/24\", \"2001:db8::/32\"]",
+        "block_ips = [\"192.0.2.1\"]",
+        "waf.block_ips[0]",
+    );
+    assert!(m.contains("192.0.2.1/32"), "{m}");
+    let m = rejects(
+        "block_ips = [\"192.0.2.0/24\", \"2001:db8::/32\"]",
+        "block_ips = [\"192.0.2.1/24\"]",
+        "waf.block_ips[0]",
+    );
+    assert!(m.contains("192.0.2.0/24"), "{m}");
+    let m = rejects(
+        "managed_rule_groups = [\"AWSManagedRulesKnownBadInputsRuleSet\"]",
+        "managed_rule_groups = [\"AWSManagedRulesEverything\"]",
+        "waf.managed_rule_groups[0]",
+    );
+    assert!(m.contains("AWSManagedRulesCommonRuleSet"), "{m}");
+}
+
+#[test]
+fn waf_settings_have_defaults() {
+    let start = BASE.find("[waf]").unwrap();
+    let end = BASE.find("[alarms]").unwrap();
+    let text = format!("{}{}", &BASE[..start], &BASE[end..]);
+    let env = check(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(env.file.waf.post_rate_limit, 12_000);
+    assert!(env.file.waf.block_ips.is_empty());
+    assert_eq!(env.file.waf.blocked_requests_alarm, 1_000);
+}
+
+#[test]
+fn alarms_reach_someone_unless_the_file_says_nobody_is_paged() {
+    let m = rejects(
+        "emails = [\"alerts@example.com\"]",
+        "emails = []",
+        "alarms.emails",
+    );
+    assert!(m.contains("nobody_paged"), "{m}");
+    let quiet = edit("emails = [\"alerts@example.com\"]", "nobody_paged = true");
+    assert_eq!(problems(&quiet), Vec::new());
+    rejects(
+        "emails = [\"alerts@example.com\"]",
+        "emails = [\"alerts@example.com\"]\nnobody_paged = true",
+        "alarms.nobody_paged",
+    );
+}
+
+#[test]
+fn the_monthly_budget_is_a_positive_amount() {
+    rejects(
+        "monthly_budget_usd = 500.0",
+        "monthly_budget_usd = 0.0",
+        "alarms.monthly_budget_usd",
+    );
 }

@@ -817,3 +817,68 @@ fn replacement_table_covers_every_create_only_property_of_the_registry_schemas()
         missing.join("\n")
     );
 }
+
+/// A prod template as deployed before origin protection (kept under `tests/fixtures`), and the
+/// one rendered now.
+fn before_and_now(stack: &str) -> (Value, Value) {
+    let read = |path: PathBuf| -> Value {
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    (
+        read(root.join(format!(
+            "tests/fixtures/diff/before-origin-protection/{stack}.json"
+        ))),
+        read(root.join(format!("stacks/prod/{stack}.json"))),
+    )
+}
+
+#[test]
+fn admitting_only_cloudfront_to_the_load_balancer_narrows_and_is_not_broadened() {
+    let (before, now) = before_and_now("network");
+    let d = diff(&before, &now);
+    assert!(!d.security.broadened, "{:#?}", d.security);
+    let removed: Vec<(&str, &str)> = d
+        .security
+        .rules_removed
+        .iter()
+        .map(|r| (r.ports.as_str(), r.peer.as_str()))
+        .collect();
+    assert!(removed.contains(&("80", "0.0.0.0/0")), "{removed:?}");
+    assert!(removed.contains(&("443", "::/0")), "{removed:?}");
+    assert_eq!(d.security.rules_added.len(), 1);
+    assert_eq!(d.security.rules_added[0].peer, "pl pl-3b927c52");
+}
+
+#[test]
+fn the_first_origin_lock_and_web_acl_explain_that_direct_access_stops() {
+    let (before, now) = before_and_now("compute");
+    let compute = diff(&before, &now);
+    assert!(
+        compute
+            .security
+            .notes
+            .iter()
+            .any(|n| n.contains("direct access to its DNS name stops")),
+        "{:#?}",
+        compute.security.notes
+    );
+    assert!(
+        compute
+            .security
+            .managed_policies_removed
+            .iter()
+            .any(|m| m.arn.contains("AmazonSSMManagedInstanceCore"))
+    );
+    let (before, now) = before_and_now("edge");
+    let edge = diff(&before, &now);
+    assert!(
+        edge.security.notes.iter().any(|n| n.contains("web ACL")),
+        "{:#?}",
+        edge.security.notes
+    );
+    // Once deployed, nothing is said again.
+    assert!(diff(&now, &now).security.notes.is_empty());
+}

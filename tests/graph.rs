@@ -138,6 +138,7 @@ fn stacks_are_groups_and_stateful_resources_are_marked() {
             "LinksTable",
             "LogsBucket",
             "StaticBucket",
+            "StorageBucket",
             "VersionsLogTable"
         ]
     );
@@ -167,7 +168,7 @@ fn markdown_fences_the_mermaid_graph_and_text_lists_what_reads_what() {
         "{text}"
     );
     assert!(
-        text.contains("  PublicRouteTable AWS::EC2::RouteTable\n    read by: DefaultRoute, SubnetUsEast1aRouteTableAssociation, SubnetUsEast1bRouteTableAssociation\n"),
+        text.contains("  PublicRouteTable AWS::EC2::RouteTable\n    read by: DefaultRoute, DynamoDbEndpoint, S3Endpoint, SubnetUsEast1aRouteTableAssociation, SubnetUsEast1bRouteTableAssociation\n"),
         "{text}"
     );
 }

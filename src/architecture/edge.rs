@@ -1,7 +1,8 @@
-//! The edge stack: the CloudFront distribution users reach, with the load balancer as its
-//! default origin and the private static bucket (read through an origin access control) for
-//! static assets, the message of the day, admin pages and the 503 page; plus the static
-//! bucket's policy, which only this distribution can satisfy.
+//! The edge stack: the CloudFront distribution users reach, behind the env's web ACL (`waf`),
+//! with the load balancer as its default origin (sent the secret origin header, `origin`) and
+//! the private static bucket (read through an origin access control) for static assets, the
+//! message of the day, admin pages and the 503 page; plus the static bucket's policy, which
+//! only this distribution can satisfy.
 //!
 //! The shape follows the live site's distributions (reference §1.2): the app cache policy that
 //! replaced `forwarded_values` so brotli comes from the origin, geo blocking, logs to the logs
@@ -12,14 +13,14 @@ use crate::model::cloudfront::{
     CachePolicyConfig, CookiesConfig, CustomErrorResponse, CustomOriginConfig,
     DefaultCacheBehavior, Distribution, DistributionConfig, GET_HEAD, GeoRestriction,
     HeaderBehavior, HeadersConfig, HttpVersion, KeyBehavior, Logging, Origin, OriginAccessControl,
-    OriginAccessControlConfig, OriginProtocolPolicy, QueryStringsConfig, Restrictions,
-    S3OriginConfig, SslSupportMethod, ViewerCertificate, ViewerProtocolPolicy,
+    OriginAccessControlConfig, OriginCustomHeader, OriginProtocolPolicy, QueryStringsConfig,
+    Restrictions, S3OriginConfig, SslSupportMethod, ViewerCertificate, ViewerProtocolPolicy,
 };
 use crate::model::iam::{PolicyDocument, Principal, Statement};
 use crate::model::s3::BucketPolicy;
 use crate::model::{Expr, LogicalId, Template};
 
-use super::{Ctx, Export};
+use super::{Ctx, Export, origin, waf};
 
 /// `Id` of the load balancer origin.
 const ALB_ORIGIN: &str = "alb";
@@ -85,11 +86,16 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Template {
         },
     );
 
+    let web_acl = waf::available(ctx).then(|| waf::add_web_acl(ctx, &mut t));
+
     let distribution = LogicalId::new("Distribution");
     t.add(
         &distribution,
         Distribution {
-            distribution_config: distribution_config(ctx, &oac, &app_cache),
+            distribution_config: DistributionConfig {
+                web_acl_id: web_acl.map(|acl| Expr::get_att(&acl, "Arn")),
+                ..distribution_config(ctx, &oac, &app_cache)
+            },
             tags: ctx.tags("cdn"),
         },
     );
@@ -132,6 +138,11 @@ fn distribution_config(
                 origin_read_timeout: Some(ORIGIN_TIMEOUT_SECONDS),
                 origin_keepalive_timeout: Some(ORIGIN_TIMEOUT_SECONDS),
             }),
+            // The load balancer forwards only requests carrying it.
+            origin_custom_headers: vec![OriginCustomHeader {
+                header_name: origin::HEADER.into(),
+                header_value: origin::sent_value(ctx),
+            }],
             ..Default::default()
         },
         Origin {
@@ -206,6 +217,7 @@ fn distribution_config(
             minimum_protocol_version: Some(edge.minimum_protocol_version.clone()),
             ssl_support_method: Some(SslSupportMethod::SniOnly),
         }),
+        web_acl_id: None,
     }
 }
 
@@ -419,5 +431,116 @@ mod tests {
         let id = &t["Outputs"]["DistributionId"];
         assert_eq!(id["Value"], json!({"Ref": "Distribution"}));
         assert_eq!(id["Export"]["Name"], "ce-beta-edge-DistributionId");
+    }
+
+    #[test]
+    fn the_load_balancer_origin_sends_the_secret_by_dynamic_reference() {
+        let t = render("prod");
+        let alb = &config_of(&t)["Origins"][0];
+        assert_eq!(
+            alb["OriginCustomHeaders"],
+            json!([{"HeaderName": "X-Origin-Verify",
+                "HeaderValue": "{{resolve:secretsmanager:ce-prod/origin-verify}}"}])
+        );
+    }
+
+    #[test]
+    fn the_distribution_sits_behind_the_envs_web_acl() {
+        let t = render("prod");
+        assert_eq!(
+            config_of(&t)["WebACLId"],
+            json!({"Fn::GetAtt": ["WebAcl", "Arn"]})
+        );
+        let acl = &t["Resources"]["WebAcl"]["Properties"];
+        assert_eq!(acl["Scope"], "CLOUDFRONT");
+        assert_eq!(acl["DefaultAction"], json!({"Allow": {}}));
+        let names: Vec<&str> = acl["Rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "deny-ipv4",
+                "deny-ipv6",
+                "rate-limit-post",
+                "deny-bogus-host",
+                "AWSManagedRulesKnownBadInputsRuleSet",
+                "AWSManagedRulesAmazonIpReputationList"
+            ]
+        );
+    }
+
+    fn rule<'a>(t: &'a Value, name: &str) -> &'a Value {
+        t["Resources"]["WebAcl"]["Properties"]["Rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["Name"] == name)
+            .unwrap()
+    }
+
+    #[test]
+    fn posts_over_the_env_limit_get_429_with_retry_after() {
+        let t = render("prod");
+        let r = rule(&t, "rate-limit-post");
+        let rate = &r["Statement"]["RateBasedStatement"];
+        assert_eq!(rate["Limit"], 12000);
+        assert_eq!(rate["EvaluationWindowSec"], 300);
+        assert_eq!(
+            rate["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"],
+            "POST"
+        );
+        let response = &r["Action"]["Block"]["CustomResponse"];
+        assert_eq!(response["ResponseCode"], 429);
+        assert_eq!(
+            response["ResponseHeaders"],
+            json!([{"Name": "Retry-After", "Value": "300"}])
+        );
+    }
+
+    #[test]
+    fn hosts_outside_the_aliases_are_blocked() {
+        let t = render("staging");
+        let aliases = config_of(&t)["Aliases"].clone();
+        let r = rule(&t, "deny-bogus-host");
+        let allowed = &r["Statement"]["NotStatement"]["Statement"];
+        let matches: Vec<Value> = match allowed.get("OrStatement") {
+            Some(or) => or["Statements"].as_array().unwrap().clone(),
+            None => vec![allowed.clone()],
+        };
+        assert_eq!(matches.len(), aliases.as_array().unwrap().len());
+        for (m, alias) in matches.iter().zip(aliases.as_array().unwrap()) {
+            let b = &m["ByteMatchStatement"];
+            assert_eq!(b["FieldToMatch"], json!({"SingleHeader": {"Name": "host"}}));
+            let alias = alias.as_str().unwrap();
+            match alias.strip_prefix('*') {
+                Some(suffix) => {
+                    assert_eq!(b["PositionalConstraint"], "ENDS_WITH");
+                    assert_eq!(b["SearchString"], suffix);
+                }
+                None => {
+                    assert_eq!(b["PositionalConstraint"], "EXACTLY");
+                    assert_eq!(b["SearchString"], alias);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_addresses_go_to_the_ip_set_of_their_family() {
+        let mut env = config::load(Path::new("envs"), "beta").unwrap();
+        env.file.waf.block_ips = vec!["192.0.2.0/24".into(), "2001:db8::/32".into()];
+        let t = serde_json::to_value(build(&Ctx { env: &env })).unwrap();
+        let set = |id: &str| t["Resources"][id]["Properties"].clone();
+        assert_eq!(set("BlockedIpv4Set")["Addresses"], json!(["192.0.2.0/24"]));
+        assert_eq!(set("BlockedIpv4Set")["IPAddressVersion"], "IPV4");
+        assert_eq!(set("BlockedIpv6Set")["Addresses"], json!(["2001:db8::/32"]));
+        assert_eq!(
+            rule(&t, "deny-ipv6")["Statement"],
+            json!({"IPSetReferenceStatement": {"Arn": {"Fn::GetAtt": ["BlockedIpv6Set", "Arn"]}}})
+        );
     }
 }

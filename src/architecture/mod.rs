@@ -8,8 +8,11 @@ mod compute;
 mod edge;
 mod monitoring;
 mod network;
+mod origin;
 mod storage;
 mod user_data;
+mod waf;
+mod waivers;
 
 use std::fmt;
 
@@ -17,6 +20,14 @@ use crate::config::Env;
 use crate::model::{Expr, Tag, Template};
 
 pub use user_data::{UserDataError, version_key};
+
+/// Key prefixes of the short-link storage bucket, shared by its lifecycle and the node role.
+pub mod storage_paths {
+    /// Short-link state (`state/<full_hash>`), kept for good.
+    pub const STATE: &str = "state";
+    /// The compilation result cache, expiring after a day.
+    pub const CACHE: &str = "cache";
+}
 
 /// The stacks of an environment, in dependency order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -132,6 +143,12 @@ pub enum Export {
     StaticBucketDomainName,
     /// Logs bucket name.
     LogsBucketName,
+    /// Short-link state and compile cache bucket name.
+    StorageBucketName,
+    /// Short-link state and compile cache bucket ARN.
+    StorageBucketArn,
+    /// EFS access point the nodes write their build cache through.
+    CacheAccessPointId,
     /// Short links table name.
     LinksTableName,
     /// Short links table ARN.
@@ -158,7 +175,7 @@ pub enum Export {
 
 impl Export {
     /// Every export.
-    pub const ALL: [Export; 23] = [
+    pub const ALL: [Export; 26] = [
         Export::VpcId,
         Export::SubnetIds,
         Export::AlbSecurityGroupId,
@@ -171,6 +188,9 @@ impl Export {
         Export::StaticBucketArn,
         Export::StaticBucketDomainName,
         Export::LogsBucketName,
+        Export::StorageBucketName,
+        Export::StorageBucketArn,
+        Export::CacheAccessPointId,
         Export::LinksTableName,
         Export::LinksTableArn,
         Export::VersionsLogTableName,
@@ -199,6 +219,9 @@ impl Export {
             Export::StaticBucketArn => "StaticBucketArn",
             Export::StaticBucketDomainName => "StaticBucketDomainName",
             Export::LogsBucketName => "LogsBucketName",
+            Export::StorageBucketName => "StorageBucketName",
+            Export::StorageBucketArn => "StorageBucketArn",
+            Export::CacheAccessPointId => "CacheAccessPointId",
             Export::LinksTableName => "LinksTableName",
             Export::LinksTableArn => "LinksTableArn",
             Export::VersionsLogTableName => "VersionsLogTableName",
@@ -227,6 +250,9 @@ impl Export {
             | StaticBucketArn
             | StaticBucketDomainName
             | LogsBucketName
+            | StorageBucketName
+            | StorageBucketArn
+            | CacheAccessPointId
             | LinksTableName
             | LinksTableArn
             | VersionsLogTableName

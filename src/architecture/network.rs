@@ -1,13 +1,17 @@
 //! The network stack: one VPC with a public subnet per zone, an internet gateway and no NAT
-//! (nodes need public IPs: the 2021 outage), and the security groups of the ALB, nodes and EFS.
+//! (nodes need public IPs), gateway endpoints so S3 and DynamoDB are reached without the
+//! internet (boot reads its build from S3: the 2021 outage), the security groups of the ALB,
+//! nodes and EFS, and the generated secret of the origin header (see `origin`).
 
+use crate::config::cloudfront_prefix_list;
 use crate::model::ec2::{
     InternetGateway, Route, RouteTable, SecurityGroup, SecurityGroupRule, Subnet,
-    SubnetRouteTableAssociation, Vpc, VpcGatewayAttachment,
+    SubnetRouteTableAssociation, Vpc, VpcEndpoint, VpcGatewayAttachment,
 };
+use crate::model::secretsmanager::{GenerateSecretString, Secret};
 use crate::model::{Expr, LogicalId, Template};
 
-use super::{Ctx, Export};
+use super::{Ctx, Export, origin, waivers};
 
 /// NFS port of EFS mount targets.
 pub const NFS_PORT: i32 = 2049;
@@ -113,22 +117,57 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Template {
         subnet_refs.push(Expr::reference(&subnet));
     }
 
+    // Free, and they keep S3 and DynamoDB traffic off the internet gateway.
+    for (id, service) in [("S3Endpoint", "s3"), ("DynamoDbEndpoint", "dynamodb")] {
+        t.add(
+            &LogicalId::new(id),
+            VpcEndpoint::gateway(service, vpc_ref.clone(), vec![Expr::reference(&table)]),
+        );
+    }
+
+    // Only CloudFront reaches the load balancer, over HTTPS: its origin protocol is HTTPS
+    // only, so port 80 has no listener and no rule.
+    let alb_ingress = cloudfront_prefix_list(&ctx.env.file)
+        .map(|pl| {
+            vec![SecurityGroupRule::tcp_from_prefix_list(
+                443,
+                pl,
+                "HTTPS from CloudFront origin-facing addresses",
+            )]
+        })
+        .unwrap_or_default();
     let alb_sg = LogicalId::new("AlbSecurityGroup");
     t.add(
         &alb_sg,
         SecurityGroup {
             group_description: format!("ce {} load balancer", ctx.env_name()),
             vpc_id: vpc_ref.clone(),
-            security_group_ingress: vec![
-                SecurityGroupRule::tcp_from_cidr(443, "0.0.0.0/0", "HTTPS from anywhere"),
-                SecurityGroupRule::tcp_from_cidr_v6(443, "::/0", "HTTPS from anywhere"),
-                SecurityGroupRule::tcp_from_cidr(80, "0.0.0.0/0", "HTTP, redirected to HTTPS"),
-                SecurityGroupRule::tcp_from_cidr_v6(80, "::/0", "HTTP, redirected to HTTPS"),
-            ],
+            security_group_ingress: alb_ingress,
             security_group_egress: vec![SecurityGroupRule::all_egress()],
             tags: ctx.tags("alb"),
             ..Default::default()
         },
+    );
+
+    t.add(
+        &LogicalId::new("OriginSecret"),
+        Secret {
+            name: origin::secret_name(ctx),
+            description: Some(format!(
+                "Value of the {} header ce {}'s distribution sends and its load balancer requires",
+                origin::HEADER,
+                ctx.env_name()
+            )),
+            generate_secret_string: GenerateSecretString {
+                password_length: origin::SECRET_LENGTH,
+                exclude_punctuation: true,
+            },
+            tags: ctx.tags("origin-verify"),
+        },
+    )
+    .waive(
+        waivers::SECRET_CMK,
+        "The AWS managed key suffices: only CloudFormation in this account resolves the secret",
     );
 
     let node_sg = LogicalId::new("NodeSecurityGroup");
@@ -203,6 +242,58 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+
+    fn built(env: &str) -> Value {
+        let env = crate::config::load(Path::new("envs"), env).unwrap();
+        serde_json::to_value(build(&Ctx { env: &env })).unwrap()
+    }
+
+    #[test]
+    fn the_load_balancer_admits_cloudfront_over_https_only() {
+        let t = built("prod");
+        let sg = &t["Resources"]["AlbSecurityGroup"]["Properties"];
+        assert_eq!(
+            sg["SecurityGroupIngress"],
+            json!([{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                "SourcePrefixListId": "pl-3b927c52",
+                "Description": "HTTPS from CloudFront origin-facing addresses"}])
+        );
+    }
+
+    #[test]
+    fn s3_and_dynamodb_are_reached_through_gateway_endpoints() {
+        let t = built("staging");
+        for (id, service) in [("S3Endpoint", "s3"), ("DynamoDbEndpoint", "dynamodb")] {
+            let e = &t["Resources"][id];
+            assert_eq!(e["Type"], "AWS::EC2::VPCEndpoint");
+            assert_eq!(e["Properties"]["VpcEndpointType"], "Gateway");
+            assert_eq!(
+                e["Properties"]["ServiceName"],
+                json!({"Fn::Sub": format!("com.amazonaws.${{AWS::Region}}.{service}")})
+            );
+            assert_eq!(
+                e["Properties"]["RouteTableIds"],
+                json!([{"Ref": "PublicRouteTable"}])
+            );
+        }
+    }
+
+    #[test]
+    fn the_origin_secret_is_generated_never_written() {
+        let t = built("prod");
+        let secret = &t["Resources"]["OriginSecret"];
+        assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+        assert_eq!(secret["Properties"]["Name"], "ce-prod/origin-verify");
+        assert!(secret["Properties"].get("SecretString").is_none());
+        assert_eq!(
+            secret["Properties"]["GenerateSecretString"],
+            json!({"PasswordLength": 64, "ExcludePunctuation": true})
+        );
+    }
 
     #[test]
     fn zone_suffix_is_pascal_alphanumeric() {

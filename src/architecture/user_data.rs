@@ -26,17 +26,22 @@ const BODY: &str = include_str!("../../templates/user-data-body.sh");
 
 /// Where a node mounts the EFS file system.
 pub const EFS_MOUNT: &str = "/efs";
-/// NFS options AWS recommends for EFS (1 MiB transfers, hard mounts, new port on reconnect).
-pub const EFS_OPTIONS: &str =
-    "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport";
+/// Options of the compilers' mount: read-only, TLS and IAM. The EFS mount helper adds the NFS
+/// options AWS recommends (NFS 4.1, 1 MiB transfers, hard mounts, new port on reconnect).
+pub const EFS_OPTIONS: &str = "tls,iam,ro";
+/// Where a node mounts the cache access point, read-write.
+pub const CACHE_MOUNT: &str = "/efs-cache";
+/// Options of the cache mount; the script appends `accesspoint=<id>`.
+pub const CACHE_OPTIONS: &str = "tls,iam";
 /// The compilers' directory on EFS.
 pub const COMPILERS_ON_EFS: &str = "/efs/compiler-explorer";
 /// Where the app finds the compilers (a read-only bind of [`COMPILERS_ON_EFS`]).
 pub const COMPILER_DIR: &str = "/opt/compiler-explorer";
 /// Where the running build is unpacked; `s3_key` in it names the build.
 pub const DEPLOY_DIR: &str = "/infra/.deploy";
-/// Parent of each env's cached build on EFS, the fallback when S3 cannot be read.
-pub const BUILD_CACHE_DIR: &str = "/efs/.ce-build-cache";
+/// Parent of each env's cached build on EFS (through the cache access point), the fallback
+/// when S3 cannot be read.
+pub const BUILD_CACHE_DIR: &str = CACHE_MOUNT;
 /// The systemd unit of the app.
 pub const SERVICE: &str = "compiler-explorer";
 
@@ -61,6 +66,8 @@ struct Values<'a> {
     env: &'a str,
     efs_mount: &'a str,
     efs_options: &'a str,
+    cache_mount: &'a str,
+    cache_options: &'a str,
     compilers_on_efs: &'a str,
     compiler_dir: &'a str,
     deploy_dir: &'a str,
@@ -75,6 +82,8 @@ impl<'a> Values<'a> {
             env,
             efs_mount: EFS_MOUNT,
             efs_options: EFS_OPTIONS,
+            cache_mount: CACHE_MOUNT,
+            cache_options: CACHE_OPTIONS,
             compilers_on_efs: COMPILERS_ON_EFS,
             compiler_dir: COMPILER_DIR,
             deploy_dir: DEPLOY_DIR,
@@ -109,6 +118,10 @@ fn sub_variable_map(ctx: &Ctx<'_>) -> BTreeMap<String, Expr> {
             ctx.import(Export::BuildsBucketName),
         ),
         ("FileSystemId".to_owned(), ctx.import(Export::FileSystemId)),
+        (
+            "CacheAccessPointId".to_owned(),
+            ctx.import(Export::CacheAccessPointId),
+        ),
     ])
 }
 
@@ -226,6 +239,10 @@ mod tests {
             vars["BuildsBucket"],
             Expr::import("ce-prod-storage-BuildsBucketName")
         );
+        assert_eq!(
+            vars["CacheAccessPointId"],
+            Expr::import("ce-prod-storage-CacheAccessPointId")
+        );
     }
 
     #[test]
@@ -234,7 +251,9 @@ mod tests {
         assert!(script.starts_with("#!/bin/bash\n"));
         assert!(script.contains("ENV_NAME='staging'"));
         assert!(script.contains("VERSION_KEY='version/staging'"));
-        assert!(script.contains("CACHE_DIR='/efs/.ce-build-cache/staging'"));
+        assert!(script.contains("CACHE_DIR='/efs-cache/staging'"));
+        assert!(script.contains("EFS_OPTIONS='tls,iam,ro'"));
+        assert!(script.contains("CACHE_OPTIONS=\"tls,iam,accesspoint=$CACHE_ACCESS_POINT\""));
         assert!(script.contains(EFS_OPTIONS));
         assert!(
             !script.contains("{{"),
@@ -284,6 +303,7 @@ mod tests {
             .replace("${AWS::URLSuffix}", "amazonaws.com")
             .replace("${FileSystemId}", "fs-0123456789abcdef0")
             .replace("${BuildsBucket}", "compiler-explorer-prod-builds")
+            .replace("${CacheAccessPointId}", "fsap-0123456789abcdef0")
     }
 
     #[test]
@@ -399,6 +419,7 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
             r#"[ $# -gt 2 ] && echo "$*" >>"$SANDBOX/alarms"; cat >/dev/null"#,
         );
         stub(d, "sleep", "exit 0");
+        stub(d, "mount.efs", "exit 0");
         Some(dir)
     }
 
@@ -418,7 +439,7 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
         );
         assert_eq!(read(root.join("infra/.deploy/source")), "s3\n");
         assert_eq!(read(root.join("infra/.deploy/app.js")), "build 1\n");
-        let cache = root.join("efs/.ce-build-cache/prod");
+        let cache = root.join("efs-cache/prod");
         assert_eq!(read(cache.join("current")), "dist/gh/main/1.tar.gz\n");
         assert!(cache.join("dist_gh_main_1.tar.gz").is_file());
         assert_eq!(read(d.join("systemctl")), "start compiler-explorer\n");

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 pub use schema::*;
 pub use source::KeyLines;
 use validate::Problem;
+pub use validate::{MANAGED_RULE_GROUPS, cloudfront_prefix_list};
 
 /// A checked environment name: lowercase letters, digits and hyphens, starting with a letter,
 /// short enough for every AWS name built from it.

@@ -36,6 +36,9 @@ pub struct EnvFile {
     pub storage: Storage,
     /// The CloudFront distribution.
     pub edge: Edge,
+    /// The web ACL in front of the distribution.
+    #[serde(default)]
+    pub waf: Waf,
     /// CloudWatch alarms and where they go.
     pub alarms: Alarms,
 }
@@ -50,6 +53,10 @@ pub struct Network {
     /// IPv4 ranges allowed to reach the nodes over SSH (none by default).
     #[serde(default)]
     pub admin_cidrs: Vec<String>,
+    /// Id of the region's `com.amazonaws.global.cloudfront.origin-facing` managed prefix
+    /// list; unset: the tool's own table of known ids.
+    #[serde(default)]
+    pub cloudfront_prefix_list_id: Option<String>,
 }
 
 /// `[[network.zones]]`.
@@ -234,6 +241,9 @@ pub struct Storage {
     /// Daily AWS Backup of the file system.
     #[serde(default = "yes")]
     pub efs_backup: bool,
+    /// IAM roles allowed to write the compilers on EFS (as root); nodes only read them.
+    #[serde(default)]
+    pub efs_admin_role_arns: Vec<String>,
     /// Bucket names (S3 names are global).
     pub buckets: Buckets,
     /// Days before access logs expire.
@@ -272,6 +282,8 @@ pub struct Buckets {
     pub static_files: String,
     /// CloudFront and load balancer access logs.
     pub logs: String,
+    /// Short-link state (`state/`, kept) and the compile cache (`cache/`, a day).
+    pub storage: String,
 }
 
 /// `[edge]`.
@@ -292,6 +304,49 @@ pub struct Edge {
     /// Maximum TTL of the app cache policy, seconds.
     #[serde(default = "default_max_ttl")]
     pub max_ttl: u32,
+    /// Version id of the origin secret CloudFront sends; unset: the version current when the
+    /// distribution was last updated.
+    #[serde(default)]
+    pub origin_secret_version: Option<String>,
+    /// During a rotation, the version id the load balancer still accepts besides the new one.
+    #[serde(default)]
+    pub origin_previous_secret_version: Option<String>,
+}
+
+/// `[waf]`: the web ACL (CloudFront scope) in front of the distribution.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Waf {
+    /// POST requests one address may make in five minutes before it is answered 429.
+    #[serde(default = "default_post_rate_limit")]
+    pub post_rate_limit: u32,
+    /// IPv4 and IPv6 ranges that are blocked outright.
+    #[serde(default)]
+    pub block_ips: Vec<String>,
+    /// AWS managed rule groups evaluated after the tool's own rules.
+    #[serde(default)]
+    pub managed_rule_groups: Vec<String>,
+    /// Alarm when the ACL blocks more than this many requests in five minutes.
+    #[serde(default = "default_blocked_alarm")]
+    pub blocked_requests_alarm: u32,
+}
+
+impl Default for Waf {
+    fn default() -> Self {
+        Waf {
+            post_rate_limit: default_post_rate_limit(),
+            block_ips: Vec::new(),
+            managed_rule_groups: Vec::new(),
+            blocked_requests_alarm: default_blocked_alarm(),
+        }
+    }
+}
+
+/// The live site's `RateLimitPost`: 12,000 POSTs per address per five minutes.
+fn default_post_rate_limit() -> u32 {
+    12_000
+}
+fn default_blocked_alarm() -> u32 {
+    1_000
 }
 
 fn default_price_class() -> String {
@@ -313,6 +368,12 @@ pub struct Alarms {
     /// Addresses subscribed to the alarm topic.
     #[serde(default)]
     pub emails: Vec<String>,
+    /// Says on purpose that nobody is paged (no `emails`); required then, refused otherwise.
+    #[serde(default)]
+    pub nobody_paged: bool,
+    /// Monthly cost budget of the env in USD; spend above 80% (or a forecast above 100%)
+    /// notifies the alert topic.
+    pub monthly_budget_usd: f64,
     /// Alarm when 5xx responses exceed this percentage of CloudFront requests.
     pub high_5xx_percent: f64,
     /// Alarm when p90 target response time exceeds this many seconds.

@@ -6,6 +6,9 @@
 //! are reported at once. Messages say what is allowed, not just what is wrong.
 
 mod compute;
+mod security;
+
+pub use security::{MANAGED_RULE_GROUPS, cloudfront_prefix_list};
 mod shapes;
 mod storage;
 
@@ -117,6 +120,10 @@ pub fn check(name: &EnvName, file: &EnvFile) -> Vec<(String, String)> {
     storage::check_storage(&file.storage, &mut p);
     check_edge(file, &mut p);
     check_alarms(&file.alarms, &mut p);
+    security::check_ssh(&file.network, &mut p);
+    security::check_origin(file, &mut p);
+    security::check_waf(&file.waf, &mut p);
+    security::check_paging_and_budget(&file.alarms, &mut p);
     p.0
 }
 
@@ -271,6 +278,13 @@ fn check_network(file: &EnvFile, p: &mut Problems) {
         }
     }
     for (i, text) in n.admin_cidrs.iter().enumerate() {
+        // The whole internet, of either family, is `security::check_ssh`'s to report.
+        if text
+            .parse::<ipnet::IpNet>()
+            .is_ok_and(|net| net.prefix_len() == 0)
+        {
+            continue;
+        }
         cidr(&format!("network.admin_cidrs[{i}]"), text, None, p);
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::normalise::{NormTemplate, expr_text, intrinsic};
+use super::{coverage, notes};
 
 /// One IAM policy statement, with every list sorted and every value as short text.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -91,6 +92,8 @@ pub struct SecurityDiff {
     pub rules_added: Vec<SgRule>,
     /// Security-group rules only in the deployed template.
     pub rules_removed: Vec<SgRule>,
+    /// What the change means for traffic, where the items cannot say it (see `notes`).
+    pub notes: Vec<String>,
 }
 
 impl SecurityDiff {
@@ -106,6 +109,7 @@ impl SecurityDiff {
 
     /// Compares the security items of two templates.
     pub fn between(old: &NormTemplate, new: &NormTemplate) -> Self {
+        let (old_template, new_template) = (old, new);
         let (old, new) = (Items::of(old), Items::of(new));
         let statements_added: Vec<_> = new
             .statements
@@ -120,10 +124,22 @@ impl SecurityDiff {
         let managed_policies_added: Vec<_> =
             new.managed.difference(&old.managed).cloned().collect();
         let rules_added: Vec<_> = new.rules.difference(&old.rules).cloned().collect();
-        let broadened = statements_added.iter().any(|s| s.effect == "Allow")
+        // Added items that grant nothing new (a rule or statement narrowed in place) do not
+        // broaden; only what no old item covered does.
+        let new_grant = |st: &IamStatement| {
+            st.effect == "Allow"
+                && !old
+                    .statements
+                    .iter()
+                    .any(|o| coverage::statement_covered(st, o))
+                && !old.managed.iter().any(|m| coverage::managed_covers(st, m))
+        };
+        let broadened = statements_added.iter().any(new_grant)
             || statements_removed.iter().any(|s| s.effect == "Deny")
             || !managed_policies_added.is_empty()
-            || !rules_added.is_empty();
+            || rules_added
+                .iter()
+                .any(|r| !old.rules.iter().any(|o| coverage::rule_covered(r, o)));
         SecurityDiff {
             broadened,
             statements_added,
@@ -132,6 +148,7 @@ impl SecurityDiff {
             managed_policies_removed: old.managed.difference(&new.managed).cloned().collect(),
             rules_added,
             rules_removed: old.rules.difference(&new.rules).cloned().collect(),
+            notes: notes::traffic_notes(old_template, new_template),
         }
     }
 }
@@ -377,6 +394,50 @@ mod tests {
         let d = SecurityDiff::between(&old, &new);
         assert!(d.is_empty(), "{d:?}");
         assert!(!d.broadened);
+    }
+
+    #[test]
+    fn replacing_the_world_with_a_prefix_list_narrows_and_does_not_broaden() {
+        let old = sg(json!([
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"},
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIpv6": "::/0"},
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "CidrIp": "0.0.0.0/0"}
+        ]));
+        let new = sg(json!([
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "SourcePrefixListId": "pl-3b927c52"}
+        ]));
+        let d = SecurityDiff::between(&old, &new);
+        assert!(!d.broadened, "{d:?}");
+        assert_eq!(d.rules_added.len(), 1);
+        assert_eq!(d.rules_removed.len(), 3);
+        assert!(SecurityDiff::between(&new, &old).broadened);
+    }
+
+    #[test]
+    fn conditioning_a_statement_and_dropping_a_managed_policy_do_not_broaden() {
+        let core = json!(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]);
+        let old = role(
+            json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "b"}]),
+            core,
+        );
+        let new = role(
+            json!([
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "b",
+                 "Condition": {"StringLike": {"s3:prefix": ["dist/*"]}}},
+                {"Effect": "Allow", "Action": ["ssm:UpdateInstanceInformation",
+                 "ssmmessages:CreateControlChannel"], "Resource": "*"}
+            ]),
+            json!([]),
+        );
+        let d = SecurityDiff::between(&old, &new);
+        assert!(!d.broadened, "{d:?}");
+        assert_eq!(d.statements_added.len(), 2);
+        assert_eq!(d.managed_policies_removed.len(), 1);
+        let wider = role(
+            json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "other"}]),
+            json!([]),
+        );
+        assert!(SecurityDiff::between(&old, &wider).broadened);
     }
 
     #[test]

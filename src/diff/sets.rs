@@ -113,7 +113,11 @@ pub const SET_LIKE: &[(&str, &[&str])] = &[
 ];
 
 /// Properties holding IAM policy documents, whatever the resource type.
-pub const POLICY_KEYS: &[&str] = &["PolicyDocument", "AssumeRolePolicyDocument"];
+pub const POLICY_KEYS: &[&str] = &[
+    "PolicyDocument",
+    "AssumeRolePolicyDocument",
+    "FileSystemPolicy",
+];
 
 /// Whether the list at `keys` (indices left out) is a set for resources of type `ty`.
 pub fn is_set_like(ty: &str, keys: &[&str]) -> bool {

@@ -72,6 +72,9 @@ pub struct DistributionConfig {
     /// TLS certificate and protocol floor for viewers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub viewer_certificate: Option<ViewerCertificate>,
+    /// ARN of the WAFv2 web ACL (CLOUDFRONT scope) every request passes first.
+    #[serde(rename = "WebACLId", skip_serializing_if = "Option::is_none")]
+    pub web_acl_id: Option<Expr>,
 }
 
 /// `HttpVersion` values.
@@ -108,6 +111,19 @@ pub struct Origin {
     /// Origin access control that signs requests to an S3 origin.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_access_control_id: Option<Expr>,
+    /// Headers CloudFront adds to every request it sends this origin.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub origin_custom_headers: Vec<OriginCustomHeader>,
+}
+
+/// One header of `OriginCustomHeaders`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OriginCustomHeader {
+    /// Header name.
+    pub header_name: String,
+    /// Header value (a dynamic reference for a secret).
+    pub header_value: Expr,
 }
 
 /// `CustomOriginConfig`.
@@ -608,6 +624,7 @@ mod tests {
             origins: vec![],
             price_class: None,
             restrictions: None,
+            web_acl_id: None,
             viewer_certificate: Some(ViewerCertificate {
                 acm_certificate_arn: Some("arn".into()),
                 minimum_protocol_version: Some("TLSv1.2_2021".into()),

@@ -1,4 +1,5 @@
-//! `AWS::CloudWatch::Alarm`: alarms on one metric or on a metric-math expression.
+//! `AWS::CloudWatch::Alarm`: alarms on one metric or on a metric-math expression; and
+//! `AWS::CloudWatch::Dashboard`, whose body is JSON text.
 //!
 //! An alarm is either single-metric (`Namespace`, `MetricName`, `Dimensions`, a statistic and a
 //! `Period` at the top level) or metric math (`Metrics` with exactly one query returning data);
@@ -43,6 +44,19 @@ pub struct Alarm {
 }
 impl ResourceProperties for Alarm {
     const TYPE: &'static str = "AWS::CloudWatch::Alarm";
+}
+
+/// `AWS::CloudWatch::Dashboard`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Dashboard {
+    /// Name, unique per account and region (create-only).
+    pub dashboard_name: String,
+    /// The widgets as a JSON string; an `Fn::Sub` fills in ids known only at deploy time.
+    pub dashboard_body: Expr,
+}
+impl ResourceProperties for Dashboard {
+    const TYPE: &'static str = "AWS::CloudWatch::Dashboard";
 }
 
 /// The two ways an alarm names its data.

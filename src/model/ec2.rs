@@ -144,6 +144,9 @@ pub struct SecurityGroupRule {
     /// Peer security group (egress).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_security_group_id: Option<Expr>,
+    /// Peer managed prefix list (ingress), e.g. CloudFront's origin-facing one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_prefix_list_id: Option<Expr>,
     /// Why the rule exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -181,6 +184,18 @@ impl SecurityGroupRule {
             from_port: Some(port),
             to_port: Some(port),
             source_security_group_id: Some(group),
+            description: Some(description.into()),
+            ..Default::default()
+        }
+    }
+
+    /// A TCP rule for one port from the addresses of a managed prefix list.
+    pub fn tcp_from_prefix_list(port: i32, prefix_list: &str, description: &str) -> Self {
+        SecurityGroupRule {
+            ip_protocol: "tcp".into(),
+            from_port: Some(port),
+            to_port: Some(port),
+            source_prefix_list_id: Some(prefix_list.into()),
             description: Some(description.into()),
             ..Default::default()
         }
@@ -235,6 +250,37 @@ pub struct SecurityGroupIngress {
 }
 impl ResourceProperties for SecurityGroupIngress {
     const TYPE: &'static str = "AWS::EC2::SecurityGroupIngress";
+}
+
+/// `AWS::EC2::VPCEndpoint` of the gateway kind: S3 or DynamoDB reached through the route
+/// tables instead of over the internet.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VpcEndpoint {
+    /// `com.amazonaws.<region>.s3` or `com.amazonaws.<region>.dynamodb`.
+    pub service_name: Expr,
+    /// `Gateway` or `Interface`.
+    pub vpc_endpoint_type: String,
+    /// The VPC (create-only).
+    pub vpc_id: Expr,
+    /// Route tables that get a route to the service's prefix list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route_table_ids: Vec<Expr>,
+}
+impl ResourceProperties for VpcEndpoint {
+    const TYPE: &'static str = "AWS::EC2::VPCEndpoint";
+}
+
+impl VpcEndpoint {
+    /// A gateway endpoint for `service` (`s3`, `dynamodb`) in the stack's region.
+    pub fn gateway(service: &str, vpc_id: Expr, route_table_ids: Vec<Expr>) -> Self {
+        VpcEndpoint {
+            service_name: Expr::sub(format!("com.amazonaws.${{AWS::Region}}.{service}")),
+            vpc_endpoint_type: "Gateway".into(),
+            vpc_id,
+            route_table_ids,
+        }
+    }
 }
 
 /// `AWS::EC2::LaunchTemplate`.

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::iam::PolicyDocument;
 use super::{Expr, ResourceProperties, Tag};
 
 /// `AWS::EFS::FileSystem`.
@@ -33,6 +34,9 @@ pub struct FileSystem {
     /// Automatic daily AWS Backup.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_policy: Option<BackupPolicy>,
+    /// Resource policy every NFS client is checked against (TLS, IAM, access points).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_system_policy: Option<PolicyDocument>,
     /// Resource tags (EFS names the property differently from other services).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub file_system_tags: Vec<Tag>,
@@ -173,6 +177,57 @@ pub struct MountTarget {
 }
 impl ResourceProperties for MountTarget {
     const TYPE: &'static str = "AWS::EFS::MountTarget";
+}
+
+/// `AWS::EFS::AccessPoint`: an entry into the file system that pins the client's POSIX
+/// identity and its root directory, so a policy can grant writes through it alone.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessPoint {
+    /// The file system (create-only).
+    pub file_system_id: Expr,
+    /// The identity every request through the access point runs as.
+    pub posix_user: PosixUser,
+    /// The directory clients see as `/`.
+    pub root_directory: RootDirectory,
+    /// Resource tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access_point_tags: Vec<Tag>,
+}
+impl ResourceProperties for AccessPoint {
+    const TYPE: &'static str = "AWS::EFS::AccessPoint";
+}
+
+/// `PosixUser` of an access point (ids are strings in CloudFormation).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PosixUser {
+    /// User id.
+    pub uid: String,
+    /// Group id.
+    pub gid: String,
+}
+
+/// `RootDirectory` of an access point.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RootDirectory {
+    /// Absolute path on the file system.
+    pub path: String,
+    /// Owner and mode EFS creates the directory with when it is missing.
+    pub creation_info: CreationInfo,
+}
+
+/// `CreationInfo` of an access point's root directory.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreationInfo {
+    /// Owning user id.
+    pub owner_uid: String,
+    /// Owning group id.
+    pub owner_gid: String,
+    /// Octal mode, e.g. `0755`.
+    pub permissions: String,
 }
 
 #[cfg(test)]

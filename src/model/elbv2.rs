@@ -290,6 +290,18 @@ impl Action {
         }
     }
 
+    /// Answers every request itself with `status` and a short plain-text body.
+    pub fn fixed_response(status: u16, body: &str) -> Self {
+        Action {
+            fixed_response_config: Some(FixedResponseConfig {
+                status_code: status.to_string(),
+                content_type: Some("text/plain".into()),
+                message_body: Some(body.to_owned()),
+            }),
+            ..Action::of_kind(ActionType::FixedResponse)
+        }
+    }
+
     /// A permanent redirect of the same host, path and query to HTTPS on port 443.
     pub fn redirect_to_https() -> Self {
         Action {
@@ -365,6 +377,19 @@ pub struct RuleCondition {
     /// CIDR ranges, for `source-ip`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_ip_config: Option<ConditionValues>,
+    /// A header and its accepted values, for `http-header`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_header_config: Option<HttpHeaderConfig>,
+}
+
+/// `HttpHeaderConfig` of an `http-header` condition.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HttpHeaderConfig {
+    /// The header's name.
+    pub http_header_name: String,
+    /// Values, any of which matches (case-insensitive, `*` and `?` wildcards).
+    pub values: Vec<Expr>,
 }
 
 impl RuleCondition {
@@ -379,6 +404,18 @@ impl RuleCondition {
         RuleCondition {
             field: "path-pattern".into(),
             path_pattern_config: Self::values(patterns),
+            ..Default::default()
+        }
+    }
+
+    /// Matches one header against any of `values`.
+    pub fn http_header(name: &str, values: Vec<Expr>) -> Self {
+        RuleCondition {
+            field: "http-header".into(),
+            http_header_config: Some(HttpHeaderConfig {
+                http_header_name: name.to_owned(),
+                values,
+            }),
             ..Default::default()
         }
     }

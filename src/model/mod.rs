@@ -5,6 +5,7 @@
 //! a misspelt property is a compile error and the rendered JSON holds only what was set.
 
 pub mod autoscaling;
+pub mod budgets;
 pub mod cloudfront;
 pub mod cloudwatch;
 pub mod dynamodb;
@@ -14,8 +15,10 @@ pub mod elbv2;
 pub mod iam;
 pub mod intrinsics;
 pub mod s3;
+pub mod secretsmanager;
 pub mod sns;
 pub mod template;
+pub mod wafv2;
 
 pub use intrinsics::{Condition, Expr};
 pub use template::{LogicalId, Output, Parameter, Resource, ResourceProperties, Template};

@@ -1,7 +1,9 @@
-//! `AWS::SNS::Topic`: where alarms send their notifications, with its subscriptions inline.
+//! `AWS::SNS::Topic`: where alarms send their notifications, with its subscriptions inline, and
+//! the topic policy that lets other services (Budgets) publish to it.
 
 use serde::Serialize;
 
+use super::iam::PolicyDocument;
 use super::{Expr, ResourceProperties, Tag};
 
 /// `AWS::SNS::Topic`.
@@ -26,6 +28,19 @@ pub struct Topic {
 }
 impl ResourceProperties for Topic {
     const TYPE: &'static str = "AWS::SNS::Topic";
+}
+
+/// `AWS::SNS::TopicPolicy`: who may publish to the topics besides their owner.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TopicPolicy {
+    /// The policy.
+    pub policy_document: PolicyDocument,
+    /// Topic ARNs it applies to.
+    pub topics: Vec<Expr>,
+}
+impl ResourceProperties for TopicPolicy {
+    const TYPE: &'static str = "AWS::SNS::TopicPolicy";
 }
 
 /// One inline subscription.

@@ -144,6 +144,29 @@ pub struct AutoScalingCreationPolicy {
     pub min_successful_instances_percent: u32,
 }
 
+/// A resource's `Metadata`: only what the tool writes there, the scanner's accepted findings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Metadata {
+    /// Read by checkov: `Metadata.checkov.skip[].{id, comment}`.
+    pub checkov: CheckovSkips,
+}
+
+/// checkov's skip list.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CheckovSkips {
+    /// The accepted checks, sorted by id.
+    pub skip: Vec<Waiver>,
+}
+
+/// One accepted scanner finding.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Waiver {
+    /// The check id, e.g. `CKV_AWS_18`.
+    pub id: String,
+    /// Why the finding is accepted, in one line.
+    pub comment: String,
+}
+
 /// One resource of a template: its type, properties and attributes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -169,6 +192,9 @@ pub struct Resource {
     /// Creation behaviour (signals).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub creation_policy: Option<CreationPolicy>,
+    /// Scanner findings accepted for this resource, each with its reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
     /// The resource's properties in JSON form.
     #[serde(skip_serializing_if = "is_empty_object")]
     pub properties: serde_json::Value,
@@ -203,6 +229,21 @@ impl Resource {
     /// Sets the creation policy.
     pub fn creation_policy(&mut self, policy: CreationPolicy) -> &mut Self {
         self.creation_policy = Some(policy);
+        self
+    }
+
+    /// Accepts a checkov finding on this resource, with the one-line reason a reviewer reads.
+    pub fn waive(&mut self, check: &str, reason: &str) -> &mut Self {
+        let skips = &mut self
+            .metadata
+            .get_or_insert_with(Metadata::default)
+            .checkov
+            .skip;
+        skips.push(Waiver {
+            id: check.to_owned(),
+            comment: reason.to_owned(),
+        });
+        skips.sort_by(|a, b| a.id.cmp(&b.id));
         self
     }
 
@@ -323,6 +364,7 @@ impl Template {
             update_replace_policy: None,
             update_policy: None,
             creation_policy: None,
+            metadata: None,
             properties,
         })
     }

@@ -2,7 +2,7 @@
 //!
 //! cfn-lint knows every resource schema; these rules know the architecture: references resolve,
 //! imports come from an earlier stack's exports, stateful resources are retained, templates fit
-//! CloudFormation's limits.
+//! CloudFormation's limits, and every accepted checkov finding says why.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -146,6 +146,14 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
         {
             add(location.clone(), format!("condition {cond} is not defined"));
         }
+        for waiver in resource.metadata.iter().flat_map(|m| &m.checkov.skip) {
+            if let Some(problem) = waiver_problem(&waiver.id, &waiver.comment) {
+                add(
+                    location.clone(),
+                    format!("checkov waiver {}: {problem}", waiver.id),
+                );
+            }
+        }
         if STATEFUL_TYPES.contains(&resource.kind) && !resource.is_retained() {
             add(
                 location.clone(),
@@ -177,6 +185,33 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
                 );
             }
         }
+    }
+}
+
+/// Longest waiver reason: one line a reviewer reads at a glance.
+const MAX_WAIVER_REASON: usize = 160;
+
+/// What is wrong with a checkov waiver, if anything: the id must be a check id and the reason
+/// one line of real text, so a finding is never silenced without saying why.
+pub fn waiver_problem(id: &str, reason: &str) -> Option<String> {
+    let id_ok = ["CKV_AWS_", "CKV2_AWS_"].iter().any(|prefix| {
+        id.strip_prefix(prefix)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    let reason = reason.trim();
+    if !id_ok {
+        Some("is not a checkov check id such as CKV_AWS_18".into())
+    } else if reason.is_empty() {
+        Some("has no reason; say in one line why the finding is accepted".into())
+    } else if reason.contains('\n') {
+        Some("reason must be one line".into())
+    } else if reason.len() > MAX_WAIVER_REASON {
+        Some(format!(
+            "reason is {} characters; keep it to one line of at most {MAX_WAIVER_REASON}",
+            reason.len()
+        ))
+    } else {
+        None
     }
 }
 
@@ -336,6 +371,29 @@ mod tests {
             },
         );
         assert_eq!(check_env(&[stack(StackId::Network, t)]), vec![]);
+    }
+
+    #[test]
+    fn a_checkov_waiver_needs_a_check_id_and_a_one_line_reason() {
+        let mut t = vpc_template();
+        t.resources
+            .get_mut(&LogicalId::new("Vpc"))
+            .unwrap()
+            .waive("CKV_AWS_18", "")
+            .waive("CKV2_AWS_11", "Flow logs cost more than they tell here")
+            .waive("checkov-18", "reason");
+        let findings = check_env(&[stack(StackId::Network, t)]);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "checkov waiver CKV_AWS_18: has no reason; say in one line why the finding is accepted",
+                "checkov waiver checkov-18: is not a checkov check id such as CKV_AWS_18",
+            ]
+        );
+        assert!(findings.iter().all(|f| f.location == "Resources.Vpc"));
+        assert!(waiver_problem("CKV_AWS_18", "two\nlines").is_some());
+        assert!(waiver_problem("CKV_AWS_18", &"x".repeat(161)).is_some());
     }
 
     #[test]

@@ -32,11 +32,23 @@ pub(super) fn check_storage(s: &Storage, p: &mut Problems) {
             );
         }
     }
+    for (i, arn) in s.efs_admin_role_arns.iter().enumerate() {
+        if !is_role_arn(arn) {
+            p.add(
+                format!("storage.efs_admin_role_arns[{i}]"),
+                format!(
+                    "{arn:?} is not an IAM role ARN such as arn:aws:iam::123456789012:role/admin"
+                ),
+            );
+        }
+    }
+    p.unique("storage.efs_admin_role_arns", &s.efs_admin_role_arns, false);
     let b = &s.buckets;
     let buckets = [
         ("builds", &b.builds),
         ("static", &b.static_files),
         ("logs", &b.logs),
+        ("storage", &b.storage),
     ];
     for (name, bucket) in buckets {
         if let Some(why) = shapes::bucket_name_problem(bucket) {
@@ -78,4 +90,13 @@ pub(super) fn check_storage(s: &Storage, p: &mut Problems) {
             _ => {}
         }
     }
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path and name>`.
+fn is_role_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && shapes::is_account_id(account)
+            && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()))
 }

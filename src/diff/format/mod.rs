@@ -34,7 +34,7 @@
 //!   `effect`, `principals`, `actions`, `not_actions`, `resources`, `not_resources`,
 //!   `condition`, `wildcard`), `managed_policies_added`, `managed_policies_removed` (`role`,
 //!   `arn`), `rules_added`, `rules_removed` (`group`, `direction`, `protocol`, `ports`,
-//!   `peer`, `open_to_world`).
+//!   `peer`, `open_to_world`), `notes` (sentences on what the change means for traffic).
 
 mod json;
 mod text;

@@ -205,6 +205,9 @@ fn named_section<'a>(
 
 fn write_security(out: &mut dyn Write, stack: &StackDiff, p: Styles) -> io::Result<()> {
     let s = &stack.security;
+    for note in &s.notes {
+        writeln!(out, "  {} {note}", p.alarm("Note:"))?;
+    }
     if s.is_empty() {
         return Ok(());
     }

@@ -3,7 +3,8 @@
 //! March 2023 outage), and DynamoDB throttling of short links and the deploy log.
 //!
 //! Every alarm notifies the topic on entering ALARM and on returning to OK, and its
-//! description says what to look at first. Thresholds come from the env's `[alarms]`.
+//! description says what to look at first. Thresholds come from the env's `[alarms]`. The
+//! stack also holds the env's monthly budget (`budget`) and its dashboard (`dashboard`).
 
 use crate::config::ThroughputMode;
 use crate::model::cloudwatch::{
@@ -13,7 +14,10 @@ use crate::model::cloudwatch::{
 use crate::model::sns::{Subscription, Topic};
 use crate::model::{Expr, LogicalId, Template};
 
-use super::{Ctx, Export};
+use super::{Ctx, Export, waf, waivers};
+
+mod budget;
+mod dashboard;
 
 /// Requests per period below which an error rate is noise (one failed request of three is
 /// not an outage); the live site's `High5xx` alarms use the same floor.
@@ -21,7 +25,7 @@ const MIN_REQUESTS_FOR_RATE: u32 = 100;
 /// Bytes in a GiB, for the burst-credit threshold (the metric is in bytes).
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// The region CloudFront publishes its metrics in, whatever the distribution serves.
-const CLOUDFRONT_METRICS_REGION: &str = "us-east-1";
+pub(super) const CLOUDFRONT_METRICS_REGION: &str = "us-east-1";
 
 /// When an alarm fires.
 struct Rule {
@@ -94,6 +98,10 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Template {
             tags: ctx.tags("alerts"),
             topic_name: Some(ctx.resource_name("alerts")),
         },
+    )
+    .waive(
+        waivers::TOPIC_ENCRYPTION,
+        "CloudWatch cannot publish to a topic under the aws/sns key, and alarm states are not secret",
     );
     t.output(
         "AlertTopicArn",
@@ -110,7 +118,77 @@ pub(super) fn build(ctx: &Ctx<'_>) -> Template {
     add_load_balancer_alarms(&mut a);
     add_efs_alarms(&mut a);
     add_table_alarms(&mut a);
+    add_group_at_max_alarm(&mut a);
+    add_waf_alarm(&mut a);
+    budget::add_budget(ctx, &mut t, &topic);
+    dashboard::add_dashboard(ctx, &mut t);
     t
+}
+
+/// A group pinned at its maximum cannot absorb more load: latency and errors follow.
+fn add_group_at_max_alarm(a: &mut Alarms<'_, '_>) {
+    let ctx = a.ctx;
+    let max = ctx.env.file.compute.max_size;
+    a.add(
+        "GroupAtMaxAlarm",
+        "group-at-max",
+        &format!(
+            "The nodes' Auto Scaling group has run at its maximum of {max} for 15 minutes and \
+             cannot add capacity. Check for a traffic surge (requests, WAF) or slow nodes \
+             (CPU, EFS), and raise compute.max_size if the load is real."
+        ),
+        &Rule {
+            comparison: ComparisonOperator::GreaterThanOrEqualToThreshold,
+            threshold: f64::from(max),
+            periods: 3,
+            missing: TreatMissingData::NotBreaching,
+        },
+        AlarmMetric::Single(SingleMetric {
+            statistic: Some(Statistic::Minimum),
+            ..single(
+                "AWS/AutoScaling",
+                "GroupInServiceInstances",
+                vec![Dimension::new(
+                    "AutoScalingGroupName",
+                    ctx.import(Export::AutoScalingGroupName),
+                )],
+                300,
+            )
+        }),
+    );
+}
+
+/// Many blocked requests: an attack, a scraper hitting the rate limit, or a rule blocking
+/// real users (check the sampled requests before raising the limit).
+fn add_waf_alarm(a: &mut Alarms<'_, '_>) {
+    let ctx = a.ctx;
+    if !waf::available(ctx) {
+        return;
+    }
+    a.add(
+        "WafBlockedAlarm",
+        "waf-blocked",
+        "The web ACL is blocking many requests. Look at its sampled requests: an attack or a \
+         scraper at the POST rate limit can wait; real users blocked by a rule cannot.",
+        &Rule {
+            comparison: ComparisonOperator::GreaterThanThreshold,
+            threshold: f64::from(ctx.env.file.waf.blocked_requests_alarm),
+            periods: 1,
+            missing: TreatMissingData::NotBreaching,
+        },
+        AlarmMetric::Single(SingleMetric {
+            statistic: Some(Statistic::Sum),
+            ..single(
+                "AWS/WAFV2",
+                "BlockedRequests",
+                vec![
+                    Dimension::new("WebACL", waf::web_acl_name(ctx)),
+                    Dimension::new("Rule", "ALL"),
+                ],
+                300,
+            )
+        }),
+    );
 }
 
 fn add_edge_alarms(a: &mut Alarms<'_, '_>) {
@@ -363,167 +441,4 @@ fn add_table_alarms(a: &mut Alarms<'_, '_>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use serde_json::{Value, json};
-
-    use super::*;
-    use crate::config;
-
-    fn render(env: &str) -> Value {
-        let env = config::load(Path::new("envs"), env).expect("env loads");
-        serde_json::to_value(build(&Ctx { env: &env })).expect("template serialises")
-    }
-
-    fn alarms(t: &Value) -> Vec<(&String, &Value)> {
-        t["Resources"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
-            .map(|(id, r)| (id, &r["Properties"]))
-            .collect()
-    }
-
-    #[test]
-    fn topic_is_named_for_the_env_and_mails_its_addresses() {
-        let t = render("prod");
-        let topic = &t["Resources"]["AlertTopic"]["Properties"];
-        assert_eq!(topic["TopicName"], "ce-prod-alerts");
-        assert_eq!(
-            topic["Subscription"],
-            json!([{"Endpoint": "alerts@compiler-explorer.com", "Protocol": "email"}])
-        );
-        let out = &t["Outputs"]["AlertTopicArn"];
-        assert_eq!(out["Value"], json!({"Ref": "AlertTopic"}));
-        assert!(out.get("Export").is_none());
-    }
-
-    #[test]
-    fn every_alarm_notifies_the_topic_on_alarm_and_on_recovery() {
-        for env in ["prod", "staging", "beta"] {
-            let t = render(env);
-            let all = alarms(&t);
-            assert!(all.len() >= 7, "{env} has {} alarms", all.len());
-            for (id, p) in all {
-                assert_eq!(
-                    p["AlarmActions"],
-                    json!([{"Ref": "AlertTopic"}]),
-                    "{env} {id}"
-                );
-                assert_eq!(p["OKActions"], json!([{"Ref": "AlertTopic"}]), "{env} {id}");
-                assert!(p["AlarmDescription"].as_str().is_some_and(|d| d.len() > 20));
-                assert!(p["TreatMissingData"].is_string(), "{env} {id}");
-            }
-        }
-    }
-
-    #[test]
-    fn burst_credit_alarm_exists_only_for_bursting_file_systems() {
-        let has_burst = |env| {
-            render(env)["Resources"]
-                .get("EfsBurstCreditAlarm")
-                .is_some()
-        };
-        assert!(!has_burst("prod"), "prod is elastic");
-        assert!(has_burst("staging"));
-        assert!(has_burst("beta"));
-    }
-
-    #[test]
-    fn burst_credit_threshold_is_the_env_gib_in_bytes() {
-        let t = render("beta");
-        let p = &t["Resources"]["EfsBurstCreditAlarm"]["Properties"];
-        assert_eq!(p["Threshold"], 10.0 * GIB);
-        assert_eq!(p["Statistic"], "Minimum");
-        assert_eq!(p["ComparisonOperator"], "LessThanOrEqualToThreshold");
-        assert_eq!(
-            p["Dimensions"][0]["Value"],
-            json!({"Fn::ImportValue": "ce-beta-storage-FileSystemId"})
-        );
-    }
-
-    #[test]
-    fn latency_alarm_watches_p90_of_the_load_balancer() {
-        let t = render("prod");
-        let p = &t["Resources"]["LatencyAlarm"]["Properties"];
-        assert_eq!(p["MetricName"], "TargetResponseTime");
-        assert_eq!(p["ExtendedStatistic"], "p90");
-        assert_eq!(p["Threshold"], 4.0);
-        assert_eq!(
-            p["Dimensions"],
-            json!([{"Name": "LoadBalancer",
-                "Value": {"Fn::ImportValue": "ce-prod-compute-LoadBalancerFullName"}}])
-        );
-    }
-
-    #[test]
-    fn no_healthy_hosts_treats_silence_as_breaching() {
-        let t = render("staging");
-        let p = &t["Resources"]["NoHealthyHostsAlarm"]["Properties"];
-        assert_eq!(p["MetricName"], "HealthyHostCount");
-        assert_eq!(p["Statistic"], "Minimum");
-        assert_eq!(p["ComparisonOperator"], "LessThanThreshold");
-        assert_eq!(p["Threshold"], 1.0);
-        assert_eq!(p["TreatMissingData"], "breaching");
-        let names: Vec<&Value> = p["Dimensions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| &d["Name"])
-            .collect();
-        assert_eq!(names, [&json!("TargetGroup"), &json!("LoadBalancer")]);
-    }
-
-    #[test]
-    fn cloudfront_5xx_alarm_reads_the_global_distribution_metric_when_busy() {
-        let t = render("prod");
-        let p = &t["Resources"]["CloudFront5xxAlarm"]["Properties"];
-        assert_eq!(p["Threshold"], 3.0);
-        let queries = p["Metrics"].as_array().unwrap();
-        let rate = &queries[1]["MetricStat"]["Metric"];
-        assert_eq!(rate["MetricName"], "5xxErrorRate");
-        assert_eq!(
-            rate["Dimensions"],
-            json!([
-                {"Name": "DistributionId",
-                 "Value": {"Fn::ImportValue": "ce-prod-edge-DistributionId"}},
-                {"Name": "Region", "Value": "Global"}
-            ])
-        );
-        let returned: Vec<&Value> = queries.iter().filter(|q| q["ReturnData"] == true).collect();
-        assert_eq!(returned.len(), 1);
-        assert_eq!(returned[0]["Expression"], "IF(requests > 100, rate, 0)");
-    }
-
-    #[test]
-    fn both_tables_have_a_throttle_alarm_on_their_imported_name() {
-        let t = render("prod");
-        for (id, export) in [
-            ("LinksThrottleAlarm", "ce-prod-storage-LinksTableName"),
-            (
-                "VersionsLogThrottleAlarm",
-                "ce-prod-storage-VersionsLogTableName",
-            ),
-        ] {
-            let p = &t["Resources"][id]["Properties"];
-            let reads = &p["Metrics"][0]["MetricStat"]["Metric"];
-            assert_eq!(reads["MetricName"], "ReadThrottleEvents");
-            assert_eq!(
-                reads["Dimensions"][0]["Value"],
-                json!({"Fn::ImportValue": export})
-            );
-            assert_eq!(p["Threshold"], 0.0);
-        }
-    }
-
-    #[test]
-    fn thresholds_follow_the_env_file() {
-        let beta = render("beta");
-        let r = &beta["Resources"];
-        assert_eq!(r["LatencyAlarm"]["Properties"]["Threshold"], 8.0);
-        assert_eq!(r["Target5xxAlarm"]["Properties"]["Threshold"], 10.0);
-        assert_eq!(r["EfsIoLimitAlarm"]["Properties"]["Threshold"], 90.0);
-    }
-}
+mod tests;

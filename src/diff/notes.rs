@@ -1,0 +1,108 @@
+//! What a change means for traffic, said in words where the resource diff cannot say it: the
+//! first deploy of the web ACL, and of the origin lock that makes the load balancer refuse
+//! everything that does not come through the env's distribution.
+
+use serde_json::Value;
+
+use super::normalise::NormTemplate;
+
+/// The header the origin rule checks (see `architecture::origin`).
+const ORIGIN_HEADER: &str = "X-Origin-Verify";
+
+/// Notes on the changes from `old` to `new`.
+pub fn traffic_notes(old: &NormTemplate, new: &NormTemplate) -> Vec<String> {
+    let mut notes = Vec::new();
+    // A stack being created changes no traffic that flowed before.
+    if old.resources.is_empty() {
+        return notes;
+    }
+    if has_web_acl(new) && !has_web_acl(old) {
+        notes.push(
+            "A web ACL starts screening every request to the distribution: addresses in \
+             waf.block_ips and requests whose Host is not one of the env's aliases get 403, and \
+             an address over waf.post_rate_limit POSTs in five minutes gets 429."
+                .to_owned(),
+        );
+    }
+    if requires_origin_header(new) && !requires_origin_header(old) {
+        notes.push(format!(
+            "The load balancer starts answering 403 to every request without the {ORIGIN_HEADER} \
+             header: direct access to its DNS name stops, and only the env's CloudFront \
+             distribution gets through. The distribution must send the header first: on an env \
+             deployed without it, deploy the network and edge stacks before compute (README: \
+             Origin protection)."
+        ));
+    }
+    notes
+}
+
+fn has_web_acl(t: &NormTemplate) -> bool {
+    t.resources.values().any(|r| r.ty == "AWS::WAFv2::WebACL")
+}
+
+/// A listener rule that matches the origin header.
+fn requires_origin_header(t: &NormTemplate) -> bool {
+    t.resources
+        .values()
+        .filter(|r| r.ty == "AWS::ElasticLoadBalancingV2::ListenerRule")
+        .flat_map(|r| r.properties.get("Conditions").and_then(Value::as_array))
+        .flatten()
+        .any(|c| {
+            c.pointer("/HttpHeaderConfig/HttpHeaderName")
+                .and_then(Value::as_str)
+                .is_some_and(|h| h.eq_ignore_ascii_case(ORIGIN_HEADER))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::diff::normalise::normalise_template;
+
+    fn template(resources: Value) -> NormTemplate {
+        normalise_template(&json!({ "Resources": resources }), "rendered").unwrap()
+    }
+
+    fn origin_rule() -> Value {
+        json!({"Rule": {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {
+            "ListenerArn": {"Ref": "Https"}, "Priority": 100,
+            "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
+                "HttpHeaderName": "X-Origin-Verify", "Values": ["{{resolve:secretsmanager:s}}"]}}],
+            "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Tg"}}]}}})
+    }
+
+    #[test]
+    fn the_first_origin_rule_explains_that_direct_access_stops() {
+        let before = template(
+            json!({"Https": {"Type": "AWS::ElasticLoadBalancingV2::Listener",
+            "Properties": {"Port": 443}}}),
+        );
+        let mut after = origin_rule();
+        after["Https"] =
+            json!({"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {"Port": 443}});
+        let notes = traffic_notes(&before, &template(after));
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("direct access to its DNS name stops"),
+            "{notes:?}"
+        );
+        assert!(traffic_notes(&template(origin_rule()), &template(origin_rule())).is_empty());
+    }
+
+    #[test]
+    fn a_stack_being_created_gets_no_notes() {
+        assert!(traffic_notes(&template(json!({})), &template(origin_rule())).is_empty());
+    }
+
+    #[test]
+    fn the_first_web_acl_explains_what_it_blocks() {
+        let topic = json!({"Type": "AWS::SNS::Topic", "Properties": {}});
+        let acl = json!({"Acl": {"Type": "AWS::WAFv2::WebACL", "Properties": {}}, "T": topic});
+        let notes = traffic_notes(&template(json!({"T": topic})), &template(acl.clone()));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("429"), "{notes:?}");
+        assert!(traffic_notes(&template(acl.clone()), &template(acl)).is_empty());
+    }
+}
