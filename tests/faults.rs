@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use ce_infra::aws::cloudformation::FetchError;
 use ce_infra::aws::errors::AwsError;
-use ce_infra::aws::{Aws, Target};
+
 use common::fault_proxy::{
     Counts, Fault, FaultPlan, FaultProxy, FaultRig, Outcome, Tally, XorShift, judge,
 };
+use common::sandbox::{aws_at, runtime};
 use serde_json::{Value, json};
 
 // ---- a tiny HTTP/1.1 server to test the proxy against ----
@@ -545,19 +546,6 @@ const STAGING: [&str; 5] = [
 
 /// A series is kept under about a minute on the 2-core machines.
 const SERIES_BUDGET: Duration = Duration::from_secs(50);
-
-fn runtime() -> tokio::runtime::Runtime {
-    ce_infra::aws::runtime().expect("tokio runtime")
-}
-
-fn aws_at(runtime: &tokio::runtime::Runtime, endpoint: &str) -> Aws {
-    runtime.block_on(Aws::connect(
-        "us-east-1",
-        Target::Sandbox {
-            endpoint: endpoint.to_owned(),
-        },
-    ))
-}
 
 /// Puts two stacks on moto directly (no faults): one exporting a topic ARN, one importing it.
 fn seed_stacks(rig: &FaultRig) {

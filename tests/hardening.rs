@@ -15,11 +15,11 @@ mod common;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use ce_infra::aws::{Aws, Target};
+use ce_infra::aws::Aws;
 use ce_infra::ops::Resources;
 use ce_infra::ops::bucket::BuildsBucket;
-use common::Run;
 use common::fault_proxy::{Fault, FaultPlan, FaultRig, debug_dump};
+use common::{EnvDir, Run, RunCe};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -28,7 +28,7 @@ const STACKS: [&str; 5] = ["network", "storage", "compute", "edge", "monitoring"
 /// A fault rig with a temp envs directory holding a copy of staging.
 struct Env {
     rig: FaultRig,
-    envs: TempDir,
+    envs: EnvDir,
     runtime: tokio::runtime::Runtime,
     aws: Aws,
 }
@@ -36,15 +36,11 @@ struct Env {
 impl Env {
     fn start() -> Env {
         let rig = FaultRig::start(FaultPlan::none());
-        let envs = TempDir::new().expect("temp dir");
-        let runtime = ce_infra::aws::runtime().expect("runtime");
-        let target = Target::Sandbox {
-            endpoint: rig.moto_endpoint(),
-        };
-        let aws = runtime.block_on(Aws::connect("us-east-1", target));
+        let runtime = common::sandbox::runtime();
+        let aws = rig.moto().aws(&runtime);
         let env = Env {
             rig,
-            envs,
+            envs: EnvDir::new(),
             runtime,
             aws,
         };
@@ -54,38 +50,24 @@ impl Env {
 
     /// Writes `<envs>/staging.toml`: the committed staging env passed through `edit`.
     fn write_env(&self, edit: impl Fn(String) -> String) {
-        let text = std::fs::read_to_string(common::envs_dir().join("staging.toml"))
-            .expect("envs/staging.toml");
-        std::fs::write(self.envs.path().join("staging.toml"), edit(text)).expect("write env");
+        self.envs.write_committed("staging", edit);
     }
 
     fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let envs = self.envs.path().to_str().expect("utf-8 temp path");
-        let mut all = vec!["--envs-dir", envs, "--env", "staging"];
+        let mut all = vec!["--envs-dir", self.envs.arg(), "--env", "staging"];
         all.extend_from_slice(args);
         all
     }
 
     /// `ce --local --envs-dir <envs> --env staging <args>` through the proxy, no terminal.
     fn ce(&self, args: &[&str]) -> Run {
-        let output = self
-            .rig
-            .command(&self.args(args))
-            .stdin(Stdio::null())
-            .output()
-            .expect("the ce binary runs");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        self.rig.ce(&self.args(args))
     }
 
     /// The same, started in the background with its output piped.
     fn spawn(&self, args: &[&str]) -> Child {
         self.rig
             .command(&self.args(args))
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -382,12 +364,7 @@ fn finish(mut child: Child, limit: Duration) -> Run {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
-    let output = child.wait_with_output().expect("ce output");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    child.wait_with_output().expect("ce output").into()
 }
 
 #[test]
@@ -620,23 +597,14 @@ fn a_deploy_with_credentials_of_another_account_is_refused_and_creates_nothing()
     });
     // `--local` skips the account check (the sandbox has one account), so reach moto as an
     // account: the SDK's standard chain with dummy credentials (moto's account 123456789012).
-    let output = common::ce(&["--envs-dir"])
-        .arg(env.envs.path())
+    let run = common::ce(&["--envs-dir", env.envs.arg()])
         .args(["--env", "staging", "deploy", "--yes"])
         .env("AWS_ENDPOINT_URL", env.rig.moto_endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
-        .env_remove("CE_LOCAL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ce");
-    let run = Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+        .run();
 
     let line = clean_stop(&run).unwrap_or_else(|why| panic!("{why}: {}", run.describe()));
     assert!(

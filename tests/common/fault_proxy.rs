@@ -45,7 +45,7 @@ use tokio::sync::oneshot;
 use http::{Message, framing, read_body, read_head};
 // Each test binary uses part of the harness, like the rest of `common`.
 #[allow(unused_imports)]
-pub use rig::{FaultRig, Outcome, Tally, debug_dump, judge, moto_venv};
+pub use rig::{FaultRig, Outcome, Tally, debug_dump, judge};
 
 /// The kinds of fault the proxy injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
