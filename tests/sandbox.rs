@@ -362,6 +362,47 @@ fn start_on_a_port_in_use_says_so() {
 }
 
 #[test]
+fn a_failed_moto_install_shows_one_line_and_names_the_log_holding_pips_output() {
+    let state = TempDir::new().expect("temp dir");
+    let venv = state.path().join("venv");
+
+    // No index at all: pip fails at once, offline, after the venv is made.
+    let out = common::ce(&["sandbox", "start"])
+        .env("CE_STATE_DIR", state.path())
+        .env("CE_SANDBOX_VENV", &venv)
+        .env("PIP_NO_INDEX", "1")
+        .env_remove("PIP_FIND_LINKS")
+        .run();
+
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let log = state.path().join("venv.install.log");
+    assert_eq!(lines.len(), 2, "{}", out.describe());
+    assert!(
+        lines[0].starts_with("sandbox: installing moto[server]==") && lines[0].ends_with("failed"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("error: installing moto[server]==")
+            && lines[1].contains(&log.display().to_string()),
+        "{}",
+        lines[1]
+    );
+    let pip_output = std::fs::read_to_string(&log).expect("the install log is kept");
+    assert!(
+        pip_output.contains("from versions: none"),
+        "pip's own words are in the log: {pip_output}"
+    );
+    let last = pip_output.lines().rev().find(|l| !l.trim().is_empty());
+    assert!(
+        last.is_some_and(|l| lines[1].contains(l.trim())),
+        "the error quotes pip's last line: {}",
+        lines[1]
+    );
+}
+
+#[test]
 fn a_missing_python_is_named_with_what_to_install() {
     let state = TempDir::new().expect("temp dir");
 
