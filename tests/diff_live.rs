@@ -1,20 +1,14 @@
 //! `ce diff` against a moto server of the test's own: an empty account, an account holding an
 //! older render of the env, and one holding the current render.
 //!
-//! Each test starts its own moto and envs directory (see `live_sandbox`) and stops it when done.
+//! Each test starts its own moto and envs directory (see `common::sandbox`) and stops it when done.
 
 mod common;
-mod live_sandbox;
 
 use ce_infra::{config, render};
-use common::Run;
-use live_sandbox::Sandbox;
+use common::{RunCe, Sandbox};
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn json_of(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()))
-}
 
 /// The stack entry of the JSON form with this name.
 fn stack<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -40,7 +34,7 @@ fn an_empty_account_diffs_to_every_stack_created_with_all_its_resources() {
 
     let run = sandbox.ce(&["--format", "json", "diff"]);
 
-    let doc = json_of(&run);
+    let doc = run.json();
     assert_eq!(doc["format_version"], 1);
     assert_eq!(doc["env"], "staging");
     assert_eq!(run.code, doc["exit_code"].as_i64().map(|c| c as i32));
@@ -106,7 +100,7 @@ fn an_older_deployment_diffs_to_modify_replace_and_remove_with_their_impacts() {
     let run = sandbox.ce(&["--format", "json", "diff"]);
 
     assert_eq!(run.code, Some(3), "{}", run.describe());
-    let doc = json_of(&run);
+    let doc = run.json();
     assert_eq!(doc["class"], "needs_approval");
 
     let network = stack(&doc, "ce-staging-network");
@@ -274,12 +268,10 @@ fn without_credentials_the_error_says_how_to_provide_them() {
         .env("AWS_CONFIG_FILE", &missing)
         .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("CE_LOCAL")
-        .output()
-        .expect("the ce binary runs");
+        .run();
 
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let stderr = &run.stderr;
+    assert_eq!(run.code, Some(1), "{stderr}");
     assert!(
         stderr.contains("error: no AWS credentials found; set AWS_PROFILE"),
         "{stderr}"

@@ -5,14 +5,13 @@
 //! scenario is also checked against the change set the sandbox (moto) produces for it.
 
 mod common;
-mod live_sandbox;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ce_infra::aws::{Aws, Target};
 use ce_infra::diff::{Action, Consequence, DiffClass, EnvDiff, Impact, StackInput, diff_env};
 use ce_infra::{config, render};
-use live_sandbox::Sandbox;
+use common::Sandbox;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -295,7 +294,7 @@ fn sandbox_change_sets(
 ) -> BTreeMap<(String, String), String> {
     let runtime = ce_infra::aws::runtime().expect("runtime");
     let target = Target::Sandbox {
-        endpoint: sandbox.endpoint.clone(),
+        endpoint: sandbox.endpoint(),
     };
     let dir = TempDir::new().expect("temp dir");
     std::fs::write(dir.path().join("staging.toml"), edited_env_text(s)).expect("write env");

@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::errors::{self, AwsError};
-use crate::drift::StackDriftStatus;
 use super::{Aws, joined};
+use crate::drift::StackDriftStatus;
 
 /// A stack as CloudFormation has it now.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -210,6 +210,26 @@ impl Fake {
         self
     }
 
+    /// A change set that exists already (one a plan kept), made from `template`.
+    pub fn with_change_set(self, description: ChangeSetDescription, template: Value) -> Self {
+        let stack = description
+            .stack_id
+            .split('/')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        self.change_sets.borrow_mut().insert(
+            description.id.clone(),
+            FakeChangeSet {
+                stack,
+                kind: ChangeSetKind::Update,
+                template,
+                description,
+            },
+        );
+        self
+    }
+
     /// How the next change set created turns out (default: available, no changes listed).
     pub fn next_change_set(self, description: ChangeSetDescription) -> Self {
         self.next_change_set.borrow_mut().push_back(description);
