@@ -62,7 +62,11 @@ const SCENARIOS: &[Scenario] = &[
         name: "max size",
         from: "max_size = 4",
         to: "max_size = 6",
-        expected: &[("compute", "NodeAutoScalingGroup", Impact::Update, false)],
+        // The group-at-maximum alarm's Threshold is the max size: "No interruption" too.
+        expected: &[
+            ("compute", "NodeAutoScalingGroup", Impact::Update, false),
+            ("monitoring", "GroupAtMaxAlarm", Impact::Update, false),
+        ],
         class: DiffClass::Changes,
         rolling: &[],
     },

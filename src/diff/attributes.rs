@@ -181,6 +181,36 @@ pub const ATTRIBUTE_TABLE: &[AttributeRule] = &[
     ),
     attrs("AWS::SNS::Subscription", &[]),
     attrs("AWS::SNS::TopicPolicy", &[("Id", Replacement)]),
+    attrs(
+        "AWS::WAFv2::WebACL",
+        &[
+            ("Arn", Replacement),
+            // The web ACL capacity units its rules use.
+            ("Capacity", UpdateOf(&["Rules"])),
+            ("Id", Replacement),
+            ("LabelNamespace", Replacement),
+        ],
+    ),
+    attrs(
+        "AWS::WAFv2::IPSet",
+        &[("Arn", Replacement), ("Id", Replacement)],
+    ),
+    attrs("AWS::Budgets::Budget", &[("Id", Replacement)]),
+    attrs("AWS::CloudWatch::Dashboard", &[]),
+    attrs(
+        "AWS::EC2::VPCEndpoint",
+        &[
+            ("CreationTimestamp", Replacement),
+            ("DnsEntries", UpdateOf(&["SubnetIds", "DnsOptions"])),
+            ("Id", Replacement),
+            ("NetworkInterfaceIds", UpdateOf(&["SubnetIds"])),
+        ],
+    ),
+    attrs(
+        "AWS::EFS::AccessPoint",
+        &[("AccessPointId", Replacement), ("Arn", Replacement)],
+    ),
+    attrs("AWS::SecretsManager::Secret", &[("Id", Replacement)]),
 ];
 
 /// The attribute rule of a resource type, if it is modelled.

@@ -196,6 +196,34 @@ pub const REPLACEMENT_TABLE: &[ReplacementRule] = &[
         &[],
     ),
     rule("AWS::SNS::TopicPolicy", &[], &[]),
+    rule("AWS::WAFv2::WebACL", &["Name", "Scope"], &[]),
+    rule("AWS::WAFv2::IPSet", &["Name", "Scope"], &[]),
+    rule(
+        "AWS::Budgets::Budget",
+        &["Budget.BudgetName", "NotificationsWithSubscribers"],
+        &[],
+    ),
+    rule("AWS::CloudWatch::Dashboard", &["DashboardName"], &[]),
+    rule(
+        "AWS::EC2::VPCEndpoint",
+        &[
+            "DnsOptions.PrivateDnsPreference",
+            "DnsOptions.PrivateDnsSpecifiedDomains",
+            "ResourceConfigurationArn",
+            "ServiceName",
+            "ServiceNetworkArn",
+            "ServiceRegion",
+            "VpcEndpointType",
+            "VpcId",
+        ],
+        &[],
+    ),
+    rule(
+        "AWS::EFS::AccessPoint",
+        &["ClientToken", "FileSystemId", "PosixUser", "RootDirectory"],
+        &[],
+    ),
+    rule("AWS::SecretsManager::Secret", &["Name"], &[]),
 ];
 
 /// Resource types that hold data a replacement or removal can lose.
@@ -341,6 +369,6 @@ mod tests {
         types.sort_unstable();
         types.dedup();
         assert_eq!(types.len(), before);
-        assert_eq!(before, 30);
+        assert_eq!(before, 37);
     }
 }
