@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Measures the offline commands against DESIGN.md's targets, on a release build:
-#   ce render --all     (3 envs x 5 stacks, files written)  <= 6 ms wall, <= 10 MiB peak RSS
+#   ce render --all     (3 envs x 5 stacks, files written)  <= 3 ms median wall, <= 8 MiB peak RSS
+#   ce --version        (start-up alone)                    <= 1 ms median wall
 #   ce validate --all                                       well under 0.5 s
-# Wall time by hyperfine (mean of many runs, no shell in between), peak RSS by GNU time.
+# Wall time by hyperfine (median of many runs, no shell in between), peak RSS by GNU time; the
+# start-up's dynamic relocations by the loader itself (LD_DEBUG=statistics), its page faults
+# by GNU time.
 # Usage: benches/render.sh [extra hyperfine flags, e.g. --runs 500]
 set -euo pipefail
 
@@ -38,6 +41,7 @@ benches=(
     "render --all (up to date)|$bin render --all --out $out|"
     "render --all --check|$bin render --all --check --out $out|"
     "validate --all|$bin validate --all|"
+    "--version|$bin --version|"
 )
 
 printf 'measuring %d envs, %d files, %d resources on %s cores...\n' \
@@ -52,22 +56,28 @@ for bench in "${benches[@]}"; do
         exit 1
     }
     # CSV: command,mean,stddev,median,user,system,min,max (seconds).
-    wall=$(awk -F, 'NR == 2 { printf "%.2f ± %.2f ms  (min %.2f)", $2 * 1000, $3 * 1000, $7 * 1000 }' "$work/t.csv")
+    wall=$(awk -F, 'NR == 2 { printf "%.2f ms  (mean %.2f ± %.2f, min %.2f)", $4 * 1000, $2 * 1000, $3 * 1000, $7 * 1000 }' "$work/t.csv")
     # Peak RSS: the largest of several runs, in MiB.
     peak=0
+    faults=0
     for _ in 1 2 3 4 5; do
         if [[ -n $prepare ]]; then $prepare; fi
-        kib=$(/usr/bin/time -v $cmd 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ { print $2 }')
-        if ((kib > peak)); then peak=$kib; fi
+        stats=$(/usr/bin/time -f '%M %R' $cmd 2>&1 >/dev/null | tail -n 1)
+        read -r kib minor <<<"$stats"
+        if ((kib > peak)); then peak=$kib; faults=$minor; fi
     done
     rss=$(awk -v k="$peak" 'BEGIN { printf "%.1f MiB", k / 1024 }')
-    rows+=("$name|$wall|$rss")
+    rows+=("$name|$wall|$rss|$faults")
 done
 
-printf '\n%-32s %-32s %s\n' "command" "wall time (mean ± σ)" "peak RSS"
+printf '\n%-32s %-44s %-10s %s\n' "command" "wall time: median (mean ± σ, min)" "peak RSS" "page faults"
 for row in "${rows[@]}"; do
-    IFS='|' read -r name wall rss <<<"$row"
-    printf '%-32s %-32s %s\n' "$name" "$wall" "$rss"
+    IFS='|' read -r name wall rss faults <<<"$row"
+    printf '%-32s %-44s %-10s %s\n' "$name" "$wall" "$rss" "$faults"
 done
-printf '\ntargets: render --all <= 6 ms wall and <= 10 MiB peak RSS; validate --all well under 500 ms\n'
+relocations=$(LD_DEBUG=statistics "$bin" --version 2>&1 >/dev/null |
+    awk -F': *' '/number of relative relocations/ { print $2; exit }')
+printf '\nstart-up: %s relative relocations applied by the dynamic loader; binary %s\n' \
+    "${relocations:-0}" "$(readelf -h "$bin" | awk '/Type:/ { print $2 }')"
+printf 'targets: render --all <= 3 ms median wall and <= 8 MiB peak RSS; --version <= 1 ms; validate --all well under 500 ms\n'
 printf 'ce %s, %s, %s\n' "$("$bin" --version | awk '{ print $2 }')" "$(uname -m)" "$(date -u +%F)"

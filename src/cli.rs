@@ -179,6 +179,12 @@ pub enum Command {
     },
     /// Show the env's stacks: status, last change, drift when checked, outputs.
     Status,
+    /// Detect drift of the env's stacks and show it like a diff: exit 0 in sync, 2 drifted.
+    Drift {
+        /// Only this stack: network, storage, compute, edge or monitoring.
+        #[arg(long)]
+        stack: Option<StackId>,
+    },
     /// Delete the env's stacks in reverse dependency order; stateful resources are retained.
     Destroy {
         /// Only this stack: network, storage, compute, edge or monitoring.

@@ -14,6 +14,7 @@ pub mod compare;
 pub mod config;
 pub mod deploy;
 pub mod diff;
+pub mod drift;
 pub mod graph;
 pub mod model;
 pub mod ops;

@@ -1,14 +1,13 @@
 //! The markdown report of `ce diff` and `ce plan --show` draws the change: the changed
 //! resources coloured by impact and what they reach, in a mermaid block that mermaid's own
 //! parser accepts. Runs against a moto server of the test's own holding an older render of
-//! the staging env (see `live_sandbox`).
+//! the staging env (see `common::sandbox`).
 
 mod checkers;
 mod common;
-mod live_sandbox;
 
 use checkers::{fenced, mermaid_parse};
-use live_sandbox::Sandbox;
+use common::Sandbox;
 
 /// The parts every diagram of the older-env change has.
 fn assert_draws_the_change(diagram: &str) {

@@ -8,68 +8,42 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
-
-use ce_infra::aws::sandbox::{self, Paths};
-use ce_infra::aws::{Aws, SANDBOX_ACCOUNT, Target};
+use ce_infra::aws::{Aws, SANDBOX_ACCOUNT};
 use ce_infra::deploy::api::{ChangeSetKind, ChangeSetRequest, TemplateSource};
 use ce_infra::deploy::artifacts::{self, Artifacts};
 use ce_infra::deploy::changeset::{self, Prepared};
 use ce_infra::deploy::sdk::Cfn;
 use ce_infra::deploy::timing::Timing;
 use ce_infra::deploy::{policy, sha256_hex};
-use common::{Run, crate_root};
+use common::Run;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const STACKS: [&str; 5] = ["network", "storage", "compute", "edge", "monitoring"];
 
-/// The shared venv with the pinned moto, installed once per test run.
-fn venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let venv = std::env::var_os("CE_SANDBOX_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate_root().join(".venv"));
-        sandbox::ensure_venv(&venv, "python3").expect("install moto into the test venv");
-        venv
-    })
-}
-
-/// A moto server and an envs directory of the test's own; the server stops when dropped.
+/// A moto server and an envs directory of the test's own, with a certificate moto's ACM
+/// holds; the server stops when dropped.
 struct Sandbox {
-    paths: Paths,
+    inner: common::Sandbox,
     endpoint: String,
-    state: TempDir,
-    envs: TempDir,
     certificate: String,
 }
 
 impl Sandbox {
     /// A running moto with `<envs>/staging.toml` written (nothing deployed).
     fn start() -> Sandbox {
-        let state = TempDir::new().expect("temp dir");
-        let paths = Paths {
-            state: state.path().to_owned(),
-            venv: venv().to_owned(),
-            python: "python3".into(),
-        };
-        let started = sandbox::start(&paths, None).expect("start moto");
-        let mut sandbox = Sandbox {
-            endpoint: started.record().endpoint(),
-            paths,
-            state,
-            envs: TempDir::new().expect("temp dir"),
-            certificate: String::new(),
-        };
-        sandbox.certificate = sandbox.python(
+        let inner = common::Sandbox::start();
+        let certificate = inner.moto.python(
             "import boto3, sys\n\
              acm = boto3.client('acm', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
                                 aws_access_key_id='testing', aws_secret_access_key='testing')\n\
              print(acm.request_certificate(DomainName='staging.godbolt.org')['CertificateArn'])\n",
         );
+        let sandbox = Sandbox {
+            endpoint: inner.endpoint(),
+            inner,
+            certificate,
+        };
         sandbox.write_env(|t| t);
         sandbox
     }
@@ -82,53 +56,38 @@ impl Sandbox {
         sandbox
     }
 
+    /// The envs directory `ce` is pointed at.
+    fn envs(&self) -> &common::EnvDir {
+        &self.inner.envs
+    }
+
     /// Runs `ce --local --envs-dir <envs> <args>` against this server, without a terminal.
     fn ce(&self, args: &[&str]) -> Run {
-        let mut cmd = common::ce(&["--local", "--envs-dir"]);
-        cmd.arg(self.envs.path())
-            .args(args)
-            .env("CE_STATE_DIR", self.state.path())
-            .env("CE_SANDBOX_VENV", venv())
-            .env_remove("CE_LOCAL")
-            .stdin(std::process::Stdio::null());
-        let output = cmd.output().expect("the ce binary runs");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        self.inner.ce(args)
     }
 
     /// Writes `<envs>/staging.toml`: the committed staging env with the certificate moto holds,
     /// passed through `edit`.
     fn write_env(&self, edit: impl Fn(String) -> String) {
-        let text = std::fs::read_to_string(common::envs_dir().join("staging.toml"))
-            .expect("envs/staging.toml");
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("certificate_arn = "))
-            .expect("staging sets domain.certificate_arn")
-            .to_owned();
-        let text = text.replace(
-            &line,
-            &format!("{line}\nalb_certificate_arn = \"{}\"", self.certificate),
-        );
-        std::fs::write(self.envs.path().join("staging.toml"), edit(text)).expect("write env");
+        let certificate = &self.certificate;
+        self.inner.write_env(|text| {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("certificate_arn = "))
+                .expect("staging sets domain.certificate_arn")
+                .to_owned();
+            let text = text.replace(
+                &line,
+                &format!("{line}\nalb_certificate_arn = \"{certificate}\""),
+            );
+            edit(text)
+        });
     }
 
     /// Runs a Python script with boto3 against this server (argv[1] is the endpoint); returns
     /// its output, trimmed.
     fn python(&self, script: &str) -> String {
-        let out = Command::new(venv().join("bin/python"))
-            .args(["-c", script, &self.endpoint])
-            .output()
-            .expect("run the venv's python");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        self.inner.moto.python(script)
     }
 
     /// The status of every stack, by stack name.
@@ -143,23 +102,10 @@ impl Sandbox {
     }
 
     fn runtime_and_aws(&self) -> (tokio::runtime::Runtime, Aws) {
-        let runtime = ce_infra::aws::runtime().expect("tokio runtime");
-        let target = Target::Sandbox {
-            endpoint: self.endpoint.clone(),
-        };
-        let aws = runtime.block_on(Aws::connect("us-east-1", target));
+        let runtime = common::sandbox::runtime();
+        let aws = self.inner.moto.aws(&runtime);
         (runtime, aws)
     }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = sandbox::stop(&self.paths);
-    }
-}
-
-fn json_of(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()))
 }
 
 /// Each stack's outcome in a deploy's JSON form, by stack name.
@@ -191,7 +137,7 @@ fn a_bootstrap_creates_every_stack_wired_by_imports_and_a_second_deploy_changes_
     let run = sandbox.ce(&["--env", "staging", "--format", "json", "deploy", "--yes"]);
 
     assert_eq!(run.code, Some(0), "{}", run.describe());
-    let doc = json_of(&run);
+    let doc = run.json();
     assert_eq!(doc["result"], "deployed");
     let expected: Vec<(String, String)> = STACKS
         .iter()
@@ -236,7 +182,7 @@ fn a_bootstrap_creates_every_stack_wired_by_imports_and_a_second_deploy_changes_
     let again = sandbox.ce(&["--env", "staging", "--format", "json", "deploy", "--yes"]);
 
     assert_eq!(again.code, Some(0), "{}", again.describe());
-    let doc = json_of(&again);
+    let doc = again.json();
     assert_eq!(doc["result"], "no_changes");
     assert!(outcomes(&doc).iter().all(|(_, o)| o == "no_changes"));
     let stacks = doc["stacks"].as_array().expect("stacks");
@@ -321,7 +267,7 @@ fn an_env_change_is_refused_without_yes_then_updates_only_the_affected_stack() {
     let run = sandbox.ce(&["--env", "staging", "--format", "json", "deploy", "--yes"]);
 
     assert_eq!(run.code, Some(0), "{}", run.describe());
-    let doc = json_of(&run);
+    let doc = run.json();
     let expected: Vec<(String, String)> = STACKS
         .iter()
         .map(|s| {
@@ -388,7 +334,7 @@ fn a_plan_is_deployed_exactly_and_a_stale_plan_is_refused() {
     ]);
 
     assert_eq!(applied.code, Some(0), "{}", applied.describe());
-    let doc = json_of(&applied);
+    let doc = applied.json();
     assert_eq!(
         outcomes(&doc),
         [("ce-staging-compute".to_owned(), "updated".to_owned())]
@@ -517,9 +463,10 @@ fn ctrl_c_stops_the_waiting_and_says_what_carries_on() {
     use std::time::{Duration, Instant};
 
     let sandbox = Sandbox::start();
-    let proxy = delaying_proxy(&sandbox.endpoint, Duration::from_millis(700));
+    let proxy =
+        common::sandbox::DelayingProxy::start(&sandbox.endpoint, Duration::from_millis(700));
     let mut child = common::ce(&["--envs-dir"])
-        .arg(sandbox.envs.path())
+        .arg(sandbox.envs().path())
         .args([
             "--env",
             "staging",
@@ -529,7 +476,7 @@ fn ctrl_c_stops_the_waiting_and_says_what_carries_on() {
             "never",
         ])
         // The SDK's standard chain, pointed at the proxy: no --local, so no sandbox lookup.
-        .env("AWS_ENDPOINT_URL", &proxy)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -572,7 +519,8 @@ fn ctrl_c_stops_the_waiting_and_says_what_carries_on() {
         signalled.elapsed()
     );
     assert_eq!(status.code(), Some(1));
-    let rest: Vec<String> = rx.try_iter().collect();
+    // Everything ce wrote before it ended: the reader ends at the end of its stderr.
+    let rest: Vec<String> = rx.iter().collect();
     let message = rest
         .iter()
         .find(|l| l.starts_with("interrupted: "))
@@ -582,41 +530,4 @@ fn ctrl_c_stops_the_waiting_and_says_what_carries_on() {
             && message.contains("Run `ce deploy` again to pick it up"),
         "{message}"
     );
-}
-
-/// A TCP proxy to `endpoint` that holds back every chunk of every answer by `delay`.
-fn delaying_proxy(endpoint: &str, delay: std::time::Duration) -> String {
-    use std::io::{Read, Write};
-    use std::net::{Ipv4Addr, TcpListener, TcpStream};
-
-    fn pipe(mut from: TcpStream, mut to: TcpStream, delay: std::time::Duration) {
-        let mut buf = [0u8; 16 * 1024];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            std::thread::sleep(delay);
-            if to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = to.shutdown(std::net::Shutdown::Write);
-    }
-
-    let upstream = endpoint.trim_start_matches("http://").to_owned();
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind proxy");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(&upstream) else {
-                continue;
-            };
-            let (Ok(client_in), Ok(server_out)) = (client.try_clone(), server.try_clone()) else {
-                continue;
-            };
-            std::thread::spawn(move || pipe(client_in, server_out, std::time::Duration::ZERO));
-            std::thread::spawn(move || pipe(server, client, delay));
-        }
-    });
-    format!("http://127.0.0.1:{port}")
 }

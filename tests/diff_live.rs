@@ -1,20 +1,14 @@
 //! `ce diff` against a moto server of the test's own: an empty account, an account holding an
 //! older render of the env, and one holding the current render.
 //!
-//! Each test starts its own moto and envs directory (see `live_sandbox`) and stops it when done.
+//! Each test starts its own moto and envs directory (see `common::sandbox`) and stops it when done.
 
 mod common;
-mod live_sandbox;
 
 use ce_infra::{config, render};
-use common::Run;
-use live_sandbox::Sandbox;
+use common::{RunCe, Sandbox};
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn json_of(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()))
-}
 
 /// The stack entry of the JSON form with this name.
 fn stack<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -40,7 +34,7 @@ fn an_empty_account_diffs_to_every_stack_created_with_all_its_resources() {
 
     let run = sandbox.ce(&["--format", "json", "diff"]);
 
-    let doc = json_of(&run);
+    let doc = run.json();
     assert_eq!(doc["format_version"], 1);
     assert_eq!(doc["env"], "staging");
     assert_eq!(run.code, doc["exit_code"].as_i64().map(|c| c as i32));
@@ -106,7 +100,7 @@ fn an_older_deployment_diffs_to_modify_replace_and_remove_with_their_impacts() {
     let run = sandbox.ce(&["--format", "json", "diff"]);
 
     assert_eq!(run.code, Some(3), "{}", run.describe());
-    let doc = json_of(&run);
+    let doc = run.json();
     assert_eq!(doc["class"], "needs_approval");
 
     let network = stack(&doc, "ce-staging-network");
@@ -137,7 +131,46 @@ fn an_older_deployment_diffs_to_modify_replace_and_remove_with_their_impacts() {
     );
     assert_eq!(template["changes"][0]["old"], "m5.xlarge");
     assert_eq!(template["changes"][0]["new"], "m5.large");
-    assert_eq!(stack(&doc, "ce-staging-edge")["class"], "no_changes");
+    // The launch template's new version reaches both colours' groups; with no rolling update
+    // no node is replaced (the next release's nodes boot the new version).
+    for id in ["NodeAutoScalingGroup", "GreenAutoScalingGroup"] {
+        let group = resource(compute, id);
+        assert_eq!(group["impact"], "update", "{id}");
+        assert_eq!(
+            group["causes"][0],
+            "LaunchTemplate.Version reads NodeLaunchTemplate.LatestVersionNumber, which changes",
+            "{id}"
+        );
+        assert!(
+            group["consequences"]
+                .as_array()
+                .is_none_or(|c| c.iter().all(|c| c["kind"] != "rolling_replacement")),
+            "{id}: {}",
+            group["consequences"]
+        );
+    }
+    // The renamed bucket's export reaches the distribution, which waits for it.
+    let distribution = resource(stack(&doc, "ce-staging-edge"), "Distribution");
+    assert_eq!(distribution["impact"], "update");
+    assert_eq!(
+        distribution["blocked_by"],
+        serde_json::json!(["ce-staging-storage-LogsBucketName"])
+    );
+    // The remaining zones keep their subnets: their mount targets are untouched.
+    let storage_ids: Vec<&str> = storage["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["logical_id"].as_str())
+        .collect();
+    assert!(
+        !storage_ids.contains(&"MountTargetUsEast1a"),
+        "{storage_ids:?}"
+    );
+    let ways = doc["blocked_exports"].as_array().expect("blocked exports");
+    assert_eq!(ways.len(), 2);
+    assert_eq!(ways[0]["export"], "ce-staging-network-SubnetIds");
+    assert_eq!(ways[0]["steps"].as_array().map(Vec::len), Some(3));
 }
 
 #[test]
@@ -153,9 +186,10 @@ fn exports_that_change_while_imported_are_blockers_naming_their_importers() {
         "  Data at risk\n    LogsBucket (AWS::S3::Bucket) replace: data retained (UpdateReplacePolicy Retain)\n",
         "Needs approval:\n",
         "  ce-staging-storage: replace LogsBucket (data retained)\n",
-        "Imported by:\n",
-        "  ce-staging-network-SubnetIds: ce-staging-compute, ce-staging-storage\n",
-        "  ce-staging-storage-LogsBucketName: ce-staging-compute, ce-staging-edge\n",
+        "Blocked: ce-staging-network-SubnetIds of ce-staging-network (imported by ce-staging-compute, ce-staging-storage)\n",
+        "Blocked: ce-staging-storage-LogsBucketName of ce-staging-storage (imported by ce-staging-compute, ce-staging-edge)\n",
+        "  2. Deploy ce-staging-network: ce-staging-network-SubnetIds takes its new value.\n",
+        "  ~ Distribution (AWS::CloudFront::Distribution) update BLOCKED [predicted]\n",
     ] {
         assert!(
             text.contains(line),
@@ -242,12 +276,10 @@ fn without_credentials_the_error_says_how_to_provide_them() {
         .env("AWS_CONFIG_FILE", &missing)
         .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("CE_LOCAL")
-        .output()
-        .expect("the ce binary runs");
+        .run();
 
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let stderr = &run.stderr;
+    assert_eq!(run.code, Some(1), "{stderr}");
     assert!(
         stderr.contains("error: no AWS credentials found; set AWS_PROFILE"),
         "{stderr}"

@@ -9,63 +9,33 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::types::{Capability, StackStatus};
-use ce_infra::aws::sandbox::{self, Paths};
+use aws_sdk_cloudformation::types::Capability;
 use ce_infra::aws::{Aws, Target};
 use ce_infra::ops::Resources;
 use ce_infra::ops::bucket::BuildsBucket;
 use ce_infra::ops::builds::Wanted;
 use ce_infra::ops::release::{self, Prepared};
 use ce_infra::ops::versionslog::{ClaimError, VersionsLog};
+use common::RunCe;
+use common::sandbox::DelayingProxy;
 use serde_json::Value;
-use tempfile::TempDir;
 
 const ENV: &str = "opstest";
 const OPERATOR: &str = "test-operator";
 const HASH_3965: &str = "969925a1b2c3d4e5f60718293a4b5c6d7e8b69c5";
 const HASH_3979: &str = "9410c2f00dfeedbeef0123456789abcdeffbc044";
 
-/// The shared venv with the pinned moto, installed once per test run.
-fn venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let venv = std::env::var_os("CE_SANDBOX_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| common::crate_root().join(".venv"));
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        sandbox::ensure_venv(&venv, &python).expect("install moto into the test venv");
-        venv
-    })
-}
-
-/// Stops the test's moto server when dropped, even when an assertion fails first.
-struct Moto {
-    paths: Paths,
-    _state: TempDir,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = sandbox::stop(&self.paths);
-    }
-}
-
 /// A moto server with the test env deployed into it.
 struct Deployed {
-    envs: TempDir,
+    envs: common::EnvDir,
     runtime: tokio::runtime::Runtime,
     aws: Aws,
     resources: Resources,
     // Last, so the server stops after everything that talks to it.
-    moto: Moto,
+    moto: common::Moto,
 }
 
 /// The test env: beta's settings with a fixed group of two at its maximum, so a roll must
@@ -84,20 +54,9 @@ fn env_file(certificate: &str) -> String {
 
 impl Deployed {
     fn new() -> Deployed {
-        let state = TempDir::new().expect("temp dir");
-        let paths = Paths {
-            state: state.path().to_owned(),
-            venv: venv().to_owned(),
-            python: "python3".into(),
-        };
-        let started = sandbox::start(&paths, None).expect("start moto");
-        let endpoint = started.record().endpoint();
-        let moto = Moto {
-            paths,
-            _state: state,
-        };
+        let moto = common::Moto::start();
         let runtime = ce_infra::aws::runtime().expect("runtime");
-        let aws = runtime.block_on(Aws::connect("us-east-1", Target::Sandbox { endpoint }));
+        let aws = moto.aws(&runtime);
         // The HTTPS listener needs a certificate the sandbox knows.
         let certificate = runtime
             .block_on(
@@ -109,12 +68,8 @@ impl Deployed {
             .expect("request a certificate")
             .certificate_arn
             .expect("certificate ARN");
-        let envs = TempDir::new().expect("temp dir");
-        std::fs::write(
-            envs.path().join(format!("{ENV}.toml")),
-            env_file(&certificate),
-        )
-        .expect("env file");
+        let envs = common::EnvDir::new();
+        envs.write(ENV, &env_file(&certificate));
         let env = ce_infra::config::load(envs.path(), ENV).expect("the test env loads");
         deploy(&runtime, &aws, &env);
         let resources = runtime
@@ -166,25 +121,11 @@ impl Deployed {
     /// Runs `ce --local --env opstest ARGS` against this server, as a script would (no
     /// terminal), named `test-operator`.
     fn ce(&self, args: &[&str]) -> common::Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_ce"))
-            .args(["--local", "--env", ENV, "--envs-dir"])
-            .arg(self.envs.path())
+        self.moto
+            .ce(&["--env", ENV, "--envs-dir", self.envs.arg()])
             .args(args)
-            .current_dir(common::crate_root())
-            .env("CE_STATE_DIR", &self.moto.paths.state)
-            .env("CE_SANDBOX_VENV", venv())
             .env("CE_OPERATOR", OPERATOR)
-            .env("NO_COLOR", "1")
-            .env_remove("CE_LOCAL")
-            .env_remove("CE_ENV")
-            .env_remove("CE_ENVS_DIR")
-            .output()
-            .expect("run ce");
-        common::Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .run()
     }
 
     fn ce_ok(&self, args: &[&str]) -> common::Run {
@@ -196,8 +137,7 @@ impl Deployed {
     fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--format", "json"];
         all.extend_from_slice(args);
-        let run = self.ce_ok(&all);
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()))
+        self.ce_ok(&all).json()
     }
 }
 
@@ -216,31 +156,8 @@ fn deploy(runtime: &tokio::runtime::Runtime, aws: &Aws, env: &ce_infra::config::
                     .send(),
             )
             .unwrap_or_else(|e| panic!("create {}: {e:?}", stack.stack_name));
-        wait_created(runtime, aws, &stack.stack_name);
+        common::sandbox::wait_created(runtime, aws, &stack.stack_name);
     }
-}
-
-fn wait_created(runtime: &tokio::runtime::Runtime, aws: &Aws, name: &str) {
-    for _ in 0..120 {
-        let out = runtime
-            .block_on(
-                aws.cloudformation()
-                    .client()
-                    .describe_stacks()
-                    .stack_name(name)
-                    .send(),
-            )
-            .expect("describe");
-        let status = out.stacks().first().and_then(|s| s.stack_status().cloned());
-        match status {
-            Some(StackStatus::CreateComplete) => return,
-            Some(StackStatus::CreateInProgress) | None => {
-                std::thread::sleep(Duration::from_millis(250))
-            }
-            Some(other) => panic!("{name} ended {other:?}"),
-        }
-    }
-    panic!("{name} was not created in time");
 }
 
 // ---- builds ----
@@ -517,61 +434,6 @@ fn hashes_are_read_concurrently_but_at_most_sixteen_at_a_time() {
         took < delay * 12,
         "24 reads took {took:?}: they did not run concurrently"
     );
-}
-
-/// A TCP proxy to an endpoint that holds back every chunk of every answer by a delay, and
-/// counts the connections open at once.
-struct DelayingProxy {
-    endpoint: String,
-    peak_connections: Arc<AtomicUsize>,
-}
-
-impl DelayingProxy {
-    fn start(endpoint: &str, delay: Duration) -> Self {
-        let upstream = endpoint.trim_start_matches("http://").to_owned();
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind proxy");
-        let port = listener.local_addr().expect("addr").port();
-        let open = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let peak_connections = Arc::clone(&peak);
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(server) = TcpStream::connect(&upstream) else {
-                    continue;
-                };
-                let (Ok(client_in), Ok(server_out)) = (client.try_clone(), server.try_clone())
-                else {
-                    continue;
-                };
-                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                let open = Arc::clone(&open);
-                std::thread::spawn(move || pipe(client_in, server_out, Duration::ZERO));
-                std::thread::spawn(move || {
-                    pipe(server, client, delay);
-                    open.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-        });
-        DelayingProxy {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            peak_connections,
-        }
-    }
-}
-
-fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
-    let mut buf = [0u8; 16 * 1024];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        std::thread::sleep(delay);
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
 // ---- instances ----

@@ -1,80 +1,21 @@
 //! The local sandbox and the AWS edge against it.
 //!
 //! Every test starts its own moto server on a free port, with its own state directory, and
-//! stops it when done; none touches the user's sandbox. The venv holding moto is shared: it is
-//! `$CE_SANDBOX_VENV` if set, else `<repo>/.venv` (the one `scripts/python-tools.sh` builds),
-//! installed on first use.
+//! stops it when done; none touches the user's sandbox (see `common::sandbox`).
 
-use std::io::{Read, Write};
+mod common;
+
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ce_infra::aws::errors::AwsError;
-use ce_infra::aws::sandbox::{self, Paths};
 use ce_infra::aws::{AccountError, Aws, Parameter, SANDBOX_ACCOUNT, Target};
+use common::sandbox::{DelayingProxy, aws_at, runtime};
+use common::{Moto, Run, RunCe, venv};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-
-/// The shared venv with the pinned moto, installed once per test run.
-fn venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let venv = std::env::var_os("CE_SANDBOX_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        sandbox::ensure_venv(&venv, &python).expect("install moto into the test venv");
-        venv
-    })
-}
-
-/// A moto server of the test's own, stopped when dropped.
-struct Moto {
-    paths: Paths,
-    endpoint: String,
-    _state: TempDir,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let state = TempDir::new().expect("temp dir");
-        let paths = Paths {
-            state: state.path().to_owned(),
-            venv: venv().to_owned(),
-            python: "python3".into(),
-        };
-        let started = sandbox::start(&paths, None).expect("start moto");
-        Moto {
-            endpoint: started.record().endpoint(),
-            paths,
-            _state: state,
-        }
-    }
-
-    fn aws(&self, runtime: &tokio::runtime::Runtime) -> Aws {
-        self.aws_at(runtime, &self.endpoint)
-    }
-
-    fn aws_at(&self, runtime: &tokio::runtime::Runtime, endpoint: &str) -> Aws {
-        let target = Target::Sandbox {
-            endpoint: endpoint.to_owned(),
-        };
-        runtime.block_on(Aws::connect("us-east-1", target))
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = sandbox::stop(&self.paths);
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    ce_infra::aws::runtime().expect("tokio runtime")
-}
 
 /// A template of one SNS topic, exporting its ARN, with a NoEcho parameter.
 fn topic_template(export: &str, import: Option<&str>) -> Value {
@@ -190,8 +131,8 @@ fn stacks_are_fetched_concurrently() {
     // Every answer through this proxy is held back; one after another, 4 stacks x 2 calls
     // would take 8 delays.
     let delay = Duration::from_millis(400);
-    let proxy = delaying_proxy(&moto.endpoint, delay);
-    let slow = moto.aws_at(&runtime, &proxy);
+    let proxy = DelayingProxy::start(&moto.endpoint(), delay);
+    let slow = aws_at(&runtime, &proxy.endpoint);
 
     let begun = Instant::now();
     let stacks = runtime
@@ -304,7 +245,8 @@ fn without_credentials_the_error_says_how_to_provide_them() {
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
             .output()
             .expect("run the test binary");
-        assert!(out.status.success(), "{}", describe(&out));
+        let out = Run::from(out);
+        assert_eq!(out.code, Some(0), "{}", out.describe());
         return;
     }
     let runtime = runtime();
@@ -322,28 +264,12 @@ fn without_credentials_the_error_says_how_to_provide_them() {
 
 // ---- the `ce sandbox` command ----
 
-fn ce(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ce"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+/// `ce <args>` with the sandbox's state in `state`.
+fn ce(state: &Path, args: &[&str]) -> Run {
+    common::ce(args)
         .env("CE_STATE_DIR", state)
         .env("CE_SANDBOX_VENV", venv())
-        .env_remove("CE_LOCAL")
-        .output()
-        .expect("run ce")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(out)))
+        .run()
 }
 
 /// Stops the sandbox of a state dir even when an assertion fails first.
@@ -361,8 +287,8 @@ fn ce_sandbox_start_status_stop_round_trip() {
     let _stop = StopOnDrop(state.path());
 
     let started = ce(state.path(), &["sandbox", "start", "--format", "json"]);
-    assert!(started.status.success(), "{}", describe(&started));
-    let started = json_of(&started);
+    assert_eq!(started.code, Some(0), "{}", started.describe());
+    let started = started.json();
     assert_eq!(started["format_version"], 1);
     assert_eq!(started["state"], "running");
     assert_eq!(started["action"], "started");
@@ -370,21 +296,21 @@ fn ce_sandbox_start_status_stop_round_trip() {
     assert!(endpoint.starts_with("http://127.0.0.1:"));
     assert!(state.path().join("sandbox.json").is_file());
 
-    let again = json_of(&ce(state.path(), &["sandbox", "start", "--format", "json"]));
+    let again = ce(state.path(), &["sandbox", "start", "--format", "json"]).json();
     assert_eq!(again["action"], "already running");
     assert_eq!(again["endpoint"], endpoint.as_str());
 
     let status = ce(state.path(), &["sandbox", "status"]);
-    assert!(status.status.success(), "{}", describe(&status));
-    let text = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.code, Some(0), "{}", status.describe());
+    let text = &status.stdout;
     assert!(
         text.starts_with(&format!("running at {endpoint} (pid ")),
         "{text}"
     );
 
     let stopped = ce(state.path(), &["sandbox", "stop", "--format", "json"]);
-    assert!(stopped.status.success(), "{}", describe(&stopped));
-    assert_eq!(json_of(&stopped)["state"], "stopped");
+    assert_eq!(stopped.code, Some(0), "{}", stopped.describe());
+    assert_eq!(stopped.json()["state"], "stopped");
     assert!(!state.path().join("sandbox.json").exists());
     let port: u16 = endpoint
         .rsplit(':')
@@ -397,8 +323,8 @@ fn ce_sandbox_start_status_stop_round_trip() {
     );
 
     let status = ce(state.path(), &["sandbox", "status", "--format", "json"]);
-    assert_eq!(status.status.code(), Some(1), "status exits 1 when stopped");
-    assert_eq!(json_of(&status)["state"], "stopped");
+    assert_eq!(status.code, Some(1), "status exits 1 when stopped");
+    assert_eq!(status.json()["state"], "stopped");
 }
 
 #[test]
@@ -410,12 +336,12 @@ fn a_stale_record_is_reported_and_replaced_by_start() {
     std::fs::write(state.path().join("sandbox.json"), record.to_string()).expect("write");
 
     let status = ce(state.path(), &["sandbox", "status", "--format", "json"]);
-    assert_eq!(status.status.code(), Some(1));
-    assert_eq!(json_of(&status)["state"], "stale");
+    assert_eq!(status.code, Some(1));
+    assert_eq!(status.json()["state"], "stale");
 
     let started = ce(state.path(), &["sandbox", "start", "--format", "json"]);
-    assert!(started.status.success(), "{}", describe(&started));
-    assert_eq!(json_of(&started)["state"], "running");
+    assert_eq!(started.code, Some(0), "{}", started.describe());
+    assert_eq!(started.json()["state"], "running");
 }
 
 #[test]
@@ -427,8 +353,8 @@ fn start_on_a_port_in_use_says_so() {
 
     let out = ce(state.path(), &["sandbox", "start", "--port", &port]);
 
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, Some(1));
+    let stderr = &out.stderr;
     assert!(
         stderr.contains(&format!("port {port} on 127.0.0.1 is in use")),
         "{stderr}"
@@ -436,19 +362,58 @@ fn start_on_a_port_in_use_says_so() {
 }
 
 #[test]
+fn a_failed_moto_install_shows_one_line_and_names_the_log_holding_pips_output() {
+    let state = TempDir::new().expect("temp dir");
+    let venv = state.path().join("venv");
+
+    // No index at all: pip fails at once, offline, after the venv is made.
+    let out = common::ce(&["sandbox", "start"])
+        .env("CE_STATE_DIR", state.path())
+        .env("CE_SANDBOX_VENV", &venv)
+        .env("PIP_NO_INDEX", "1")
+        .env_remove("PIP_FIND_LINKS")
+        .run();
+
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let log = state.path().join("venv.install.log");
+    assert_eq!(lines.len(), 2, "{}", out.describe());
+    assert!(
+        lines[0].starts_with("sandbox: installing moto[server]==") && lines[0].ends_with("failed"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("error: installing moto[server]==")
+            && lines[1].contains(&log.display().to_string()),
+        "{}",
+        lines[1]
+    );
+    let pip_output = std::fs::read_to_string(&log).expect("the install log is kept");
+    assert!(
+        pip_output.contains("from versions: none"),
+        "pip's own words are in the log: {pip_output}"
+    );
+    let last = pip_output.lines().rev().find(|l| !l.trim().is_empty());
+    assert!(
+        last.is_some_and(|l| lines[1].contains(l.trim())),
+        "the error quotes pip's last line: {}",
+        lines[1]
+    );
+}
+
+#[test]
 fn a_missing_python_is_named_with_what_to_install() {
     let state = TempDir::new().expect("temp dir");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_ce"))
-        .args(["sandbox", "start"])
+    let out = common::ce(&["sandbox", "start"])
         .env("CE_STATE_DIR", state.path())
         .env_remove("CE_SANDBOX_VENV")
         .env("PYTHON", "/nonexistent/python3")
-        .output()
-        .expect("run ce");
+        .run();
 
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, Some(1));
+    let stderr = &out.stderr;
     assert!(
         stderr.contains("/nonexistent/python3 not found") && stderr.contains("python3-venv"),
         "{stderr}"
@@ -458,15 +423,11 @@ fn a_missing_python_is_named_with_what_to_install() {
 #[test]
 fn commands_that_never_call_aws_do_not_start_the_sandbox_even_with_local() {
     let state = TempDir::new().expect("temp dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_ce"))
-        .args(["--local", "validate", "--all"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let out = common::ce(&["--local", "validate", "--all"])
         .env("CE_STATE_DIR", state.path())
-        .env_remove("CE_ENVS_DIR")
-        .output()
-        .expect("run ce");
+        .run();
 
-    assert!(out.status.code().is_some(), "{}", describe(&out));
+    assert!(out.code.is_some(), "{}", out.describe());
     assert!(
         std::fs::read_dir(state.path())
             .expect("state dir")
@@ -474,38 +435,4 @@ fn commands_that_never_call_aws_do_not_start_the_sandbox_even_with_local() {
             .is_none(),
         "validate --local wrote to the state dir"
     );
-}
-
-/// A TCP proxy to `endpoint` that holds back every chunk of every answer by `delay`.
-fn delaying_proxy(endpoint: &str, delay: Duration) -> String {
-    let upstream = endpoint.trim_start_matches("http://").to_owned();
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind proxy");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(&upstream) else {
-                continue;
-            };
-            let (Ok(client_in), Ok(server_out)) = (client.try_clone(), server.try_clone()) else {
-                continue;
-            };
-            std::thread::spawn(move || pipe(client_in, server_out, Duration::ZERO));
-            std::thread::spawn(move || pipe(server, client, delay));
-        }
-    });
-    format!("http://127.0.0.1:{port}")
-}
-
-fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
-    let mut buf = [0u8; 16 * 1024];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        std::thread::sleep(delay);
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown(std::net::Shutdown::Write);
 }

@@ -13,9 +13,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use ce_infra::aws::{Aws, Parameter, Target};
-use common::Run;
+use ce_infra::aws::Parameter;
 use common::fault_proxy::{Fault, FaultPlan, FaultRig};
+use common::{Run, RunCe};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -72,15 +72,6 @@ fn plant<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
         .env("HOME", home)
 }
 
-fn run(cmd: &mut Command) -> Run {
-    let output = cmd.output().expect("the ce binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 /// A template with NoEcho parameters declared three ways CloudFormation accepts. It exports
 /// nothing: checking an export's importers needs ListImports, which moto lacks, so a diff
 /// without `--local` would stop there.
@@ -100,13 +91,8 @@ fn no_echo_template() -> serde_json::Value {
 
 /// Deploys the NoEcho template as `ce-staging-network` on the rig's moto, past the proxy.
 fn deploy_no_echo_stack(rig: &FaultRig) {
-    let runtime = ce_infra::aws::runtime().expect("runtime");
-    let aws = runtime.block_on(Aws::connect(
-        "us-east-1",
-        Target::Sandbox {
-            endpoint: rig.moto_endpoint(),
-        },
-    ));
+    let runtime = common::sandbox::runtime();
+    let aws = rig.moto().aws(&runtime);
     let param = |k: &str, v: &str| {
         aws_sdk_cloudformation::types::Parameter::builder()
             .parameter_key(k)
@@ -146,7 +132,7 @@ fn offline_commands_print_and_write_no_planted_secret() {
     for args in runs {
         let mut cmd = common::ce(args);
         cmd.env("CE_STATE_DIR", home.path().join("state"));
-        let result = run(plant(&mut cmd, home.path()));
+        let result = plant(&mut cmd, home.path()).run();
         assert!(result.code.is_some(), "{args:?}: {}", result.describe());
         assert_run_clean(&format!("ce {}", args.join(" ")), &result);
     }
@@ -171,7 +157,7 @@ fn diff_with_local_never_shows_a_no_echo_value_or_the_environments_credentials()
     for args in runs {
         let result = {
             let mut cmd = rig.command(args);
-            run(plant(&mut cmd, home.path()))
+            plant(&mut cmd, home.path()).run()
         };
         assert!(
             matches!(result.code, Some(0..=3)),
@@ -193,7 +179,7 @@ fn diff_with_local_never_shows_a_no_echo_value_or_the_environments_credentials()
     for args in plan_runs {
         let result = {
             let mut cmd = rig.command(args);
-            run(plant(&mut cmd, home.path()))
+            plant(&mut cmd, home.path()).run()
         };
         assert!(
             matches!(result.code, Some(0..=3)),
@@ -209,7 +195,7 @@ fn diff_with_local_never_shows_a_no_echo_value_or_the_environments_credentials()
     // The stack is really there and its parameters are part of what was compared.
     let json = {
         let mut cmd = rig.command(&["--env", "staging", "diff", "--format", "json"]);
-        run(plant(&mut cmd, home.path()))
+        plant(&mut cmd, home.path()).run()
     };
     assert!(
         json.stdout.contains("ce-staging-network"),
@@ -227,7 +213,7 @@ fn ce_with_planted_credentials(rig: &FaultRig, home: &Path, args: &[&str]) -> Ru
     cmd.env("AWS_ENDPOINT_URL", rig.proxy().endpoint())
         .env("CE_STATE_DIR", home.join("state"))
         .env_remove("CE_LOCAL");
-    run(plant(&mut cmd, home))
+    plant(&mut cmd, home).run()
 }
 
 #[test]
@@ -279,13 +265,8 @@ fn aws_errors_print_none_of_the_planted_credentials() {
 fn a_fetched_stack_keeps_no_no_echo_value_however_no_echo_is_written() {
     let rig = FaultRig::start(FaultPlan::none());
     deploy_no_echo_stack(&rig);
-    let runtime = ce_infra::aws::runtime().expect("runtime");
-    let aws = runtime.block_on(Aws::connect(
-        "us-east-1",
-        Target::Sandbox {
-            endpoint: rig.proxy().endpoint(),
-        },
-    ));
+    let runtime = common::sandbox::runtime();
+    let aws = common::sandbox::aws_at(&runtime, &rig.proxy().endpoint());
 
     let stack = runtime
         .block_on(aws.cloudformation().fetch_stack("ce-staging-network"))

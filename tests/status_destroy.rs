@@ -1,4 +1,4 @@
-//! `ce status` and `ce destroy` against a moto server of the test's own (see `live_sandbox`),
+//! `ce status` and `ce destroy` against a moto server of the test's own (see `common::sandbox`),
 //! and the refusals that need no AWS at all.
 //!
 //! moto deletes stacks at once, answers DeleteStack of the network stack with a
@@ -6,21 +6,14 @@
 //! termination protection; the paths it cannot produce are unit-tested in `src/destroy_tests.rs`.
 
 mod common;
-mod live_sandbox;
 
-use common::Run;
-use live_sandbox::Sandbox;
-use serde_json::Value;
-
-fn json_of(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()))
-}
+use common::Sandbox;
 
 /// Stack name → whether `ce status` says it is deployed.
 fn deployed(sandbox: &Sandbox) -> Vec<(String, bool)> {
     let run = sandbox.ce(&["--format", "json", "status"]);
     assert_eq!(run.code, Some(0), "{}", run.describe());
-    json_of(&run)["stacks"]
+    run.json()["stacks"]
         .as_array()
         .expect("stacks")
         .iter()
@@ -65,7 +58,7 @@ fn status_shows_each_stack_with_its_state_and_outputs() {
     let run = sandbox.ce(&["--format", "json", "status"]);
 
     assert_eq!(run.code, Some(0), "{}", run.describe());
-    let doc = json_of(&run);
+    let doc = run.json();
     assert_eq!(doc["format_version"], 1);
     let network = &doc["stacks"][0];
     assert_eq!(network["stack_name"], "ce-staging-network");
@@ -179,7 +172,7 @@ fn destroy_yes_deletes_in_reverse_order_and_explains_the_stack_that_cannot_go() 
     let run = sandbox.ce(&["--format", "json", "destroy", "--yes"]);
 
     assert_eq!(run.code, Some(1), "{}", run.describe());
-    let doc = json_of(&run);
+    let doc = run.json();
     assert_eq!(doc["outcome"], "failed");
     let results: Vec<(&str, &str)> = doc["results"]
         .as_array()

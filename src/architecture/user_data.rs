@@ -317,15 +317,13 @@ mod tests {
         let (script, _) = rendered("prod");
         let script = as_deployed(&script);
         assert!(!script.contains("${"));
-        let Ok(mut child) = Command::new("bash")
+        require_tools(&["bash"]);
+        let mut child = Command::new("bash")
             .arg("-n")
             .stdin(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-        else {
-            eprintln!("bash not found; syntax check skipped");
-            return;
-        };
+            .expect("start bash -n");
         child
             .stdin
             .take()
@@ -375,15 +373,26 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
-    fn sandbox() -> Option<tempfile::TempDir> {
-        let tools = ["bash", "tar", "gzip"];
-        if !tools
+    /// Fails the test, naming the install command, when a tool the boot tests run is missing:
+    /// a test that skipped itself would pass without checking anything.
+    fn require_tools(tools: &[&str]) {
+        let missing: Vec<&str> = tools
             .iter()
-            .all(|t| Command::new(t).arg("--version").output().is_ok())
-        {
-            eprintln!("bash, tar or gzip missing; boot test skipped");
-            return None;
-        }
+            .copied()
+            .filter(|t| Command::new(t).arg("--version").output().is_err())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the user-data tests run {}, which {} not installed; install with: \
+             apt-get install -y {}",
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" },
+            missing.join(" ")
+        );
+    }
+
+    fn sandbox() -> tempfile::TempDir {
+        require_tools(&["bash", "tar", "gzip"]);
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         for sub in ["bin", "root", "s3/version", "s3/dist/gh/main", "app"] {
@@ -432,7 +441,7 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
             r#"case "$*" in *api/token*) echo token ;; *tags/instance/Colour*) cat "$SANDBOX/colour" 2>/dev/null || exit 22 ;; *) exit 22 ;; esac"#,
         );
         stub(d, "mount.efs", "exit 0");
-        Some(dir)
+        dir
     }
 
     fn read(path: PathBuf) -> String {
@@ -441,7 +450,7 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
 
     #[test]
     fn boot_installs_the_current_build_and_caches_it_on_efs() {
-        let Some(dir) = sandbox() else { return };
+        let dir = sandbox();
         let d = dir.path();
         assert!(boot(d));
         let root = d.join("root");
@@ -459,7 +468,7 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
 
     #[test]
     fn s3_outage_boots_the_cached_build_and_says_so() {
-        let Some(dir) = sandbox() else { return };
+        let dir = sandbox();
         let d = dir.path();
         assert!(boot(d));
         // A fresh node (nothing installed) boots while S3 is down.
@@ -490,7 +499,7 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
 
     #[test]
     fn a_node_boots_its_colours_build_not_the_other_colours() {
-        let Some(dir) = sandbox() else { return };
+        let dir = sandbox();
         let d = dir.path();
         build(d, 2);
         std::fs::create_dir_all(d.join("s3/version/prod")).ok();
@@ -511,7 +520,7 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
 
     #[test]
     fn a_colour_without_a_pointer_boots_the_envs_build() {
-        let Some(dir) = sandbox() else { return };
+        let dir = sandbox();
         let d = dir.path();
         std::fs::write(d.join("colour"), "blue").unwrap();
         assert!(boot(d));
@@ -521,7 +530,7 @@ cp "$SANDBOX/s3/$key" "${@: -1}""#,
 
     #[test]
     fn s3_outage_without_any_cached_build_fails_the_boot() {
-        let Some(dir) = sandbox() else { return };
+        let dir = sandbox();
         let d = dir.path();
         std::fs::write(d.join("s3-down"), "").unwrap();
         assert!(!boot(d));

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::errors::{self, AwsError};
 use super::{Aws, joined};
+use crate::drift::StackDriftStatus;
 
 /// A stack as CloudFormation has it now.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -40,6 +41,10 @@ pub struct DeployedStack {
     pub tags: BTreeMap<String, String>,
     /// Whether termination protection is on.
     pub termination_protection: bool,
+    /// The drift its last drift detection found; `None` when never checked.
+    pub drift: Option<StackDriftStatus>,
+    /// When drift was last detected (RFC 3339).
+    pub drift_checked: Option<String>,
     /// The template as it was submitted (`TemplateStage::Original`), parsed.
     pub template: Value,
 }
@@ -316,6 +321,17 @@ fn deployed(name: &str, stack: Stack, template: Value) -> DeployedStack {
         outputs,
         tags,
         termination_protection: stack.enable_termination_protection.unwrap_or(false),
+        drift: stack
+            .drift_information
+            .as_ref()
+            .and_then(|d| d.stack_drift_status.as_ref())
+            .and_then(|s| StackDriftStatus::parse(s.as_str()))
+            .filter(|s| *s != StackDriftStatus::NotChecked),
+        drift_checked: stack
+            .drift_information
+            .as_ref()
+            .and_then(|d| d.last_check_timestamp.as_ref())
+            .and_then(rfc3339),
         template,
     }
 }

@@ -160,6 +160,11 @@ impl AwsError {
     pub fn is_stack_not_found(&self) -> bool {
         matches!(self, Self::StackNotFound { .. })
     }
+
+    /// Whether this says what was to be created exists already (`AlreadyExistsException`).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Self::Other { code, .. } if code == "AlreadyExistsException")
+    }
 }
 
 /// Classifies an error AWS answered with, from its code, message and HTTP status alone.

@@ -1,7 +1,8 @@
 //! The local sandbox: moto in server mode on 127.0.0.1, the AWS that `--local` talks to.
 //!
 //! moto is a Python program, so the first start creates a venv under the state directory and
-//! installs the pinned `moto[server]` into it, showing pip's progress. The server runs detached
+//! installs the pinned `moto[server]` into it, showing one progress line (pip's own output goes
+//! to a log beside the venv, named if the install fails). The server runs detached
 //! in its own process group and outlives the command that started it; `sandbox.json` in the
 //! state directory records where it is, and every command checks that record against the
 //! living process before trusting it. Starting and stopping hold a lock on the state directory,
@@ -71,14 +72,18 @@ pub enum SandboxError {
     },
     /// pip failed.
     #[error(
-        "installing {requirement} into {venv} failed (pip's output is above); is PyPI reachable? \
-         Delete {venv} to start over"
+        "installing {requirement} into {venv} failed: {last_line}; pip's whole output is in \
+         {log}. Is PyPI reachable? Delete {venv} to start over"
     )]
     PipFailed {
         /// The requirement.
         requirement: String,
         /// The venv.
         venv: String,
+        /// The log holding pip's output.
+        log: String,
+        /// The last line pip printed (usually its reason).
+        last_line: String,
     },
     /// The port asked for is taken.
     #[error("port {0} on 127.0.0.1 is in use; choose another with --port, or omit it")]
@@ -379,29 +384,71 @@ pub fn ensure_venv(venv: &Path, python: &str) -> Result<PathBuf, SandboxError> {
     }
     check_python(python)?;
     let begun = Instant::now();
+    // One line while it works, finished with how it went; pip and venv write to a log that
+    // is named if they fail, instead of sixty lines of pip's progress on the terminal.
+    eprint!(
+        "sandbox: installing {requirement} into {} (from PyPI; about a minute the first \
+         time)...",
+        venv.display()
+    );
+    let _ = io::stderr().flush();
+    let log_path = install_log(venv);
+    let installed = install(venv, python, requirement, &stamp, &log_path);
+    match &installed {
+        Ok(()) => eprintln!(" done in {:.0}s", begun.elapsed().as_secs_f64()),
+        Err(_) => eprintln!(" failed"),
+    }
+    installed.map(|()| server)
+}
+
+/// Where the install writes pip's output: beside the venv, so deleting the venv to start over
+/// keeps the log of what went wrong.
+fn install_log(venv: &Path) -> PathBuf {
+    let mut name = venv.file_name().unwrap_or_default().to_owned();
+    name.push(".install.log");
+    venv.with_file_name(name)
+}
+
+/// Creates the venv if needed and installs `requirement` into it, writing every line the tools
+/// print to `log_path`; writes the stamp when done.
+fn install(
+    venv: &Path,
+    python: &str,
+    requirement: &str,
+    stamp: &Path,
+    log_path: &Path,
+) -> Result<(), SandboxError> {
+    let log = File::create(log_path).map_err(io_err(format!("create {}", log_path.display())))?;
+    let output = |log: &File| -> Result<(Stdio, Stdio), SandboxError> {
+        let clone = || {
+            log.try_clone()
+                .map_err(io_err(format!("write {}", log_path.display())))
+        };
+        Ok((Stdio::from(clone()?), Stdio::from(clone()?)))
+    };
     if fs::metadata(venv.join("bin/python")).is_err() {
-        eprintln!("sandbox: creating a Python venv at {}", venv.display());
+        let (stdout, stderr) = output(&log)?;
         let status = Command::new(python)
             .args(["-m", "venv", "--clear"])
             .arg(venv)
-            .stdout(io::stderr())
+            .stdout(stdout)
+            .stderr(stderr)
             .status()
             .map_err(io_err(format!("run {python} -m venv")))?;
         if !status.success() {
             return Err(SandboxError::UnusablePython {
                 python: python.to_owned(),
                 detail: format!(
-                    "`{python} -m venv {}` failed ({status}); Debian: apt-get install python3-venv",
-                    venv.display()
+                    "`{python} -m venv {}` failed ({status}; its output is in {}); Debian: \
+                     apt-get install python3-venv",
+                    venv.display(),
+                    log_path.display()
                 ),
             });
         }
     }
-    eprintln!(
-        "sandbox: installing {requirement} into {} (from PyPI; about a minute the first time)",
-        venv.display()
-    );
-    let _ = fs::remove_file(&stamp);
+    let _ = fs::remove_file(stamp);
+    let (stdout, stderr) = output(&log)?;
     let status = Command::new(venv.join("bin/python"))
         .args([
             "-m",
@@ -409,24 +456,38 @@ pub fn ensure_venv(venv: &Path, python: &str) -> Result<PathBuf, SandboxError> {
             "install",
             "--disable-pip-version-check",
             "--no-input",
+            "--progress-bar",
+            "off",
         ])
         .arg(requirement)
-        .stdout(io::stderr())
+        .stdout(stdout)
+        .stderr(stderr)
         .status()
         .map_err(io_err(format!("run pip in {}", venv.display())))?;
-    if !status.success() || !server.is_file() {
+    if !status.success() || !venv.join("bin/moto_server").is_file() {
         return Err(SandboxError::PipFailed {
             requirement: requirement.to_owned(),
             venv: venv.display().to_string(),
+            log: log_path.display().to_string(),
+            last_line: last_line(log_path),
         });
     }
-    fs::write(&stamp, format!("{requirement}\n"))
-        .map_err(io_err(format!("write {}", stamp.display())))?;
-    eprintln!(
-        "sandbox: installed {requirement} in {:.0}s",
-        begun.elapsed().as_secs_f64()
-    );
-    Ok(server)
+    fs::write(stamp, format!("{requirement}\n"))
+        .map_err(io_err(format!("write {}", stamp.display())))
+}
+
+/// The last non-blank line of a log, for an error message (pip ends with its reason).
+fn last_line(log: &Path) -> String {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("(pip printed nothing)")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 fn check_python(python: &str) -> Result<(), SandboxError> {

@@ -16,8 +16,10 @@ use crate::Status;
 use crate::architecture::StackId;
 use crate::cli::Format;
 use crate::deploy::deployed::{self, DeployedEnv};
+use crate::diff::blocked::BlockedExport;
 use crate::diff::format::{self, JsonStack, show};
 use crate::diff::{DiffClass, EnvDiff};
+use crate::drift::StackDriftStatus;
 use crate::graph::change::ChangeDiagram;
 use crate::graph::{ResourceGraph, StackTemplate};
 use crate::printer::{FORMAT_VERSION, Styles};
@@ -59,6 +61,8 @@ pub struct DiffReport<'a> {
     class: DiffClass,
     exit_code: u8,
     approval_reasons: Vec<String>,
+    /// How to carry out each export change that an importing stack blocks.
+    blocked_exports: Vec<BlockedExport>,
     /// One entry per stack, in deploy order.
     pub stacks: Vec<DeployedStackEntry<'a>>,
     #[serde(skip)]
@@ -75,6 +79,10 @@ pub struct DeployedStackEntry<'a> {
     pub diff: JsonStack<'a>,
     stack_status: Option<&'a str>,
     status_note: Option<String>,
+    /// What the stack's last drift detection found; `None` when never checked.
+    drift: Option<StackDriftStatus>,
+    /// A sentence for a stack whose last detection found drift.
+    drift_note: Option<String>,
 }
 
 impl<'a> DiffReport<'a> {
@@ -86,6 +94,7 @@ impl<'a> DiffReport<'a> {
             class: diff.class(),
             exit_code: diff.class().exit_code(),
             approval_reasons: diff.approval_reasons(),
+            blocked_exports: diff.blocked_exports_ways(&deployed.importers),
             stacks: deployed
                 .stacks
                 .iter()
@@ -94,6 +103,8 @@ impl<'a> DiffReport<'a> {
                     diff: JsonStack::new(diff),
                     stack_status: stack.status(),
                     status_note: stack.status_note(),
+                    drift: stack.deployed.as_ref().and_then(|d| d.drift),
+                    drift_note: stack.drift_note(),
                 })
                 .collect(),
             deployed,
@@ -152,6 +163,9 @@ fn write_text(out: &mut dyn Write, live: &DeployedEnv, styles: Styles) -> io::Re
         if let (Some(status), Some(note)) = (stack.status(), stack.status_note()) {
             writeln!(out, "  {} {note}", styles.alarm(&format!("! {status}:")))?;
         }
+        if let Some(note) = stack.drift_note() {
+            writeln!(out, "  {} {note}", styles.alarm("! drifted:"))?;
+        }
     }
     let reasons = live.diff.approval_reasons();
     if !reasons.is_empty() {
@@ -160,15 +174,7 @@ fn write_text(out: &mut dyn Write, live: &DeployedEnv, styles: Styles) -> io::Re
             writeln!(out, "  {reason}")?;
         }
     }
-    let blocked = live.diff.blocked_exports();
-    if !blocked.is_empty() {
-        writeln!(out, "Imported by:")?;
-        for export in blocked {
-            let importers = live.importers.get(export).map(|v| v.join(", "));
-            writeln!(out, "  {export}: {}", importers.unwrap_or_default())?;
-        }
-    }
-    Ok(())
+    format::write_ways_forward(out, &live.diff.blocked_exports_ways(&live.importers))
 }
 
 /// The unified diff of each changed stack's template JSON; nothing when nothing changes.
@@ -269,6 +275,8 @@ mod tests {
                 outputs: BTreeMap::new(),
                 tags: BTreeMap::new(),
                 termination_protection: false,
+                drift: None,
+                drift_checked: None,
                 template,
             }),
         };
@@ -299,6 +307,41 @@ mod tests {
             md.contains("> `ce-beta-monitoring` is UPDATE_ROLLBACK_FAILED: an update failed"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_stack_whose_last_drift_detection_found_drift_is_mentioned_in_every_format() {
+        let mut live = live_with_status("UPDATE_COMPLETE", None);
+        if let Some(deployed) = live.stacks[0].deployed.as_mut() {
+            deployed.drift = Some(StackDriftStatus::Drifted);
+            deployed.drift_checked = Some("2026-11-29T22:00:07Z".into());
+        }
+
+        let text = text_of(&live);
+        assert_eq!(
+            text,
+            "ce-beta-monitoring: no changes\n  ! drifted: its last drift detection \
+             (2026-11-29T22:00:07Z) found resources changed outside CloudFormation, which this \
+             diff does not see; `ce drift` shows them\n"
+        );
+        let doc = serde_json::to_value(DiffReport::new(&live, false)).expect("serialises");
+        assert_eq!(doc["stacks"][0]["drift"], "drifted");
+        let md = markdown(&DiffReport::new(&live, false)).expect("renders");
+        assert!(
+            md.contains("> `ce-beta-monitoring` has drifted: its last drift detection"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn an_in_sync_stack_has_no_drift_note() {
+        let mut live = live_with_status("UPDATE_COMPLETE", None);
+        if let Some(deployed) = live.stacks[0].deployed.as_mut() {
+            deployed.drift = Some(StackDriftStatus::InSync);
+        }
+        assert_eq!(text_of(&live), "ce-beta-monitoring: no changes\n");
+        let doc = serde_json::to_value(DiffReport::new(&live, false)).expect("serialises");
+        assert_eq!(doc["stacks"][0]["drift_note"], serde_json::Value::Null);
     }
 
     #[test]

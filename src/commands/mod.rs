@@ -24,6 +24,7 @@ mod context;
 mod deploy;
 mod destroy;
 mod diff;
+mod drift;
 mod generate;
 mod graph;
 mod instances;
@@ -79,6 +80,7 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<Status> {
             },
         ),
         Command::Status => status::run_status(ctx),
+        Command::Drift { stack } => drift::run_drift(ctx, *stack),
         Command::Destroy {
             stack,
             yes,

@@ -31,6 +31,7 @@ use crate::deploy::progress::{Mode, Progress, now_ms};
 use crate::deploy::sdk::Cfn;
 use crate::deploy::timing::Timing;
 use crate::deploy::{StackJob, changeset, policy};
+use crate::diff::blocked::BlockedExport;
 use crate::diff::{DiffClass, format};
 use crate::graph::change::ChangeDiagram;
 use crate::printer::Styles;
@@ -295,6 +296,8 @@ impl Report for PlanReport<'_> {
             class: Verdict,
             exit_code: u8,
             approval_reasons: &'a [String],
+            /// The plan keeps each stack's diff; the steps are in `ce diff`'s report.
+            blocked_exports: &'a [BlockedExport],
             stacks: Vec<&'a Value>,
             diagram: Option<String>,
         }
@@ -304,6 +307,7 @@ impl Report for PlanReport<'_> {
             class: plan.class,
             exit_code: plan.exit_code,
             approval_reasons: &plan.approval_reasons,
+            blocked_exports: &[],
             stacks: plan.stacks.iter().map(|s| &s.diff).collect(),
             diagram: plan.change_diagram.as_ref().map(ChangeDiagram::to_mermaid),
         };

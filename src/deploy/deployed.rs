@@ -16,7 +16,10 @@ use crate::architecture::{self, StackId, UserDataError};
 use crate::aws::cloudformation::{DeployedStack, FetchError};
 use crate::aws::{AccountError, Aws, joined};
 use crate::config::Env;
-use crate::diff::{self, ChangeSetEvidence, DiffError, EnvDiff, ExportChange, StackDiff};
+use crate::diff::{
+    self, ChangeSetEvidence, ChangedImports, DiffError, EnvDiff, ExportChange, StackDiff,
+};
+use crate::drift::StackDriftStatus;
 use crate::render::{self, RenderedStack};
 
 /// One stack of the env: its fresh render and, if it exists, what CloudFormation has.
@@ -55,6 +58,22 @@ impl StackPair {
     pub fn status_note(&self) -> Option<String> {
         let deployed = self.deployed.as_ref()?;
         status_note(&deployed.status, deployed.status_reason.as_deref())
+    }
+
+    /// What the last drift detection found, when it found drift: a sentence for the diff.
+    pub fn drift_note(&self) -> Option<String> {
+        let deployed = self.deployed.as_ref()?;
+        (deployed.drift == Some(StackDriftStatus::Drifted)).then(|| {
+            let when = deployed
+                .drift_checked
+                .as_deref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default();
+            format!(
+                "its last drift detection{when} found resources changed outside \
+                 CloudFormation, which this diff does not see; `ce drift` shows them"
+            )
+        })
     }
 
     /// Whether the stack exists only as the remains of a failed creation and has to be deleted
@@ -131,19 +150,21 @@ impl DeployedEnv {
         importers: BTreeMap<String, Vec<String>>,
     ) -> Result<Self, DeployedError> {
         let imported: BTreeSet<String> = importers.keys().cloned().collect();
-        let diffs = stacks
-            .iter()
-            .map(|s| {
-                let input =
-                    diff::StackInput::new(&s.name, s.baseline(), &s.rendered_json, &imported);
-                diff::diff_stack(&input)
-                    .map(|d| with_importers(d, &importers))
-                    .map_err(|source| DeployedError::Diff {
-                        stack: s.name.clone(),
-                        source,
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // In deploy order, so an export that changes value reaches the stacks importing it.
+        let mut changed = ChangedImports::new();
+        let mut diffs = Vec::with_capacity(stacks.len());
+        for s in &stacks {
+            let input = diff::StackInput::new(&s.name, s.baseline(), &s.rendered_json, &imported)
+                .with_changed_imports(&changed);
+            let stack_diff = diff::diff_stack(&input)
+                .map(|d| with_importers(d, &importers))
+                .map_err(|source| DeployedError::Diff {
+                    stack: s.name.clone(),
+                    source,
+                })?;
+            diff::record_changed_exports(&stack_diff, &mut changed);
+            diffs.push(stack_diff);
+        }
         Ok(DeployedEnv {
             diff: EnvDiff {
                 env: env.clone(),
@@ -183,6 +204,10 @@ impl DeployedEnv {
             }
         })?;
         let imported = self.imported_exports();
+        let mut changed = ChangedImports::new();
+        for earlier in &self.diff.stacks[..index] {
+            diff::record_changed_exports(earlier, &mut changed);
+        }
         let stack = &self.stacks[index];
         let input = diff::StackInput::new(
             &stack.name,
@@ -190,7 +215,8 @@ impl DeployedEnv {
             &stack.rendered_json,
             &imported,
         )
-        .with_change_set(evidence);
+        .with_change_set(evidence)
+        .with_changed_imports(&changed);
         let refined = diff::diff_stack(&input).map_err(|source| DeployedError::Diff {
             stack: stack.name.clone(),
             source,

@@ -101,6 +101,8 @@ fn retained_resources_are_listed_with_their_physical_ids() {
         outputs: BTreeMap::new(),
         tags: BTreeMap::new(),
         termination_protection: false,
+        drift: None,
+        drift_checked: None,
         template,
     };
     let physical: BTreeMap<String, String> = [

@@ -125,6 +125,8 @@ pub fn deployed(name: &str, status: &str, template: Value) -> DeployedStack {
         outputs: BTreeMap::new(),
         tags: BTreeMap::new(),
         termination_protection: false,
+        drift: None,
+        drift_checked: None,
         template,
     }
 }
@@ -205,6 +207,26 @@ impl Fake {
             .entry(name.to_owned())
             .or_default()
             .on_execute = Some(recording);
+        self
+    }
+
+    /// A change set that exists already (one a plan kept), made from `template`.
+    pub fn with_change_set(self, description: ChangeSetDescription, template: Value) -> Self {
+        let stack = description
+            .stack_id
+            .split('/')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        self.change_sets.borrow_mut().insert(
+            description.id.clone(),
+            FakeChangeSet {
+                stack,
+                kind: ChangeSetKind::Update,
+                template,
+                description,
+            },
+        );
         self
     }
 

@@ -252,3 +252,96 @@ fn change_set_gone(error: &AwsError) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::super::fake::{self, Fake};
+    use super::super::timing::Timing;
+    use super::*;
+    use crate::deploy::plan_file::{PLAN_FORMAT_VERSION, PlanFile, PlannedStack, Verdict};
+
+    const OBSOLETE: &str = include_str!("../../tests/fixtures/deploy/change_set_obsolete.json");
+
+    /// A plan of one update of `ce-beta-compute`, made when the stack was `deployed` and
+    /// through the change set `change_set_id`, from a template whose SHA-256 is `sha`.
+    fn plan_of(deployed: &DeployedStack, change_set_id: &str, sha: &str) -> PlanFile {
+        let stack = PlannedStack {
+            stack: "compute".into(),
+            stack_name: deployed.name.clone(),
+            action: PlannedAction::Update,
+            reason: None,
+            stack_id: Some(deployed.stack_id.clone()),
+            status: Some(deployed.status.clone()),
+            last_updated: deployed.last_updated.clone(),
+            deployed_template_sha256: Some(template_fingerprint(&deployed.template)),
+            change_set: Some(PlannedChangeSet {
+                id: change_set_id.into(),
+                name: "ce-plan-20241014T091500Z".into(),
+            }),
+            template_sha256: sha.into(),
+            template_bytes: 100,
+            parameters: BTreeMap::new(),
+            class: Verdict::Changes,
+            diff: json!({"resources": []}),
+            diff_text: String::new(),
+        };
+        PlanFile {
+            format_version: PLAN_FORMAT_VERSION,
+            tool_version: "test".into(),
+            env: "beta".into(),
+            region: "us-east-1".into(),
+            account_id: None,
+            created_at: "2024-10-14T09:15:00Z".into(),
+            class: Verdict::Changes,
+            exit_code: 2,
+            approval_reasons: Vec::new(),
+            stacks: vec![stack],
+            change_diagram: None,
+        }
+    }
+
+    /// The recorded DescribeChangeSet of a change set CloudFormation marked `OBSOLETE` (someone
+    /// updated the stack through another route) makes the plan stale, for that reason alone:
+    /// the stack's own id, update time and template still match the plan.
+    #[test]
+    fn a_planned_change_set_cloudformation_marks_obsolete_makes_the_plan_stale() {
+        let change_set = fake::change_set(OBSOLETE);
+        assert_eq!(change_set.execution_status, "OBSOLETE");
+        let mut stack = fake::deployed(
+            "ce-beta-compute",
+            "UPDATE_COMPLETE",
+            json!({"Resources": {}}),
+        );
+        stack.stack_id = change_set.stack_id.clone();
+        let plan = plan_of(&stack, &change_set.id, "rendered-sha");
+        let api = Fake::default()
+            .with_stack(stack)
+            .with_change_set(change_set, json!({"Resources": {}}));
+        let rendered_now = BTreeMap::from([("ce-beta-compute".into(), "rendered-sha".into())]);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+
+        let reasons = runtime
+            .block_on(stale_reasons(
+                &api,
+                &Timing::start(),
+                &plan,
+                None,
+                &rendered_now,
+            ))
+            .expect("the plan is checked");
+
+        assert_eq!(
+            reasons,
+            [
+                "ce-beta-compute: CloudFormation marks its change set OBSOLETE (the stack changed \
+              since)"
+            ]
+        );
+    }
+}

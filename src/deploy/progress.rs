@@ -5,6 +5,12 @@
 //! read as a record. Events come from DescribeStackEvents, of which only the events not seen
 //! before are shown. Polling starts at once (the sandbox finishes instantly), then waits 2 s,
 //! growing to 10 s while nothing happens, so a long deploy never hammers the API.
+//!
+//! The view is drawn here rather than with `indicatif`: it is a handful of rows redrawn once a
+//! second, on the printer's stderr stream (which tests capture and a prompt shares), and held
+//! still while a prompt waits; `indicatif` draws from its own ticker on its own handle to the
+//! terminal, and would bring `console` and `unicode-width` for what is two cursor escapes
+//! (up one line, erase it). Event times are seconds of the UTC day, which needs no calendar.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashSet};

@@ -8,8 +8,15 @@
 //! at all, so a multi-stack env could never be bootstrapped there. Against the sandbox the change
 //! set is still created, described and shown exactly as against AWS; only its execution is
 //! carried out by the equivalent CreateStack or UpdateStack with the change set's own inputs.
+//! Since moto ignores `ClientRequestToken`, a CreateStack whose answer was lost and which the
+//! SDK retried is told the stack already exists; the stand-in recognises the stack its own
+//! first attempt made instead of failing.
 
+use std::time::SystemTime;
+
+use aws_config::retry::RetryConfig;
 use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudformation::types::{
     self as cfn, ChangeSetType, Parameter as CfnParameter, StackStatus as SdkStackStatus, Tag,
 };
@@ -41,7 +48,7 @@ impl Cfn {
         }
     }
 
-    fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         self.cfn.client()
     }
 
@@ -78,10 +85,12 @@ impl Cfn {
         match r.kind {
             ChangeSetKind::Create => {
                 self.delete_stack(name).await?;
-                self.client()
+                let sent_at = DateTime::from(SystemTime::now());
+                let created = self
+                    .client()
                     .create_stack()
                     .stack_name(name)
-                    .set_template_body(body)
+                    .set_template_body(body.clone())
                     .set_template_url(url)
                     .set_parameters(Some(parameters))
                     .set_capabilities(Some(capabilities))
@@ -89,7 +98,20 @@ impl Cfn {
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|e| AwsError::from_sdk("CreateStack", Some(name), e))
+                    .map_err(|e| AwsError::from_sdk("CreateStack", Some(name), e));
+                match created {
+                    Err(e) if e.is_already_exists() => {
+                        if self
+                            .made_by_this_call(name, sent_at, body.as_deref())
+                            .await?
+                        {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        }
+                    }
+                    other => other,
+                }
             }
             ChangeSetKind::Update => self
                 .client()
@@ -105,6 +127,42 @@ impl Cfn {
                 .map(drop)
                 .map_err(|e| AwsError::from_sdk("UpdateStack", Some(name), e)),
         }
+    }
+}
+
+impl Cfn {
+    /// Whether the stack CreateStack was told "already exists" is the one this very call made:
+    /// the first attempt was applied but its answer lost, and the SDK's retry found its work.
+    /// It is when the stack was created no earlier than the call was sent and holds the
+    /// template sent (a URL-sourced template is judged by the time alone). The stack this run
+    /// deleted just before (the change set's empty one) cannot be it.
+    async fn made_by_this_call(
+        &self,
+        name: &str,
+        sent_at: DateTime,
+        body: Option<&str>,
+    ) -> Result<bool, AwsError> {
+        let stack = match self.cfn.fetch_stack(name).await {
+            Ok(Some(stack)) => stack,
+            Ok(None) => return Ok(false),
+            Err(FetchError::Aws(e)) => return Err(e),
+            Err(_) => return Ok(false),
+        };
+        let created = stack
+            .created
+            .as_deref()
+            .and_then(|t| DateTime::from_str(t, DateTimeFormat::DateTime).ok());
+        // Creation times come back in whole seconds from some endpoints.
+        let new_enough = created.is_some_and(|c| c.secs() >= sent_at.secs() - 1);
+        let same_template = match body {
+            Some(body) => serde_json::from_str::<serde_json::Value>(body)
+                .is_ok_and(|sent| sent == stack.template),
+            None => true,
+        };
+        Ok(new_enough
+            && same_template
+            && stack.status != "REVIEW_IN_PROGRESS"
+            && !stack.status.starts_with("DELETE_"))
     }
 }
 
@@ -318,13 +376,22 @@ impl StackApi for Cfn {
     }
 
     async fn set_termination_protection(&self, name: &str, enabled: bool) -> Result<(), AwsError> {
-        self.client()
+        let call = self
+            .client()
             .update_termination_protection()
             .stack_name(name)
-            .enable_termination_protection(enabled)
-            .send()
-            .await
-            .map(drop)
+            .enable_termination_protection(enabled);
+        let sent = if self.sandbox {
+            // moto 5.2 does not implement the call and answers HTTP 500 without an error code,
+            // which the SDK takes for a passing server fault: tried once, not four times with
+            // backoff (several seconds per stack of a protected env).
+            let once = aws_sdk_cloudformation::config::Builder::default()
+                .retry_config(RetryConfig::disabled());
+            call.customize().config_override(once).send().await
+        } else {
+            call.send().await
+        };
+        sent.map(drop)
             .map_err(|e| AwsError::from_sdk("UpdateTerminationProtection", Some(name), e))
     }
 }

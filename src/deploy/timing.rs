@@ -140,11 +140,14 @@ impl Timing {
             waiting += since.elapsed();
         }
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let (total_ms, waiting_ms) = (ms(total), ms(waiting.min(total)));
         TimingReport {
-            total_ms: ms(total),
-            waiting_ms: ms(waiting.min(total)),
+            total_ms,
+            waiting_ms,
             prompt_ms: ms(self.0.prompts.get()),
-            tool_ms: ms(total.saturating_sub(waiting)),
+            // The rest of the whole milliseconds, so the parts always add up to the total
+            // (rounding each part down on its own can lose one).
+            tool_ms: total_ms - waiting_ms,
             aws_calls: self.0.calls.get(),
         }
     }

@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::impact::{property_impact, references};
+use super::impact::property_impact;
 use super::model::{
     Action, Basis, Change, ExportChange, ExportDiff, Impact, Location, OutputDiff, ParameterDiff,
     Policy, ResourceDiff,
 };
 use super::normalise::{NormResource, NormTemplate, PropertyPath, expr_text, intrinsic};
 use super::sets::is_set_path;
+use super::spread::{ChangedImports, ListElements, value_causes};
 
 /// One differing value before it is classified.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +106,9 @@ fn resource(
         basis: Basis::Predicted,
         changes: Vec::new(),
         causes: Vec::new(),
+        reads: Vec::new(),
+        consequences: Vec::new(),
+        blocked_by: Vec::new(),
         deletion_policy: policy(old, "DeletionPolicy"),
         update_replace_policy: policy(new, "UpdateReplacePolicy"),
         predicted_impact: None,
@@ -214,11 +218,12 @@ pub(crate) fn parameters(old: &NormTemplate, new: &NormTemplate) -> Vec<Paramete
 }
 
 /// Outputs added, removed or changed, including outputs whose text is unchanged but whose
-/// value refers to a resource that is replaced.
+/// value reads a resource that is replaced, an attribute that changes or a changed import.
 pub(crate) fn outputs(
     old: &NormTemplate,
     new: &NormTemplate,
-    replaced: &BTreeSet<&str>,
+    resources: &BTreeMap<String, ResourceDiff>,
+    imports: &ChangedImports,
 ) -> Vec<OutputDiff> {
     let mut diffs: BTreeMap<String, OutputDiff> = keyed(&old.outputs, &new.outputs)
         .into_iter()
@@ -236,7 +241,7 @@ pub(crate) fn outputs(
         if !old.outputs.contains_key(name) {
             continue;
         }
-        let causes = replacement_causes(output.get("Value"), replaced);
+        let causes = value_causes(output.get("Value"), resources, imports);
         if !causes.is_empty() {
             diffs
                 .entry(name.clone())
@@ -250,22 +255,6 @@ pub(crate) fn outputs(
         }
     }
     diffs.into_values().collect()
-}
-
-fn replacement_causes(value: Option<&Value>, replaced: &BTreeSet<&str>) -> Vec<String> {
-    let mut refs = Vec::new();
-    if let Some(v) = value {
-        references(v, &PropertyPath::default(), &mut refs);
-    }
-    let targets: BTreeSet<&str> = refs
-        .iter()
-        .map(|(_, t)| t.as_str())
-        .filter(|t| replaced.contains(t))
-        .collect();
-    targets
-        .into_iter()
-        .map(|t| format!("the value refers to {t}, which is replaced"))
-        .collect()
 }
 
 fn keyed(
@@ -324,7 +313,8 @@ pub(crate) fn exports(
     old: &NormTemplate,
     new: &NormTemplate,
     stack_name: &str,
-    replaced: &BTreeSet<&str>,
+    diffs: &BTreeMap<String, ResourceDiff>,
+    imports: &ChangedImports,
     imported: &BTreeSet<String>,
 ) -> Vec<ExportDiff> {
     let (before, after) = (exports_of(old, stack_name), exports_of(new, stack_name));
@@ -332,13 +322,20 @@ pub(crate) fn exports(
     names
         .into_iter()
         .filter_map(|name| {
-            let change = match (before.get(name), after.get(name)) {
-                (None, Some(_)) => ExportChange::Added,
-                (Some(_), None) => ExportChange::Removed,
-                (Some(o), Some(n))
-                    if o != n || !replacement_causes(Some(n), replaced).is_empty() =>
-                {
-                    ExportChange::ValueChanged
+            let mut elements = None;
+            let (change, causes) = match (before.get(name), after.get(name)) {
+                (None, Some(_)) => (ExportChange::Added, Vec::new()),
+                (Some(_), None) => (ExportChange::Removed, Vec::new()),
+                (Some(o), Some(n)) => {
+                    let mut causes = value_causes(Some(n), diffs, imports);
+                    if o != n {
+                        causes.insert(0, "its value is written differently".to_owned());
+                    }
+                    if causes.is_empty() {
+                        return None;
+                    }
+                    elements = list_elements(o, n, diffs, imports);
+                    (ExportChange::ValueChanged, causes)
                 }
                 _ => return None,
             };
@@ -348,10 +345,52 @@ pub(crate) fn exports(
                 change,
                 imported: is_imported,
                 blocker: is_imported && change != ExportChange::Added,
+                causes,
+                elements,
                 imported_by: Vec::new(),
             })
         })
         .collect()
+}
+
+/// `Fn::Join [delimiter, [items]]` as its delimiter and items.
+fn joined(value: &Value) -> Option<(&str, &Vec<Value>)> {
+    let ("Fn::Join", Value::Array(args)) = value.as_object().and_then(intrinsic)? else {
+        return None;
+    };
+    match args.as_slice() {
+        [Value::String(delimiter), Value::Array(items)] => Some((delimiter, items)),
+        _ => None,
+    }
+}
+
+/// Which elements of an exported list change, when both values join a list with one
+/// delimiter, so that importers selecting an unchanged element are left alone.
+fn list_elements(
+    old: &Value,
+    new: &Value,
+    diffs: &BTreeMap<String, ResourceDiff>,
+    imports: &ChangedImports,
+) -> Option<ListElements> {
+    let ((d_old, before), (d_new, after)) = (joined(old)?, joined(new)?);
+    if d_old != d_new {
+        return None;
+    }
+    let changes = after
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            if before.get(i) != Some(item) {
+                return Some("the element is written differently".to_owned());
+            }
+            let causes = value_causes(Some(item), diffs, imports);
+            (!causes.is_empty()).then(|| causes.join("; "))
+        })
+        .collect();
+    Some(ListElements {
+        delimiter: d_new.to_owned(),
+        changes,
+    })
 }
 
 #[cfg(test)]

@@ -1,20 +1,14 @@
-//! Offline replacement prediction: which property changes force a new physical resource, how
-//! a replacement spreads to the resources that refer to the replaced one, and what replacing
-//! or removing a stateful resource does to its data.
+//! Offline replacement prediction: which property changes force a new physical resource, and
+//! what replacing or removing a stateful resource does to its data. How a change spreads to
+//! the resources that read the changed one is [`super::spread`]'s job.
 //!
 //! [`REPLACEMENT_TABLE`] is a superset of the `createOnlyProperties` of CloudFormation's
 //! registry schemas for every resource type the architecture uses (a test checks it against
 //! the schemas cfn-lint ships). The schemas miss some replacements; the extra entries are
 //! marked "beyond the schema" below. A change set, when there is one, refines all of this.
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
-use crate::model::intrinsics::sub_variables;
-
 use super::model::{Action, Basis, DataLoss, DataOutcome, Impact, Policy, ResourceDiff};
-use super::normalise::{NormTemplate, PropertyPath, intrinsic};
+use super::normalise::NormTemplate;
 
 /// The properties whose change replaces a resource of one type.
 #[derive(Clone, Copy, Debug)]
@@ -202,6 +196,34 @@ pub const REPLACEMENT_TABLE: &[ReplacementRule] = &[
         &[],
     ),
     rule("AWS::SNS::TopicPolicy", &[], &[]),
+    rule("AWS::WAFv2::WebACL", &["Name", "Scope"], &[]),
+    rule("AWS::WAFv2::IPSet", &["Name", "Scope"], &[]),
+    rule(
+        "AWS::Budgets::Budget",
+        &["Budget.BudgetName", "NotificationsWithSubscribers"],
+        &[],
+    ),
+    rule("AWS::CloudWatch::Dashboard", &["DashboardName"], &[]),
+    rule(
+        "AWS::EC2::VPCEndpoint",
+        &[
+            "DnsOptions.PrivateDnsPreference",
+            "DnsOptions.PrivateDnsSpecifiedDomains",
+            "ResourceConfigurationArn",
+            "ServiceName",
+            "ServiceNetworkArn",
+            "ServiceRegion",
+            "VpcEndpointType",
+            "VpcId",
+        ],
+        &[],
+    ),
+    rule(
+        "AWS::EFS::AccessPoint",
+        &["ClientToken", "FileSystemId", "PosixUser", "RootDirectory"],
+        &[],
+    ),
+    rule("AWS::SecretsManager::Secret", &["Name"], &[]),
 ];
 
 /// Resource types that hold data a replacement or removal can lose.
@@ -244,125 +266,6 @@ pub fn property_impact(resource_type: &str, keys: &[&str]) -> Impact {
     impact
 }
 
-/// Every resource a value refers to (by `Ref`, `Fn::GetAtt` or a `Fn::Sub` variable), with
-/// the path where the reference stands. Pseudo parameters are left out.
-pub fn references(value: &Value, path: &PropertyPath, out: &mut Vec<(PropertyPath, String)>) {
-    match value {
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                references(item, &path.index(i), out);
-            }
-        }
-        Value::Object(obj) => match intrinsic(obj) {
-            Some(("Ref", Value::String(id))) => push_reference(path, id, out),
-            Some(("Fn::GetAtt", Value::Array(parts))) => {
-                if let Some(Value::String(id)) = parts.first() {
-                    push_reference(path, id, out);
-                }
-            }
-            Some(("Fn::Sub", args)) => {
-                let (text, vars) = match args {
-                    Value::Array(parts) => (parts.first(), parts.get(1).and_then(Value::as_object)),
-                    other => (Some(other), None),
-                };
-                if let Some(Value::String(text)) = text {
-                    for name in sub_variables(text) {
-                        if !vars.is_some_and(|v| v.contains_key(&name)) {
-                            push_reference(path, &name, out);
-                        }
-                    }
-                }
-                for var in vars.into_iter().flat_map(|v| v.values()) {
-                    references(var, path, out);
-                }
-            }
-            Some((_, args)) => references(args, path, out),
-            None => {
-                for (k, v) in obj {
-                    references(v, &path.key(k), out);
-                }
-            }
-        },
-        _ => {}
-    }
-}
-
-fn push_reference(path: &PropertyPath, id: &str, out: &mut Vec<(PropertyPath, String)>) {
-    if !id.starts_with("AWS::") {
-        out.push((path.clone(), id.to_owned()));
-    }
-}
-
-/// Spreads replacement to the resources that refer to a replaced one, until nothing changes.
-///
-/// A reference in a replacement-forcing position replaces the referrer when the target is
-/// certainly replaced, and may replace it when the target only may be (or the position is
-/// conditional); a reference anywhere else updates the referrer in place with the new id.
-/// Impacts only rise, so this reaches a fixed point. Verdicts confirmed by a change set stay.
-pub(crate) fn spread(
-    old: &NormTemplate,
-    new: &NormTemplate,
-    diffs: &mut BTreeMap<String, ResourceDiff>,
-) {
-    // Only resources on both sides keep a physical id that can change under them.
-    let mut refs: Vec<(&str, &str, PropertyPath, String)> = Vec::new();
-    for (id, res) in &new.resources {
-        if old.resources.get(id).is_some_and(|o| o.ty == res.ty) {
-            let mut found = Vec::new();
-            references(&res.properties, &PropertyPath::default(), &mut found);
-            refs.extend(
-                found
-                    .into_iter()
-                    .map(|(p, t)| (id.as_str(), res.ty.as_str(), p, t)),
-            );
-        }
-    }
-    loop {
-        let mut raised = false;
-        for (id, ty, path, target) in &refs {
-            let target_impact = match diffs.get(target.as_str()) {
-                Some(d) if matches!(d.action, Action::Modify | Action::Replace) => d.impact,
-                _ => continue,
-            };
-            if target_impact < Impact::MayReplace || target == id {
-                continue;
-            }
-            let position = property_impact(ty, &path.keys());
-            let impact = match (target_impact, position) {
-                (Impact::Replace, Impact::Replace) => Impact::Replace,
-                (_, Impact::Replace | Impact::MayReplace) => Impact::MayReplace,
-                _ => Impact::Update,
-            };
-            let cause = format!(
-                "{path} refers to {target}, which {}",
-                if target_impact == Impact::Replace {
-                    "is replaced"
-                } else {
-                    "may be replaced"
-                }
-            );
-            let entry = diffs
-                .entry((*id).to_owned())
-                .or_insert_with(|| untouched(id, ty, old, new));
-            // A change set's verdict already accounts for what the resource refers to.
-            if entry.basis == Basis::ConfirmedByChangeSet {
-                continue;
-            }
-            if impact > entry.impact {
-                entry.impact = impact;
-                raised = true;
-            }
-            if !entry.causes.contains(&cause) {
-                entry.causes.push(cause);
-            }
-            entry.settle_action();
-        }
-        if !raised {
-            break;
-        }
-    }
-}
-
 /// The diff entry of a resource whose own template text is unchanged.
 pub(crate) fn untouched(
     id: &str,
@@ -378,6 +281,9 @@ pub(crate) fn untouched(
         basis: Basis::Predicted,
         changes: Vec::new(),
         causes: Vec::new(),
+        reads: Vec::new(),
+        consequences: Vec::new(),
+        blocked_by: Vec::new(),
         deletion_policy: Policy::parse(
             old.resources
                 .get(id)
@@ -425,7 +331,6 @@ pub(crate) fn data_loss(resources: &[ResourceDiff]) -> Vec<DataLoss> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn listed_property_replaces_and_others_update() {
@@ -464,32 +369,6 @@ mod tests {
         types.sort_unstable();
         types.dedup();
         assert_eq!(types.len(), before);
-        assert_eq!(before, 30);
-    }
-
-    #[test]
-    fn references_are_found_in_ref_getatt_and_sub() {
-        let v = json!({
-            "A": {"Ref": "Vpc"},
-            "B": [{"Fn::GetAtt": ["Lb", "DNSName"]}],
-            "C": {"Fn::Sub": "${Bucket.Arn}/* ${AWS::Region}"},
-            "D": {"Fn::Sub": ["${X}-${Y}", {"X": {"Ref": "Topic"}}]},
-        });
-        let mut out = Vec::new();
-        references(&v, &PropertyPath::default(), &mut out);
-        let found: Vec<(String, &str)> = out
-            .iter()
-            .map(|(p, t)| (p.to_string(), t.as_str()))
-            .collect();
-        assert_eq!(
-            found,
-            [
-                ("A".to_owned(), "Vpc"),
-                ("B[0]".to_owned(), "Lb"),
-                ("C".to_owned(), "Bucket"),
-                ("D".to_owned(), "Y"),
-                ("D".to_owned(), "Topic"),
-            ]
-        );
+        assert_eq!(before, 37);
     }
 }

@@ -9,6 +9,8 @@
 //! or correct that; collect [`security`] changes and data at risk; [`format`] the result as
 //! text, JSON or a unified text diff. The data types live in [`model`].
 
+pub mod attributes;
+pub mod blocked;
 pub mod changeset;
 mod compute;
 mod coverage;
@@ -19,17 +21,22 @@ pub mod normalise;
 mod notes;
 pub mod security;
 pub mod sets;
+pub mod spread;
+pub mod update_policy;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+pub use blocked::BlockedExport;
 pub use changeset::ChangeSetEvidence;
 pub use model::{
-    Action, Basis, Change, DataLoss, DataOutcome, DiffClass, EnvDiff, ExportChange, ExportDiff,
-    Impact, Location, OutputDiff, ParameterDiff, Policy, ResourceDiff, StackDiff, Summary,
+    Action, Basis, Change, Consequence, DataLoss, DataOutcome, DiffClass, EnvDiff, ExportChange,
+    ExportDiff, GroupSize, Impact, Location, OutputDiff, ParameterDiff, Policy, Read, ReadChange,
+    ResourceDiff, StackDiff, Summary,
 };
 pub use security::SecurityDiff;
+pub use spread::{ChangedImports, ImportedChange, ListElements};
 
 use normalise::{NormTemplate, normalise_template};
 
@@ -73,6 +80,8 @@ pub struct StackInput<'a> {
     pub imported_exports: &'a BTreeSet<String>,
     /// What a change set said, when one was created.
     pub change_set: Option<&'a ChangeSetEvidence>,
+    /// Exports of earlier stacks whose value changes, which this stack may import.
+    pub changed_imports: Option<&'a ChangedImports>,
 }
 
 impl<'a> StackInput<'a> {
@@ -89,6 +98,15 @@ impl<'a> StackInput<'a> {
             rendered,
             imported_exports,
             change_set: None,
+            changed_imports: None,
+        }
+    }
+
+    /// The same input, told which exports of earlier stacks change value.
+    pub fn with_changed_imports(self, changed: &'a ChangedImports) -> Self {
+        StackInput {
+            changed_imports: Some(changed),
+            ..self
         }
     }
 
@@ -109,29 +127,31 @@ pub fn diff_stack(input: &StackInput<'_>) -> Result<StackDiff, DiffError> {
     };
     let new = normalise_template(input.rendered, "rendered")?;
 
+    let no_imports = ChangedImports::new();
+    let imports = input.changed_imports.unwrap_or(&no_imports);
     let mut resources = compute::resources(&old, &new);
     if let Some(evidence) = input.change_set {
         changeset::refine(&mut resources, evidence, &old, &new);
     }
-    impact::spread(&old, &new, &mut resources);
-    let resources: Vec<ResourceDiff> = resources
-        .into_values()
-        .filter(|r| r.impact != Impact::NoChange)
-        .collect();
-
-    let replaced: BTreeSet<&str> = resources
-        .iter()
-        .filter(|r| r.action == Action::Replace)
-        .map(|r| r.logical_id.as_str())
-        .collect();
-    let outputs = compute::outputs(&old, &new, &replaced);
+    spread::spread(&old, &new, &mut resources, imports);
+    // A replacing update policy replaces the group, which spreads like any replacement and
+    // may update further groups; the policies are read again until none replaces anything.
+    while update_policy::apply(&new, &mut resources) {
+        spread::spread(&old, &new, &mut resources, imports);
+    }
+    let outputs = compute::outputs(&old, &new, &resources, imports);
     let exports = compute::exports(
         &old,
         &new,
         input.stack_name,
-        &replaced,
+        &resources,
+        imports,
         input.imported_exports,
     );
+    let resources: Vec<ResourceDiff> = resources
+        .into_values()
+        .filter(|r| r.impact != Impact::NoChange)
+        .collect();
     let template = if input.deployed.is_some() {
         compute::sections(&old, &new)
     } else {
@@ -150,16 +170,37 @@ pub fn diff_stack(input: &StackInput<'_>) -> Result<StackDiff, DiffError> {
     })
 }
 
-/// Diffs several stacks of one environment, inputs in deploy order.
+/// Diffs several stacks of one environment, inputs in deploy order, so that an export that
+/// changes value reaches the later stacks that import it.
 pub fn diff_env(env: &str, inputs: &[StackInput<'_>]) -> Result<EnvDiff, DiffError> {
-    let stacks = inputs
-        .iter()
-        .map(diff_stack)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut changed = ChangedImports::new();
+    let mut stacks = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let diff = diff_stack(&input.with_changed_imports(&changed))?;
+        record_changed_exports(&diff, &mut changed);
+        stacks.push(diff);
+    }
     Ok(EnvDiff {
         env: env.to_owned(),
         stacks,
     })
+}
+
+/// Adds the exports of `diff` that change value to `changed`, for the stacks after it.
+pub fn record_changed_exports(diff: &StackDiff, changed: &mut ChangedImports) {
+    for export in &diff.exports {
+        if export.change == ExportChange::ValueChanged {
+            changed.insert(
+                export.name.clone(),
+                ImportedChange {
+                    exporter: diff.stack_name.clone(),
+                    cause: export.causes.join("; "),
+                    blocked: export.blocker,
+                    elements: export.elements.clone(),
+                },
+            );
+        }
+    }
 }
 
 /// Each changed resource's impact by logical id, for quick assertions and summaries.

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::Status;
 
 use super::security::SecurityDiff;
+use super::spread::ListElements;
 
 /// How much a change disturbs a resource, ordered so the worst of several is their `max`.
 #[derive(
@@ -151,6 +152,13 @@ pub struct ResourceDiff {
     pub changes: Vec<Change>,
     /// Why the impact is worse than the resource's own changes, in words.
     pub causes: Vec<String>,
+    /// Properties that read a value which changes although their text does not.
+    pub reads: Vec<Read>,
+    /// What the resource's policies make of the change (e.g. a rolling replacement of nodes).
+    pub consequences: Vec<Consequence>,
+    /// Exports whose change CloudFormation refuses while this stack imports them: this
+    /// resource's change happens only once they can change.
+    pub blocked_by: Vec<String>,
     /// The deployed template's `DeletionPolicy`.
     #[serde(skip)]
     pub deletion_policy: Policy,
@@ -170,6 +178,76 @@ impl ResourceDiff {
             };
         }
     }
+}
+
+/// Why a value read by a property changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadChange {
+    /// The resource read is replaced: every value it hands out is new.
+    Replaced,
+    /// The resource read may be replaced.
+    MayBeReplaced,
+    /// The attribute read changes on the resource's in-place update.
+    AttributeChanges,
+    /// The export imported changes value in another stack.
+    ExportChanges,
+}
+
+/// A property that reads a value which changes although the property's text does not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Read {
+    /// The reading property's path, e.g. `LaunchTemplate.Version`.
+    pub path: String,
+    /// What it reads: `Logical.Attribute`, a logical id (`Ref`), or `the export <name>`.
+    pub source: String,
+    /// Why that value changes.
+    pub change: ReadChange,
+    /// What the read does to this resource, given where the property stands.
+    pub impact: Impact,
+}
+
+/// How many nodes an Auto Scaling group has, as far as the template says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupSize {
+    /// `DesiredCapacity`, absent when scaling owns the number.
+    pub desired: Option<u32>,
+    /// `MinSize`.
+    pub min: Option<u32>,
+    /// `MaxSize`.
+    pub max: Option<u32>,
+}
+
+/// Something a resource's policy attributes make of its update.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Consequence {
+    /// `AutoScalingRollingUpdate`: every node is replaced, a batch at a time.
+    RollingReplacement {
+        /// The group's size: the nodes replaced.
+        nodes: GroupSize,
+        /// `MaxBatchSize`: nodes replaced at once.
+        batch_size: u32,
+        /// Batches needed, when the number of nodes is known.
+        batches: Option<u32>,
+        /// `MinInstancesInService`.
+        min_in_service: u32,
+        /// `PauseTime` after each batch.
+        pause_time: Option<String>,
+        /// `SuspendProcesses` during the update.
+        suspended_processes: Vec<String>,
+    },
+    /// `AutoScalingReplacingUpdate` with `WillReplace`: a new group is created, the old one
+    /// deleted once the new one is healthy.
+    ReplacingUpdate,
+    /// No update policy: running nodes keep the old configuration until scaling replaces them.
+    NodesKeepOldConfiguration,
+    /// `AutoScalingScheduledAction.IgnoreUnmodifiedGroupSizeProperties`: sizes the template
+    /// does not change stay as scaling left them.
+    ScaledSizeKept {
+        /// The size properties left alone.
+        properties: Vec<String>,
+    },
 }
 
 /// What replacing or removing a stateful resource does to its data.
@@ -257,6 +335,11 @@ pub struct ExportDiff {
     pub imported: bool,
     /// CloudFormation refuses to remove or change an imported export: the deploy would fail.
     pub blocker: bool,
+    /// Why the value changes, for a value change.
+    pub causes: Vec<String>,
+    /// Which elements change, when the value is a delimited list on both sides.
+    #[serde(skip)]
+    pub elements: Option<ListElements>,
     /// The stacks that import it, when the caller looked them up (a diff against deployed
     /// stacks does; the pure diff leaves it empty).
     pub imported_by: Vec<String>,

@@ -272,16 +272,23 @@ mod tests {
     use crate::graph::StackTemplate;
     use serde_json::{Value, json};
 
-    fn network(cidr: &str, extra_subnet: bool) -> Value {
+    /// `port` is the security group's rule: changing it updates the group in place, which
+    /// leaves its id, and so its export, as it was.
+    fn network(cidr: &str, extra_subnet: bool, port: u16) -> Value {
         let mut t = json!({
             "Resources": {
                 "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr}},
+                "Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "d", "VpcId": "vpc-1",
+                    "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "CidrIp": "10.0.0.0/8"}]}},
                 "SubnetA": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/24"}},
                 "SubnetB": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.1.0/24"}},
                 "Gateway": {"Type": "AWS::EC2::InternetGateway"},
                 "Route": {"Type": "AWS::EC2::Route", "Properties": {"GatewayId": {"Ref": "Gateway"}}}
             },
-            "Outputs": {"VpcId": {"Value": {"Ref": "Vpc"}, "Export": {"Name": "ce-t-network-VpcId"}}}
+            "Outputs": {
+                "VpcId": {"Value": {"Ref": "Vpc"}, "Export": {"Name": "ce-t-network-VpcId"}},
+                "SgId": {"Value": {"Fn::GetAtt": ["Sg", "GroupId"]}, "Export": {"Name": "ce-t-network-SgId"}}
+            }
         });
         if extra_subnet {
             t["Resources"]["SubnetC"] =
@@ -292,15 +299,16 @@ mod tests {
 
     fn storage() -> Value {
         json!({"Resources": {
-            "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"Tags": [{"Key": "vpc", "Value": {"Fn::ImportValue": "ce-t-network-VpcId"}}]}}
+            "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"Tags": [{"Key": "sg", "Value": {"Fn::ImportValue": "ce-t-network-SgId"}}]}}
         }})
     }
 
-    /// The diagram of a VPC whose CIDR changes (so it is replaced) and a subnet removed.
+    /// The diagram of a VPC whose CIDR changes (so it is replaced), a subnet removed, and a
+    /// security group updated in place whose exported id a stack reads unchanged.
     fn diagram() -> ChangeDiagram {
         let (old_net, new_net, st) = (
-            network("10.0.0.0/16", true),
-            network("10.1.0.0/16", false),
+            network("10.0.0.0/16", true, 80),
+            network("10.1.0.0/16", false, 443),
             storage(),
         );
         let none = Default::default();
@@ -355,7 +363,7 @@ mod tests {
         let storage: Vec<&str> = d.unchanged["storage"].iter().map(String::as_str).collect();
         assert_eq!(storage, ["Table"]);
         assert!(d.edges.contains(&ReachEdge {
-            from: NodeId::new("network", "Vpc"),
+            from: NodeId::new("network", "Sg"),
             to: Reach::Unchanged("storage".into()),
             kind: EdgeKind::Import,
         }));
@@ -365,7 +373,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("  network_Vpc ==> stackstorage_unchanged\n"),
+            text.contains("  network_Sg ==> stackstorage_unchanged\n"),
             "{text}"
         );
         assert!(text.contains("  class network_SubnetC destroy\n"), "{text}");

@@ -4,7 +4,7 @@
 //! The fixed width matters: the versions log sorts by this text, and a variable number of
 //! fraction digits (what RFC 3339 formatters produce) does not sort in time order. EC2 reports
 //! launch times to the second, so comparisons with them are conservative (see
-//! `instances::judge`).
+//! `instances::judge`). The calendar is `jiff`'s; this type only fixes the representation.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -47,88 +47,35 @@ impl Timestamp {
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…]Z` (what this module writes, and what AWS returns).
+    /// Offsets other than `Z` are refused: every instant here is written in UTC.
     pub fn parse(text: &str) -> Option<Self> {
-        let text = text.strip_suffix('Z')?;
-        let (date, time) = text.split_once('T')?;
-        let mut d = date.splitn(3, '-');
-        let year: i64 = d.next()?.parse().ok()?;
-        let month: u32 = d.next()?.parse().ok()?;
-        let day: u32 = d.next()?.parse().ok()?;
-        let (hms, fraction) = match time.split_once('.') {
-            Some((hms, f)) => (hms, f),
-            None => (time, ""),
-        };
-        let mut t = hms.splitn(3, ':');
-        let hour: i64 = t.next()?.parse().ok()?;
-        let minute: i64 = t.next()?.parse().ok()?;
-        let second: i64 = t.next()?.parse().ok()?;
-        if !(1..=12).contains(&month)
-            || !(1..=31).contains(&day)
-            || hour > 23
-            || minute > 59
-            || second > 60
-            || !fraction.chars().all(|c| c.is_ascii_digit())
-        {
+        if !text.ends_with('Z') {
             return None;
         }
-        let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
-        let days = days_from_civil(year, month, day);
-        Some(Timestamp(
-            ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis,
-        ))
+        let instant: jiff::Timestamp = text.parse().ok()?;
+        Some(Timestamp(instant.as_millisecond()))
     }
 
     /// `YYYY-MM-DD HH:MM:SS`, UTC implied: for tables, where width counts.
     pub fn short(self) -> String {
-        let (date, h, m, s, _) = self.parts();
-        format!("{date} {h:02}:{m:02}:{s:02}")
+        self.instant().strftime("%Y-%m-%d %H:%M:%S").to_string()
     }
 
-    fn parts(self) -> (String, i64, i64, i64, i64) {
-        let days = self.0.div_euclid(86_400_000);
-        let in_day = self.0.rem_euclid(86_400_000);
-        let (y, mo, d) = civil_from_days(days);
-        (
-            format!("{y:04}-{mo:02}-{d:02}"),
-            in_day / 3_600_000,
-            in_day / 60_000 % 60,
-            in_day / 1000 % 60,
-            in_day % 1000,
-        )
+    /// As `jiff`'s instant, clamped to the range it represents (years -9999 to 9999).
+    fn instant(self) -> jiff::Timestamp {
+        jiff::Timestamp::from_millisecond(self.0).unwrap_or(if self.0 < 0 {
+            jiff::Timestamp::MIN
+        } else {
+            jiff::Timestamp::MAX
+        })
     }
 }
 
 impl fmt::Display for Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, always this width.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (date, h, m, s, ms) = self.parts();
-        write!(f, "{date}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+        write!(f, "{}", self.instant().strftime("%Y-%m-%dT%H:%M:%S.%3fZ"))
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(month) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number (inverse of [`days_from_civil`]).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 impl serde::Serialize for Timestamp {

@@ -168,6 +168,17 @@ pub enum LockError {
     Aws(#[from] AwsError),
 }
 
+/// Whether `head` is the claim of `change` itself, still pending: the same sequence number,
+/// key, time and operator. Another operator's claim differs in at least the time or the name.
+fn is_own_claim(head: &Head, change: &Change) -> bool {
+    head.seq == change.seq
+        && head.key.as_deref() == Some(change.to.as_str())
+        && head.from == change.from
+        && head.at == Some(change.at)
+        && head.by.as_deref() == Some(change.by.as_str())
+        && head.state == Some(ChangeState::Pending)
+}
+
 /// A change to claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
@@ -378,6 +389,11 @@ impl VersionsLog {
                     .is_some_and(|s| s.is_transaction_canceled_exception()) =>
             {
                 let head = self.head().await?.unwrap_or_default();
+                if is_own_claim(&head, change) {
+                    // The transaction was applied but its answer lost; the SDK's retry then
+                    // failed its own condition. The head is this change's claim: it stands.
+                    return Ok(());
+                }
                 Err(match head.lock {
                     Some(lock) => ClaimError::Locked(lock),
                     None => ClaimError::Raced(Box::new(head)),
@@ -567,6 +583,49 @@ mod tests {
             principal: "arn:aws:iam::1:user/alice".into(),
             colour: None,
             switch: false,
+        }
+    }
+
+    /// The head as this change's claim left it.
+    fn claimed_head(change: &Change) -> Head {
+        Head {
+            seq: change.seq,
+            key: Some(change.to.clone()),
+            from: change.from.clone(),
+            state: Some(ChangeState::Pending),
+            at: Some(change.at),
+            by: Some(change.by.clone()),
+            lock: None,
+        }
+    }
+
+    #[test]
+    fn a_head_holding_this_changes_pending_claim_is_recognised_as_its_own() {
+        let change = change();
+        assert!(is_own_claim(&claimed_head(&change), &change));
+    }
+
+    #[test]
+    fn a_head_claimed_by_someone_else_for_the_same_build_is_not_its_own() {
+        let change = change();
+        let other = Head {
+            by: Some("bob@admin".into()),
+            ..claimed_head(&change)
+        };
+        let later = Head {
+            at: Some(Timestamp(change.at.0 + 1)),
+            ..claimed_head(&change)
+        };
+        let finished = Head {
+            state: Some(ChangeState::Done),
+            ..claimed_head(&change)
+        };
+        let next = Head {
+            seq: change.seq + 1,
+            ..claimed_head(&change)
+        };
+        for head in [other, later, finished, next] {
+            assert!(!is_own_claim(&head, &change), "{head:?}");
         }
     }
 

@@ -45,7 +45,7 @@ use tokio::sync::oneshot;
 use http::{Message, framing, read_body, read_head};
 // Each test binary uses part of the harness, like the rest of `common`.
 #[allow(unused_imports)]
-pub use rig::{FaultRig, Outcome, Tally, debug_dump, judge, moto_venv};
+pub use rig::{FaultRig, Outcome, Tally, debug_dump, judge};
 
 /// The kinds of fault the proxy injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,6 +61,11 @@ pub enum Fault {
     Slow,
     /// The connection is closed without an answer.
     Drop,
+    /// The request is forwarded and answered, and then the connection is closed without
+    /// passing the answer on: the request took effect, but the client cannot know it. Not part
+    /// of [`Fault::ALL`]: a retry of it tests whether a caller recognises its own work, which
+    /// the tests of that ask for by name.
+    LoseAnswer,
 }
 
 impl Fault {
@@ -82,6 +87,7 @@ impl fmt::Display for Fault {
             Fault::Unavailable => "503",
             Fault::Slow => "slow",
             Fault::Drop => "drop",
+            Fault::LoseAnswer => "lost answer",
         })
     }
 }
@@ -99,6 +105,8 @@ pub struct FaultPlan {
     pub only: Option<String>,
     /// How long a slow answer is held back.
     pub delay: Duration,
+    /// Only the first time a request is seen is it faulted; its retries pass.
+    pub first_attempt_only: bool,
 }
 
 impl FaultPlan {
@@ -110,6 +118,7 @@ impl FaultPlan {
             seed: 1,
             only: None,
             delay: Duration::from_millis(250),
+            first_attempt_only: false,
         }
     }
 
@@ -135,6 +144,12 @@ impl FaultPlan {
     /// The same plan, faulting only requests that contain `text`.
     pub fn matching(mut self, text: &str) -> Self {
         self.only = Some(text.to_owned());
+        self
+    }
+
+    /// The same plan, faulting each request the first time only (its retries pass).
+    pub fn first_attempt_only(mut self) -> Self {
+        self.first_attempt_only = true;
         self
     }
 
@@ -344,6 +359,11 @@ async fn serve(
         let (fault, delay) = decide(&shared, &request);
         let answer = match fault {
             Some(Fault::Drop) => return Ok(()),
+            Some(Fault::LoseAnswer) => {
+                forward(&mut upstream, upstream_addr, &request).await?;
+                lock(&shared).counts.forwarded += 1;
+                return Ok(());
+            }
             Some(kind @ (Fault::Throttle | Fault::Internal | Fault::Unavailable)) => {
                 fault_response(kind, &request)
             }
@@ -434,6 +454,9 @@ fn decide(shared: &Mutex<Shared>, request: &Message) -> (Option<Fault>, Duration
         *n += 1;
         *n
     };
+    if plan.first_attempt_only && occurrence > 1 {
+        return (None, plan.delay);
+    }
     let mut rng = XorShift::new(plan.seed ^ key ^ occurrence.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     if rng.unit() >= plan.rate {
         return (None, plan.delay);

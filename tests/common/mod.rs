@@ -1,114 +1,31 @@
-//! Helpers shared by the integration tests: running `ce` (the real binary from the crate root,
-//! or in-process with captured output), reading trees of rendered files, and making sure the pinned Python tools are installed.
+//! The one harness of the integration tests: running `ce` ([`runner`]), a moto server of a
+//! test's own and an env deployed into it ([`sandbox`]), envs directories of a test's own
+//! ([`envs`]), the fault-injecting proxy ([`fault_proxy`]), and reading trees of rendered
+//! files. Every test file reaches the sandbox, the venv and the `ce` binary through here.
 //!
 //! Each test binary compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
+pub mod envs;
 pub mod fault_proxy;
+pub mod runner;
+pub mod sandbox;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+// Each test binary uses part of the harness.
+#[allow(unused_imports)]
+pub use envs::EnvDir;
+#[allow(unused_imports)]
+pub use runner::{Run, RunCe, ce, run_ce, run_in_process};
+#[allow(unused_imports)]
+pub use sandbox::{Moto, Sandbox, venv};
 
 /// The crate root: the working directory every `ce` run in the tests uses.
 pub fn crate_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A `ce` command run from the crate root, untouched by the caller's `CE_*` settings.
-pub fn ce(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ce"));
-    cmd.args(args)
-        .current_dir(crate_root())
-        .env_remove("CE_ENV")
-        .env_remove("CE_ENVS_DIR")
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-/// What one run of `ce` did.
-pub struct Run {
-    /// The exit code (`None` when killed by a signal).
-    pub code: Option<i32>,
-    /// Standard output as text.
-    pub stdout: String,
-    /// Standard error as text.
-    pub stderr: String,
-}
-
-impl Run {
-    /// Both streams, for assertion messages.
-    pub fn describe(&self) -> String {
-        format!(
-            "exit code {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `ce` with the given arguments (some are temp paths, hence `OsStr`).
-pub fn run_ce<I, S>(args: I) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let mut cmd = ce(&[]);
-    cmd.args(args);
-    let output: Output = cmd.output().expect("the ce binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// Runs `ce` in-process through the library's entry (the one `main` uses), with both streams
-/// captured in buffers, as cfn-guard's command tests do: no process to start, and a panic
-/// shows its backtrace in the test. The run sees the test process's environment and working
-/// directory (the crate root under `cargo test`); nothing is a terminal, so there is no colour
-/// and no prompt. Commands that start the sandbox (`--local`) belong to [`run_ce`].
-pub fn run_in_process<I, S>(args: I) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: Into<std::ffi::OsString>,
-{
-    let (stdout, stderr) = (Capture::default(), Capture::default());
-    let args =
-        std::iter::once(std::ffi::OsString::from("ce")).chain(args.into_iter().map(Into::into));
-    let status = ce_infra::run(args, Box::new(stdout.clone()), Box::new(stderr.clone()));
-    Run {
-        code: Some(i32::from(status.code())),
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-    }
-}
-
-/// A buffer an in-process run writes to while the test keeps a handle on it.
-#[derive(Clone, Default)]
-struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        let bytes = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
 }
 
 /// The committed stacks directory.

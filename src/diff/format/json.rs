@@ -4,7 +4,11 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use super::FORMAT_VERSION;
+
+use crate::diff::blocked::BlockedExport;
 use crate::diff::model::{DiffClass, EnvDiff, StackDiff, Summary};
 
 #[derive(Serialize)]
@@ -14,6 +18,7 @@ struct JsonDoc<'a> {
     class: DiffClass,
     exit_code: u8,
     approval_reasons: Vec<String>,
+    blocked_exports: Vec<BlockedExport>,
     stacks: Vec<JsonStack<'a>>,
 }
 
@@ -47,6 +52,7 @@ fn json_doc(diff: &EnvDiff) -> JsonDoc<'_> {
         class: diff.class(),
         exit_code: diff.class().exit_code(),
         approval_reasons: diff.approval_reasons(),
+        blocked_exports: diff.blocked_exports_ways(&BTreeMap::new()),
         stacks: diff.stacks.iter().map(JsonStack::new).collect(),
     }
 }

@@ -6,19 +6,28 @@
 //! Field names are stable; new fields may be added, none renamed or removed without a new
 //! `format_version`.
 //! - top level: `format_version` (1), `env`, `class` (`no_changes` | `changes` |
-//!   `needs_approval`), `exit_code` (0 | 2 | 3), `approval_reasons` (strings), `stacks`.
+//!   `needs_approval`), `exit_code` (0 | 2 | 3), `approval_reasons` (strings),
+//!   `blocked_exports` (`export`, `exporter`, `change`, `importers`, `waiting` as
+//!   `stack/LogicalId`, `steps`: what to do, in order), `stacks`.
 //! - each stack: `stack_name`, `exists`, `resources`, `parameters`, `outputs`, `exports`,
 //!   `template`, `data_loss`, `security`, `class`, `summary` (`add`, `modify`, `replace`,
 //!   `remove`).
 //! - resource: `logical_id`, `resource_type`, `action` (`add` | `remove` | `modify` |
 //!   `replace`), `impact` (`create` | `update` | `may_replace` | `replace` | `orphan` |
 //!   `destroy`), `basis` (`predicted` | `confirmed_by_change_set`), `predicted_impact` (only
-//!   when a change set overruled the prediction), `changes`, `causes`.
+//!   when a change set overruled the prediction), `changes`, `causes`, `reads`
+//!   (`path`, `source`, `change`: `replaced` | `may_be_replaced` | `attribute_changes` |
+//!   `export_changes`, `impact`), `consequences` (`kind`: `rolling_replacement` with
+//!   `nodes` {`desired`, `min`, `max`}, `batch_size`, `batches`, `min_in_service`,
+//!   `pause_time`, `suspended_processes`; `replacing_update`;
+//!   `nodes_keep_old_configuration`; `scaled_size_kept` with `properties`) and `blocked_by`
+//!   (export names whose change must come first).
 //! - change: `path`, `location` (`property` | `attribute` | `template`), `old`, `new`
 //!   (normalised JSON values, `null` when absent), `impact`.
 //! - parameter / output: `name`, `action`, `changes` (outputs also `causes`).
 //! - export: `name`, `change` (`added` | `removed` | `value_changed`), `imported`, `blocker`,
-//!   `imported_by` (stack names; empty unless diffed against deployed stacks).
+//!   `causes` (why the value changes, when it does), `imported_by` (stack names; empty unless
+//!   diffed against deployed stacks).
 //! - data_loss: `logical_id`, `resource_type`, `impact`, `policy` (`Delete` | `Retain` |
 //!   `Snapshot` | `RetainExceptOnCreate`), `outcome` (`retained` | `snapshot` | `deleted`).
 //! - security: `broadened`, `statements_added`, `statements_removed` (`resource`, `source`,
@@ -38,7 +47,7 @@ use crate::printer::Styles;
 use super::normalise::{expr_text, intrinsic};
 
 pub use json::{JsonStack, write_json};
-pub use text::{write_stack_text, write_text};
+pub use text::{write_stack_text, write_text, write_ways_forward};
 pub use unified::write_unified;
 
 /// Version of the JSON form.

@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use super::{Styles, cut, show};
+use crate::diff::blocked::BlockedExport;
 use crate::diff::model::{
     Action, Basis, Change, DataOutcome, EnvDiff, ExportChange, Impact, StackDiff, Summary,
 };
@@ -20,6 +21,27 @@ pub fn write_text(out: &mut dyn Write, diff: &EnvDiff, colour: bool) -> io::Resu
         writeln!(out, "{}", p.alarm("Needs approval:"))?;
         for reason in reasons {
             writeln!(out, "  {reason}")?;
+        }
+    }
+    write_ways_forward(out, &diff.blocked_exports_ways(&Default::default()))
+}
+
+/// Writes how to carry out each blocked export change, step by step.
+pub fn write_ways_forward(out: &mut dyn Write, ways: &[BlockedExport]) -> io::Result<()> {
+    for way in ways {
+        writeln!(
+            out,
+            "Blocked: {} of {} (imported by {})",
+            way.export,
+            way.exporter,
+            if way.importers.is_empty() {
+                "another stack".to_owned()
+            } else {
+                way.importers.join(", ")
+            }
+        )?;
+        for (i, step) in way.steps.iter().enumerate() {
+            writeln!(out, "  {}. {step}", i + 1)?;
         }
     }
     Ok(())
@@ -48,9 +70,14 @@ pub fn write_stack_text(out: &mut dyn Write, stack: &StackDiff, colour: bool) ->
                 format!("by change set; predicted {}", was.label())
             }
         };
+        let blocked = if r.blocked_by.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", p.alarm("BLOCKED"))
+        };
         writeln!(
             out,
-            "  {marker} {} ({}) {} {}",
+            "  {marker} {} ({}) {}{blocked} {}",
             r.logical_id,
             r.resource_type,
             r.impact.label(),
@@ -61,6 +88,19 @@ pub fn write_stack_text(out: &mut dyn Write, stack: &StackDiff, colour: bool) ->
         }
         for cause in &r.causes {
             writeln!(out, "      {}", p.dim(&format!("because {cause}")))?;
+        }
+        for consequence in &r.consequences {
+            writeln!(out, "      {} {}", p.magenta("=>"), consequence.describe())?;
+        }
+        for export in &r.blocked_by {
+            writeln!(
+                out,
+                "      {}",
+                p.alarm(&format!(
+                    "blocked: happens only once {export} can change, which CloudFormation \
+                     refuses while this stack imports it"
+                ))
+            )?;
         }
     }
     named_section(
@@ -97,6 +137,9 @@ pub fn write_stack_text(out: &mut dyn Write, stack: &StackDiff, colour: bool) ->
                 String::new()
             };
             writeln!(out, "    {marker} {}{note}", e.name)?;
+            for cause in &e.causes {
+                writeln!(out, "        {}", p.dim(&format!("because {cause}")))?;
+            }
         }
     }
     if !stack.template.is_empty() {

@@ -2,74 +2,51 @@
 //! `ce --local` pointed at the proxy, and the judging and tallying of a series of runs.
 
 use std::fmt;
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use super::{Counts, FaultPlan, FaultProxy};
-use crate::common::Run;
-
-/// The venv holding the pinned moto: `$CE_SANDBOX_VENV`, else the repository's `.venv`
-/// (installed on first use, once per test process).
-pub fn moto_venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let venv = std::env::var_os("CE_SANDBOX_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::common::crate_root().join(".venv"));
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        ce_infra::aws::sandbox::ensure_venv(&venv, &python)
-            .expect("install moto into the test venv");
-        venv
-    })
-}
+use crate::common::runner::{Run, RunCe};
+use crate::common::sandbox::Moto;
 
 /// A moto server of the test's own with a fault proxy in front, and a state directory that
 /// makes `ce --local` talk through the proxy. Everything stops when dropped.
 pub struct FaultRig {
     proxy: FaultProxy,
-    moto: ce_infra::aws::sandbox::Record,
-    moto_paths: ce_infra::aws::sandbox::Paths,
     ce_state: tempfile::TempDir,
-    _moto_state: tempfile::TempDir,
+    // Last, so the server stops after the proxy in front of it.
+    moto: Moto,
 }
 
 impl FaultRig {
     /// Starts moto and the proxy with `plan`.
     pub fn start(plan: FaultPlan) -> FaultRig {
-        use ce_infra::aws::sandbox;
-        let moto_state = tempfile::TempDir::new().expect("temp dir");
-        let moto_paths = sandbox::Paths {
-            state: moto_state.path().to_owned(),
-            venv: moto_venv().to_owned(),
-            python: "python3".into(),
-        };
-        let moto = sandbox::start(&moto_paths, None)
-            .expect("start moto")
-            .record()
-            .clone();
-        let proxy = FaultProxy::in_front_of(moto.port, plan).expect("start the fault proxy");
+        let moto = Moto::start();
+        let proxy =
+            FaultProxy::in_front_of(moto.record().port, plan).expect("start the fault proxy");
         let ce_state = tempfile::TempDir::new().expect("temp dir");
         let record = serde_json::json!({
-            "pid": moto.pid,
+            "pid": moto.record().pid,
             "port": proxy.port(),
-            "started_at": moto.started_at,
+            "started_at": moto.record().started_at,
         });
         std::fs::write(ce_state.path().join("sandbox.json"), record.to_string())
             .expect("write the sandbox record");
         FaultRig {
             proxy,
-            moto,
-            moto_paths,
             ce_state,
-            _moto_state: moto_state,
+            moto,
         }
     }
 
     /// The proxy, to change its plan or read its counts.
     pub fn proxy(&self) -> &FaultProxy {
         &self.proxy
+    }
+
+    /// The moto server behind the proxy, for setting up state without faults.
+    pub fn moto(&self) -> &Moto {
+        &self.moto
     }
 
     /// moto's own URL, for setting up state without faults.
@@ -84,18 +61,7 @@ impl FaultRig {
 
     /// Forgets every resource moto holds (`POST /moto-api/reset`, past the proxy).
     pub fn reset_moto(&self) {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.moto.port))
-            .expect("connect to moto");
-        let request = format!(
-            "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\n\
-             Connection: close\r\n\r\n",
-            self.moto.port
-        );
-        stream.write_all(request.as_bytes()).expect("reset moto");
-        let mut answer = String::new();
-        let _ = stream.read_to_string(&mut answer);
-        assert!(answer.starts_with("HTTP/1.1 200"), "moto reset: {answer}");
+        self.moto.reset();
     }
 
     /// A `ce --local` command that talks through the proxy (add arguments, envs, then run).
@@ -103,7 +69,6 @@ impl FaultRig {
         let mut cmd = crate::common::ce(&["--local"]);
         cmd.args(args)
             .env("CE_STATE_DIR", self.ce_state.path())
-            .env_remove("CE_LOCAL")
             .env_remove("AWS_ENDPOINT_URL")
             .env_remove("AWS_PROFILE")
             .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -115,12 +80,11 @@ impl FaultRig {
 
     /// Runs `ce --local <args>` through the proxy; panics if `ce` bypassed it.
     pub fn ce(&self, args: &[&str]) -> Run {
-        let output = self.command(args).output().expect("the ce binary runs");
-        let run = Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        Self::through_proxy(self.command(args).run())
+    }
+
+    /// Checks that a run of [`FaultRig::command`] went through the proxy; panics if not.
+    pub fn through_proxy(run: Run) -> Run {
         assert!(
             !run.stderr.contains("sandbox: not running"),
             "ce judged the proxied sandbox record stale and bypassed the proxy:\n{}",
@@ -133,7 +97,6 @@ impl FaultRig {
 impl Drop for FaultRig {
     fn drop(&mut self) {
         self.proxy.shut_down();
-        let _ = ce_infra::aws::sandbox::stop(&self.moto_paths);
     }
 }
 
