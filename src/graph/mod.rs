@@ -208,7 +208,7 @@ impl ResourceGraph {
                     }
                 }
                 let mut imported = Vec::new();
-                collect_imports(resource, &mut imported);
+                crate::render::lint::collect_imports(resource, &mut imported);
                 for name in imported {
                     for from in exports.get(&name).into_iter().flatten() {
                         edges.insert(Edge {
@@ -297,21 +297,6 @@ fn export_name(name: &Value, stack: &StackTemplate<'_>) -> Option<String> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-/// The literal export names a value imports.
-fn collect_imports(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|v| collect_imports(v, out)),
-        Value::Object(map) => {
-            if let (1, Some(Value::String(name))) = (map.len(), map.get("Fn::ImportValue")) {
-                out.push(name.clone());
-            } else {
-                map.values().for_each(|v| collect_imports(v, out));
-            }
-        }
-        _ => {}
     }
 }
 

@@ -278,7 +278,8 @@ fn imports_of(t: &Template) -> Vec<(String, String)> {
     out
 }
 
-fn collect_imports(value: &serde_json::Value, out: &mut Vec<String>) {
+/// The literal export names a value imports.
+pub(crate) fn collect_imports(value: &serde_json::Value, out: &mut Vec<String>) {
     use serde_json::Value;
     match value {
         Value::Array(items) => items.iter().for_each(|v| collect_imports(v, out)),
