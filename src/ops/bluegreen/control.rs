@@ -254,30 +254,45 @@ pub async fn switch<P: Platform>(
 }
 
 /// Back to the colour that was live before: the other one, if it still has nodes serving.
+/// When it has none, says how to scale it up again (its nodes boot the build its pointer still
+/// names) or to release an older build.
 pub async fn rollback<P: Platform>(platform: &P, by: &str) -> Result<Switched, ControlError> {
     let live = platform.live().await?.ok_or(ControlError::NoLiveColour)?;
-    switch(platform, live.other(), by)
-        .await
-        .map_err(|e| match e {
-            ControlError::Empty {
-                colour,
-                desired,
-                in_service,
-                healthy,
-                hint: _,
-            } => ControlError::Empty {
-                colour,
-                desired,
-                in_service,
-                healthy,
-                hint: format!(
-                    "It was cleaned up (or never released to). To go back to an older build, \
-                     release it again: `ce builds history` lists them, `ce release VERSION` \
-                     brings one up on {colour}"
+    match switch(platform, live.other(), by).await {
+        Err(ControlError::Empty {
+            colour,
+            desired,
+            in_service,
+            healthy,
+            hint: _,
+        }) => {
+            let (group, build) =
+                tokio::try_join!(platform.group(colour), platform.pointer(colour))?;
+            let release = format!(
+                "release an older build again: `ce builds history` lists them, `ce release \
+                 VERSION` brings one up on {colour}"
+            );
+            let hint = match build {
+                Some(build) => format!(
+                    "It was cleaned up; its pointer still names {build}. To go back to that, \
+                     scale it up (`aws autoscaling set-desired-capacity \
+                     --auto-scaling-group-name {} --desired-capacity N`), wait until `ce \
+                     blue-green status` shows its nodes healthy, and roll back again; or \
+                     {release}",
+                    group.name
                 ),
-            },
-            other => other,
-        })
+                None => format!("It was never released to. To go back, {release}"),
+            };
+            Err(ControlError::Empty {
+                colour,
+                desired,
+                in_service,
+                healthy,
+                hint,
+            })
+        }
+        other => other,
+    }
 }
 
 /// What cleanup did.

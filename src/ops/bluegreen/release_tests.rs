@@ -394,7 +394,16 @@ async fn rollback_after_cleanup_refuses_and_says_how_to_go_back() {
             ..
         }
     ));
-    assert!(err.to_string().contains("ce release VERSION"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("ce release VERSION"), "{text}");
+    assert!(
+        text.contains(&format!("its pointer still names {OLD}"))
+            && text.contains(
+                "aws autoscaling set-desired-capacity --auto-scaling-group-name \
+                 ce-test-nodes --desired-capacity N"
+            ),
+        "{text}"
+    );
     assert_eq!(aws.state.borrow().live, Some(Colour::Green));
 }
 
