@@ -115,6 +115,11 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
     let outcome = remote.block_on(async {
         let work = async {
             let aws = remote.aws().await;
+            // A running release owns the live colour and the group sizes it pinned.
+            let guard = crate::ops::release::deploy_guard(aws, env.name.as_str());
+            if let Some(note) = timing.aws(guard).await? {
+                ctx.printer.note(note)?;
+            }
             let api = Cfn::new(aws);
             let jobs = match &plan {
                 Some(plan) => {

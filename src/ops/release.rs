@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::OpsError;
 use super::bucket::BuildsBucket;
 use super::builds::{self, Build, ResolveError, Wanted};
 use super::time::Timestamp;
@@ -46,6 +47,28 @@ pub enum ReleaseError {
         env: String,
         /// The head holding the pending change.
         head: Box<Head>,
+    },
+    /// `ce deploy` while a release (or set-current) holds the env's release lock.
+    #[error(
+        "{} holds the release lock of {env}: putting {} live since {}, last seen {}; a release \
+         owns the live colour and the group sizes it pinned, so nothing was deployed: wait \
+         for it to end (`ce --env {env} blue-green status`, `ce --env {env} builds history`) \
+         and re-run. If its `ce` was killed, the lock lapses by itself at {}, two minutes \
+         after it was last seen",
+        .head.by.as_deref().unwrap_or("someone"),
+        .head.key.as_deref().unwrap_or("(none)"),
+        .since.map_or_else(|| "?".to_owned(), |t| t.to_string()),
+        .head.at.map_or_else(|| "?".to_owned(), |t| t.to_string()),
+        .head.at.unwrap_or(Timestamp(0)).plus(PENDING_EXPIRY)
+    )]
+    DeployDuringRelease {
+        /// The env.
+        env: String,
+        /// The head holding the claim.
+        head: Box<Head>,
+        /// When the claim was made (its log entry); the head's time is when it was last
+        /// kept fresh.
+        since: Option<Timestamp>,
     },
     /// The claim lost a race or met a lock.
     #[error(transparent)]
@@ -156,6 +179,63 @@ pub fn check_head(
         ));
     }
     Ok(notes)
+}
+
+/// Whether `ce deploy` may run: refuses while a change of the live build holds the env's
+/// release lock (a pending claim last kept fresh less than [`PENDING_EXPIRY`] ago), since a
+/// release owns the live colour and pins the live group, and a deploy could resize it. A
+/// `builds lock` does not stop a deploy: it freezes the build, not the infrastructure. Returns
+/// a note when a claim lapsed without finishing. `since` is when the claim was made.
+pub fn check_deploy(
+    env: &str,
+    head: Option<&Head>,
+    since: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Option<String>, ReleaseError> {
+    let Some(head) = head.filter(|h| h.state == Some(ChangeState::Pending)) else {
+        return Ok(None);
+    };
+    let seen = head.at.unwrap_or(Timestamp(0));
+    if now.since(seen) < PENDING_EXPIRY {
+        return Err(ReleaseError::DeployDuringRelease {
+            env: env.to_owned(),
+            head: Box::new(head.clone()),
+            since,
+        });
+    }
+    Ok(Some(format!(
+        "a change of {env}'s build to {} by {} (last seen {seen}) never finished and its \
+         release lock lapsed; if it was a release, `ce --env {env} blue-green status` shows \
+         what it left",
+        head.key.as_deref().unwrap_or("(none)"),
+        head.by.as_deref().unwrap_or("someone"),
+    )))
+}
+
+/// [`check_deploy`] against the env's versions log; an env without a storage stack (not
+/// deployed yet) has no release to wait for.
+pub async fn deploy_guard(aws: &crate::aws::Aws, env: &str) -> Result<Option<String>, OpsError> {
+    let resources = match super::Resources::read(aws, env).await {
+        Ok(r) => r,
+        Err(OpsError::StackMissing { .. } | OpsError::OutputMissing { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let log = VersionsLog::new(aws, &resources.versions_table, env);
+    let head = log.head().await?;
+    let pending = head
+        .as_ref()
+        .filter(|h| h.state == Some(ChangeState::Pending));
+    let since = match pending {
+        Some(head) => log
+            .history(Some(5))
+            .await?
+            .into_iter()
+            .find(|e| e.seq == head.seq)
+            .map(|e| e.at),
+        None => None,
+    };
+    check_deploy(env, head.as_ref(), since, Timestamp::now())
+        .map_err(|e| OpsError::Release(Box::new(e)))
 }
 
 /// Claims the change, writes the pointer (the env's, and the live colour's when there is
@@ -272,5 +352,57 @@ mod tests {
         let consistent =
             check_head("prod", Some(&h), Some("dist/master/3.tar.xz"), Timestamp(5)).unwrap();
         assert!(consistent.is_empty());
+    }
+
+    #[test]
+    fn a_deploy_waits_for_a_fresh_claim_names_who_and_since_when_and_notes_a_lapsed_one() {
+        let mut h = head(ChangeState::Pending, 1_000_000);
+        h.by = Some("ci-release".into());
+        let err = check_deploy(
+            "prod",
+            Some(&h),
+            Some(Timestamp(900_000)),
+            Timestamp(1_060_000),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for part in [
+            "ci-release holds the release lock of prod",
+            "putting dist/master/3.tar.xz live since 1970-01-01T00:15:00.000Z",
+            "last seen 1970-01-01T00:16:40.000Z",
+            "nothing was deployed",
+            "ce --env prod blue-green status",
+            "lapses by itself at 1970-01-01T00:18:40.000Z",
+        ] {
+            assert!(text.contains(part), "{part:?} in {text}");
+        }
+        let lapsed = check_deploy(
+            "prod",
+            Some(&h),
+            None,
+            Timestamp(1_000_000).plus(PENDING_EXPIRY),
+        )
+        .unwrap()
+        .expect("a note");
+        assert!(lapsed.contains("never finished"), "{lapsed}");
+        // Finished changes and a builds lock do not stop a deploy.
+        let mut done = head(ChangeState::Done, 1_000_000);
+        assert_eq!(
+            check_deploy("prod", Some(&done), None, Timestamp(1_000_001)).unwrap(),
+            None
+        );
+        done.lock = Some(Lock {
+            reason: None,
+            by: "erin".into(),
+            at: Timestamp(0),
+        });
+        assert_eq!(
+            check_deploy("prod", Some(&done), None, Timestamp(1_000_001)).unwrap(),
+            None
+        );
+        assert_eq!(
+            check_deploy("prod", None, None, Timestamp(0)).unwrap(),
+            None
+        );
     }
 }
