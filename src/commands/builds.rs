@@ -18,6 +18,7 @@ use crate::ops::builds::{self, Build, Wanted};
 use crate::ops::instances::version_label;
 use crate::ops::release::{self, Prepared};
 use crate::ops::retention::{self, Kept};
+use crate::ops::statics;
 use crate::ops::table;
 use crate::ops::time::Timestamp;
 use crate::ops::versionslog::{ChangeState, Entry, Lock, VersionsLog};
@@ -379,9 +380,11 @@ When (UTC)           Build          Was            By           Note
     }
 }
 
-/// What every env sharing this env's builds bucket can boot or go back to.
-async fn kept(ctx: &Context, s: &Session, keep: usize) -> Result<Kept> {
+/// What every env sharing this env's builds bucket can boot or go back to, and their static
+/// buckets (where releases put the builds' static files).
+async fn kept(ctx: &Context, s: &Session, keep: usize) -> Result<(Kept, Vec<String>)> {
     let mut kept = Kept::default();
+    let mut statics = Vec::new();
     let bucket = &s.resources.builds_bucket;
     for other in ctx.envs(true)? {
         let name = other.name.as_str();
@@ -400,6 +403,11 @@ async fn kept(ctx: &Context, s: &Session, keep: usize) -> Result<Kept> {
         if &resources.builds_bucket != bucket {
             continue;
         }
+        if let Some(static_bucket) = &resources.static_bucket {
+            if !statics.contains(static_bucket) {
+                statics.push(static_bucket.clone());
+            }
+        }
         let store = BuildsBucket::new(&s.aws, bucket);
         kept.keep(
             store.pointer(name).await?.as_deref(),
@@ -416,19 +424,114 @@ async fn kept(ctx: &Context, s: &Session, keep: usize) -> Result<Kept> {
             .await?;
         kept.keep_releases(name, &history, keep);
     }
-    Ok(kept)
+    Ok((kept, statics))
+}
+
+/// Finds, in each of `static_buckets`, the static files of the builds that go which no build
+/// that stays uses (read from the builds' static tarballs), and adds them to `doomed`. Returns
+/// notes on tarballs it could not read: a leaving build's files then stay, and when a staying
+/// build's tarball cannot be read no static file goes at all, since what it uses is unknown.
+async fn doomed_static_files(
+    s: &Session,
+    found: &[Build],
+    doomed: &mut [retention::Doomed],
+    static_buckets: &[String],
+) -> Result<Vec<String>> {
+    if static_buckets.is_empty() || doomed.iter().all(|d| d.build.static_key.is_none()) {
+        return Ok(Vec::new());
+    }
+    let going: std::collections::BTreeSet<&str> =
+        doomed.iter().map(|d| d.build.key.as_str()).collect();
+    let staying_tarballs: Vec<String> = found
+        .iter()
+        .filter(|b| !going.contains(b.key.as_str()))
+        .filter_map(|b| b.static_key.clone())
+        .collect();
+    let tarballs = staying_tarballs
+        .iter()
+        .cloned()
+        .chain(doomed.iter().filter_map(|d| d.build.static_key.clone()))
+        .collect();
+    let manifests = bucket(s).static_manifests(tarballs).await?;
+    let mut notes = Vec::new();
+    let mut staying = std::collections::BTreeSet::new();
+    for key in &staying_tarballs {
+        match manifests.get(key) {
+            Some(Ok(files)) => staying.extend(files.iter().map(|f| f.key.clone())),
+            Some(Err(e)) => notes.push(format!(
+                "{e}; no static file is deleted, since the files of a build that stays are not \
+                 known"
+            )),
+            None => {}
+        }
+    }
+    if !notes.is_empty() {
+        return Ok(notes);
+    }
+    let leaving: Vec<Vec<statics::Named>> = doomed
+        .iter()
+        .map(
+            |d| match d.build.static_key.as_ref().and_then(|k| manifests.get(k)) {
+                Some(Ok(files)) => files.clone(),
+                Some(Err(e)) => {
+                    notes.push(format!("{e}; the static files of {} stay", d.build.label()));
+                    Vec::new()
+                }
+                None => Vec::new(),
+            },
+        )
+        .collect();
+    let mut candidates: Vec<String> = leaving
+        .iter()
+        .flatten()
+        .filter(|f| !staying.contains(&f.key))
+        .map(|f| f.key.clone())
+        .collect();
+    candidates.sort();
+    candidates.dedup();
+    if candidates.is_empty() {
+        return Ok(notes);
+    }
+    for name in static_buckets {
+        let existing = BuildsBucket::new(&s.aws, name)
+            .hashes_of(candidates.clone())
+            .await?;
+        for (d, keys) in doomed
+            .iter_mut()
+            .zip(statics::orphans(&leaving, &staying, &existing))
+        {
+            d.static_files
+                .extend(keys.into_iter().map(|key| retention::StaticObject {
+                    bucket: name.clone(),
+                    key,
+                }));
+        }
+    }
+    Ok(notes)
 }
 
 async fn rm_old(ctx: &Context, s: &Session, keep: u32, yes: bool) -> Result<Status> {
     let keep = usize::try_from(keep).unwrap_or(usize::MAX);
     let bucket = bucket(s);
     let (found, kept) = tokio::join!(bucket.builds(None), kept(ctx, s, keep));
-    let (found, kept) = (found?, kept?);
-    let doomed = retention::select(&found, &kept, keep);
+    let (found, (kept, static_buckets)) = (found?, kept?);
+    let mut doomed = retention::select(&found, &kept, keep);
+    for note in doomed_static_files(s, &found, &mut doomed, &static_buckets).await? {
+        ctx.printer.note(note)?;
+    }
     let objects: Vec<String> = doomed.iter().flat_map(|d| d.objects.clone()).collect();
+    let mut static_files: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for file in doomed.iter().flat_map(|d| &d.static_files) {
+        static_files
+            .entry(file.bucket.as_str())
+            .or_default()
+            .push(file.key.clone());
+    }
+    let static_count: usize = static_files.values().map(Vec::len).sum();
     let mut report = RmOldReport {
-        deleted: doomed,
+        deleted: doomed.clone(),
         objects_deleted: 0,
+        static_files_deleted: 0,
         builds: found.len(),
         kept: kept.reasons,
     };
@@ -439,10 +542,21 @@ async fn rm_old(ctx: &Context, s: &Session, keep: u32, yes: bool) -> Result<Stat
     let listing: Vec<String> = report
         .deleted
         .iter()
-        .map(|d| format!("  {}", d.build.label()))
+        .flat_map(|d| {
+            std::iter::once(format!("  {}", d.build.label())).chain(
+                d.static_files
+                    .iter()
+                    .map(|f| format!("    s3://{}/{}", f.bucket, f.key)),
+            )
+        })
         .collect();
+    let statics_part = if static_count == 0 {
+        String::new()
+    } else {
+        format!(" and {static_count} static file(s) no build that stays uses")
+    };
     let question = format!(
-        "{}: delete {} of {} build(s) ({} objects) from s3://{}:\n{}",
+        "{}: delete {} of {} build(s) ({} objects) from s3://{}{statics_part}:\n{}",
         s.resources.env,
         report.deleted.len(),
         found.len(),
@@ -454,6 +568,11 @@ async fn rm_old(ctx: &Context, s: &Session, keep: u32, yes: bool) -> Result<Stat
         return Ok(Status::NeedsApproval);
     }
     operate::guard(s).await?;
+    // Static files first: once a build's static tarball is gone, nothing says which files
+    // were its, so a failure here must leave the tarball for a re-run.
+    for (name, keys) in &static_files {
+        report.static_files_deleted += BuildsBucket::new(&s.aws, name).delete(keys).await?;
+    }
     report.objects_deleted = bucket.delete(&objects).await?;
     ctx.printer.report(&report)?;
     Ok(Status::Success)
@@ -464,6 +583,7 @@ async fn rm_old(ctx: &Context, s: &Session, keep: u32, yes: bool) -> Result<Stat
 struct RmOldReport {
     deleted: Vec<retention::Doomed>,
     objects_deleted: usize,
+    static_files_deleted: usize,
     builds: usize,
     kept: std::collections::BTreeMap<String, Vec<String>>,
 }
@@ -475,12 +595,16 @@ impl Report for RmOldReport {
         }
         for d in &self.deleted {
             writeln!(out, "deleted {}", d.build.label())?;
+            for f in &d.static_files {
+                writeln!(out, "  deleted s3://{}/{}", f.bucket, f.key)?;
+            }
         }
         writeln!(
             out,
-            "deleted {} build(s), {} objects; kept {}",
+            "deleted {} build(s), {} objects, {} static file(s); kept {}",
             self.deleted.len(),
             self.objects_deleted,
+            self.static_files_deleted,
             self.builds - self.deleted.len()
         )
     }

@@ -5,7 +5,10 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use tokio::task::JoinSet;
 
+use std::collections::BTreeMap;
+
 use super::builds::{self, Build};
+use super::statics;
 use crate::architecture::{Colour, colour_version_key, version_key};
 use crate::aws::{Aws, AwsError};
 
@@ -185,8 +188,8 @@ impl BuildsBucket {
     pub async fn hashes_of(
         &self,
         keys: Vec<String>,
-    ) -> Result<std::collections::BTreeMap<String, Option<String>>, AwsError> {
-        let mut found = std::collections::BTreeMap::new();
+    ) -> Result<BTreeMap<String, Option<String>>, AwsError> {
+        let mut found = BTreeMap::new();
         for chunk in keys.chunks(16) {
             let mut set = JoinSet::new();
             for key in chunk {
@@ -211,8 +214,36 @@ impl BuildsBucket {
         Ok(found)
     }
 
+    /// The files each static tarball of `keys` holds (see [`statics::manifest`]), reading
+    /// sixteen at a time; a tarball that cannot be read is an `Err` in its place, one that is
+    /// gone is left out.
+    pub async fn static_manifests(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<BTreeMap<String, Result<Vec<statics::Named>, statics::StaticError>>, AwsError> {
+        let mut found = BTreeMap::new();
+        for chunk in keys.chunks(HASH_CONCURRENCY) {
+            let mut set = JoinSet::new();
+            for key in chunk {
+                let (this, key) = (self.clone(), key.clone());
+                set.spawn(async move {
+                    let xz = this.get_bytes(&key).await;
+                    (key, xz)
+                });
+            }
+            while let Some(done) = set.join_next().await {
+                let (key, xz) = crate::aws::rethrown(done);
+                if let Some(xz) = xz? {
+                    let files = statics::manifest(&key, &xz);
+                    found.insert(key, files);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Uploads one static file with its hash, type and caching.
-    pub async fn put_static(&self, file: &crate::ops::statics::StaticFile) -> Result<(), AwsError> {
+    pub async fn put_static(&self, file: &statics::StaticFile) -> Result<(), AwsError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -229,28 +260,10 @@ impl BuildsBucket {
 
     /// An object's body as text; `None` when it does not exist.
     async fn get_text(&self, key: &str) -> Result<Option<String>, AwsError> {
-        let object = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(object) => object,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(AwsError::from_sdk("GetObject", None, e)),
-        };
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::Unreachable {
-                operation: "GetObject".into(),
-                detail: format!("reading s3://{}/{key}: {e}", self.bucket),
-            })?
-            .into_bytes();
-        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        Ok(self
+            .get_bytes(key)
+            .await?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// Deletes objects, a thousand per request (the API's limit); returns how many went.

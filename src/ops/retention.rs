@@ -2,7 +2,9 @@
 //! still boot it or go back to it: an env's pointer, either colour's pointer, one of its last
 //! N releases (and the build each replaced) in the versions log. The N newest builds of each
 //! branch stay too, so a build CI has just uploaded is never deleted before anyone released
-//! it. Everything else goes: tarball, hash and static tarball.
+//! it. Everything else goes: tarball, hash and static tarball, and the files a release put in
+//! the static bucket for it that no build which stays uses (see
+//! [`statics::orphans`](super::statics::orphans)).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,8 +52,19 @@ impl Kept {
 pub struct Doomed {
     /// The build.
     pub build: Build,
-    /// Every object of it: tarball, hash, static tarball.
+    /// Every object of it in the builds bucket: tarball, hash, static tarball.
     pub objects: Vec<String>,
+    /// Its files in static buckets that no build which stays uses.
+    pub static_files: Vec<StaticObject>,
+}
+
+/// A file in a static bucket.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct StaticObject {
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
 }
 
 /// The builds that go: those `kept` does not name, beyond the `newest` newest of their branch.
@@ -79,6 +92,7 @@ pub fn select(builds: &[Build], kept: &Kept, newest: usize) -> Vec<Doomed> {
             Doomed {
                 build: b.clone(),
                 objects,
+                static_files: Vec::new(),
             }
         })
         .collect();

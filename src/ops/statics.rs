@@ -6,8 +6,11 @@
 //! space: a file already there is left alone, and a key that holds different content is a
 //! conflict that stops the release, since overwriting it would change what the live build
 //! serves. Each file carries its SHA-256 as metadata to tell the two apart.
+//!
+//! `builds rm-old` reads the tarballs back to find which of those files only the builds it
+//! deletes use ([`orphans`]): a key any build that stays names is never deleted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use serde::Serialize;
@@ -152,6 +155,54 @@ pub fn to_upload<'a>(
     Ok(new)
 }
 
+/// A static file as a build's tarball names it, without its content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Named {
+    /// Its key in the static bucket.
+    pub key: String,
+    /// SHA-256 of its content, hex.
+    pub sha256: String,
+}
+
+/// The files a static tarball holds, by key and content hash.
+pub fn manifest(key: &str, xz: &[u8]) -> Result<Vec<Named>, StaticError> {
+    Ok(unpack(key, xz)?
+        .into_iter()
+        .map(|f| Named {
+            key: f.key,
+            sha256: f.sha256,
+        })
+        .collect())
+}
+
+/// Of the static files of builds that go (`leaving`, one list per build), the keys to delete
+/// from a static bucket, one list per build: the files no build that stays names (`staying`)
+/// and that the bucket holds with that build's content (`existing`: key → recorded SHA-256,
+/// `None` for a file put there without one, taken to be the same file, as [`to_upload`]
+/// does). A key two leaving builds share goes once, with the first.
+pub fn orphans(
+    leaving: &[Vec<Named>],
+    staying: &BTreeSet<String>,
+    existing: &BTreeMap<String, Option<String>>,
+) -> Vec<Vec<String>> {
+    let mut taken = BTreeSet::new();
+    leaving
+        .iter()
+        .map(|files| {
+            files
+                .iter()
+                .filter(|f| !staying.contains(&f.key))
+                .filter(|f| match existing.get(&f.key) {
+                    None => false,
+                    Some(sha) => sha.as_ref().is_none_or(|s| *s == f.sha256),
+                })
+                .filter(|f| taken.insert(f.key.clone()))
+                .map(|f| f.key.clone())
+                .collect()
+        })
+        .collect()
+}
+
 /// What the static step did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Uploaded {
@@ -215,6 +266,53 @@ mod tests {
         assert!(
             err.to_string().contains("what the live build serves"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn only_files_no_staying_build_names_and_the_bucket_holds_with_the_same_content_go() {
+        let named = |key: &str, sha: &str| Named {
+            key: key.into(),
+            sha256: sha.into(),
+        };
+        let leaving = vec![
+            vec![
+                named("static/old.js", "1"),
+                named("static/shared.css", "2"),
+                named("static/gone.js", "3"),
+                named("static/replaced.js", "4"),
+                named("static/unhashed.js", "5"),
+            ],
+            // A second leaving build with a file the first has too: listed once.
+            vec![named("static/old.js", "1"), named("static/other.js", "6")],
+        ];
+        let staying = BTreeSet::from(["static/shared.css".to_owned()]);
+        let existing = BTreeMap::from([
+            ("static/old.js".to_owned(), Some("1".to_owned())),
+            ("static/shared.css".to_owned(), Some("2".to_owned())),
+            // Someone put other content under this key: not the build's file.
+            ("static/replaced.js".to_owned(), Some("f00".to_owned())),
+            ("static/unhashed.js".to_owned(), None),
+            ("static/other.js".to_owned(), Some("6".to_owned())),
+        ]);
+        assert_eq!(
+            orphans(&leaving, &staying, &existing),
+            [
+                vec!["static/old.js".to_owned(), "static/unhashed.js".to_owned()],
+                vec!["static/other.js".to_owned()],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_manifest_names_each_file_with_its_hash() {
+        let files = manifest("k", &tarball(&[("a.js", "A")])).unwrap();
+        assert_eq!(
+            files,
+            [Named {
+                key: "static/a.js".into(),
+                sha256: sha256_hex_bytes(b"A"),
+            }]
         );
     }
 }
