@@ -1,7 +1,8 @@
 //! Blue/green releases end to end: the real `ce` binary bootstraps an env into a moto server of
-//! the test's own, then releases, rolls back, cleans up and deploys again, and after each step
-//! the listener's target group, both groups' sizes, the colour pointers and the versions log
-//! are read back through the AWS APIs.
+//! the test's own (the shared sandbox harness in `tests/common`), then releases, rolls back,
+//! cleans up and deploys again, and after each step the listener's target group, both groups'
+//! sizes, the colour pointers, the versions log and the static bucket are read back through
+//! the AWS APIs.
 //!
 //! moto reports every registered target healthy at once and runs no HTTP on its instances, so
 //! here the gate's node checks are skipped (`--skip-node-checks`) and its service check goes
@@ -13,32 +14,21 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ce_infra::architecture::{Colour, LIVE_ROUTE_OUTPUT, group_output, target_group_output};
-use ce_infra::aws::sandbox::{self, Paths};
-use ce_infra::aws::{Aws, Target};
+use ce_infra::aws::Aws;
 use ce_infra::ops::Resources;
+use ce_infra::ops::bluegreen::edge::AwsPlatform;
+use ce_infra::ops::bluegreen::{LiveChange, Platform, Sizes};
 use ce_infra::ops::bucket::BuildsBucket;
+use ce_infra::ops::statics;
 use ce_infra::ops::versionslog::VersionsLog;
-use common::Run;
+use common::{Run, RunCe};
 use serde_json::Value;
-use tempfile::TempDir;
 
-const ENV: &str = "bgtest";
-
-fn venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let venv = std::env::var_os("CE_SANDBOX_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| common::crate_root().join(".venv"));
-        sandbox::ensure_venv(&venv, "python3").expect("install moto into the test venv");
-        venv
-    })
-}
+const ENV: &str = "staging";
 
 /// A local HTTP server answering 200 to everything, recording each request's head.
 struct Service {
@@ -69,66 +59,60 @@ impl Service {
     }
 }
 
-/// The test env: staging's settings, one node, buckets of its own.
-struct Sandbox {
-    paths: Paths,
-    envs: TempDir,
+/// The test env: the committed staging env without a fixed desired capacity (releases own
+/// the groups' sizes), with short waits, passed through `edit`.
+fn env_text(text: String, edit: impl Fn(String) -> String) -> String {
+    edit(
+        text.replace("desired_capacity = 1\n", "")
+        // Short waits: the sandbox answers at once.
+        + "\n[release]\npoll_interval = 1\nready_timeout = 60\ngate_timeout = 30\n",
+    )
+}
+
+/// An xz-compressed static tarball of `files` (path, content), as CI uploads it.
+fn static_tarball(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, body) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, body.as_bytes())
+            .expect("tar");
+    }
+    let tar = builder.into_inner().expect("tar");
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut std::io::BufReader::new(tar.as_slice()), &mut xz).expect("xz");
+    xz
+}
+
+/// The sandbox with the test env, and the SDK configuration to read it back with.
+struct Site {
+    sandbox: common::Sandbox,
     runtime: tokio::runtime::Runtime,
     aws: Aws,
-    _state: TempDir,
 }
 
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = sandbox::stop(&self.paths);
-    }
-}
-
-impl Sandbox {
-    fn start() -> Sandbox {
-        let state = TempDir::new().expect("temp dir");
-        let paths = Paths {
-            state: state.path().to_owned(),
-            venv: venv().to_owned(),
-            python: "python3".into(),
-        };
-        let started = sandbox::start(&paths, None).expect("start moto");
-        let endpoint = started.record().endpoint();
-        let runtime = ce_infra::aws::runtime().expect("runtime");
-        let aws = runtime.block_on(Aws::connect("us-east-1", Target::Sandbox { endpoint }));
-        let envs = TempDir::new().expect("temp dir");
-        let staging =
-            std::fs::read_to_string(common::envs_dir().join("staging.toml")).expect("staging.toml");
-        let text = staging
-            .replace("compiler-explorer-staging-", "ce-bgtest-")
-            .replace("desired_capacity = 1\n", "")
-            // Short waits: the sandbox answers at once.
-            + "\n[release]\npoll_interval = 1\nready_timeout = 60\ngate_timeout = 30\n";
-        std::fs::write(envs.path().join(format!("{ENV}.toml")), text).expect("env file");
-        Sandbox {
-            paths,
-            envs,
+impl Site {
+    fn start() -> Site {
+        let sandbox = common::Sandbox::start();
+        sandbox.write_env(|t| env_text(t, |t| t));
+        let runtime = common::sandbox::runtime();
+        let aws = sandbox.moto.aws(&runtime);
+        Site {
+            sandbox,
             runtime,
             aws,
-            _state: state,
         }
     }
 
     fn ce(&self, args: &[&str]) -> Run {
-        let mut cmd = common::ce(&["--local", "--env", ENV, "--envs-dir"]);
-        cmd.arg(self.envs.path())
+        self.sandbox
+            .command(&["--env", ENV])
             .args(args)
-            .env("CE_STATE_DIR", &self.paths.state)
-            .env("CE_SANDBOX_VENV", venv())
             .env("CE_OPERATOR", "release-test")
-            .env_remove("CE_LOCAL")
-            .stdin(std::process::Stdio::null());
-        let out = cmd.output().expect("run ce");
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .run()
     }
 
     fn ce_ok(&self, args: &[&str]) -> Run {
@@ -143,8 +127,22 @@ impl Sandbox {
             .expect("stacks")
     }
 
+    fn builds(&self) -> BuildsBucket {
+        BuildsBucket::new(&self.aws, &self.resources().builds_bucket)
+    }
+
+    fn static_bucket(&self) -> BuildsBucket {
+        BuildsBucket::new(
+            &self.aws,
+            self.resources()
+                .static_bucket
+                .as_deref()
+                .expect("static bucket"),
+        )
+    }
+
     fn upload_build(&self, version: &str) {
-        let bucket = BuildsBucket::new(&self.aws, &self.resources().builds_bucket);
+        let bucket = self.builds();
         let base = format!("dist/gh/main/{version}");
         self.runtime
             .block_on(bucket.put(&format!("{base}.tar.xz"), vec![0; 1024]))
@@ -154,37 +152,31 @@ impl Sandbox {
             .expect("hash");
     }
 
-    /// Uploads `version`'s static tarball: one file, `main.<version>.js`.
-    fn upload_static(&self, version: &str) {
-        let body = format!("console.log({version});");
-        let mut header = tar::Header::new_gnu();
-        header.set_size(body.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        let mut builder = tar::Builder::new(Vec::new());
-        builder
-            .append_data(&mut header, format!("main.{version}.js"), body.as_bytes())
-            .expect("tar");
-        let tar = builder.into_inner().expect("tar");
-        let mut xz = Vec::new();
-        lzma_rs::xz_compress(&mut std::io::BufReader::new(tar.as_slice()), &mut xz).expect("xz");
-        let bucket = BuildsBucket::new(&self.aws, &self.resources().builds_bucket);
+    /// Uploads `version`'s static tarball holding `files`; returns the files as the static
+    /// bucket would hold them.
+    fn upload_static(&self, version: &str, files: &[(&str, &str)]) -> Vec<statics::StaticFile> {
+        let key = format!("dist/gh/main/{version}.static.tar.xz");
+        let xz = static_tarball(files);
         self.runtime
-            .block_on(bucket.put(&format!("dist/gh/main/{version}.static.tar.xz"), xz))
+            .block_on(self.builds().put(&key, xz.clone()))
             .expect("static tarball");
+        statics::unpack(&key, &xz).expect("unpack")
+    }
+
+    /// Puts files in the static bucket as a release does.
+    fn put_static(&self, files: &[statics::StaticFile]) {
+        let bucket = self.static_bucket();
+        for file in files {
+            self.runtime
+                .block_on(bucket.put_static(file))
+                .expect("static file");
+        }
     }
 
     /// The `sha256` metadata of a static bucket object, `None` when it is missing.
     fn static_file(&self, key: &str) -> Option<Option<String>> {
-        let bucket = BuildsBucket::new(
-            &self.aws,
-            self.resources()
-                .static_bucket
-                .as_deref()
-                .expect("static bucket"),
-        );
         self.runtime
-            .block_on(bucket.hashes_of(vec![key.to_owned()]))
+            .block_on(self.static_bucket().hashes_of(vec![key.to_owned()]))
             .expect("head")
             .remove(key)
     }
@@ -236,9 +228,8 @@ impl Sandbox {
     }
 
     fn pointer(&self, colour: Colour) -> Option<String> {
-        let bucket = BuildsBucket::new(&self.aws, &self.resources().builds_bucket);
         self.runtime
-            .block_on(bucket.colour_pointer(ENV, colour))
+            .block_on(self.builds().colour_pointer(ENV, colour))
             .expect("pointer")
     }
 
@@ -266,33 +257,74 @@ impl Sandbox {
     }
 }
 
-/// CPU time (user + system) of the waited-for child processes so far, in seconds.
-fn children_cpu() -> f64 {
-    // SAFETY: getrusage writes into the struct it is given and nothing else.
+/// Runs `cmd` to the end, returning what it did and its own CPU time (user + system) in
+/// seconds, read from that one process's resource usage (other tests' processes running at
+/// the same time do not count).
+// The child is waited for with `wait4`, which also gives its resource usage.
+#[allow(clippy::zombie_processes)]
+fn run_with_cpu(cmd: &mut std::process::Command) -> (Run, f64) {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ce");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let mut err = String::new();
+    let _ = stderr.read_to_string(&mut err);
+    let out = reader.join().expect("stdout reader");
+    let pid = i32::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: wait4 writes the status and the usage into the values it is given; the child is
+    // ours and not waited for elsewhere (`Child` does not wait when dropped).
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        assert_eq!(libc::wait4(pid, &mut status, 0, &mut usage), pid, "wait4");
         usage
     };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let run = Run {
+        code,
+        stdout: out,
+        stderr: err,
+    };
+    (run, secs(usage.ru_utime) + secs(usage.ru_stime))
+}
+
+/// The machine's load average over the last minute, for the figures.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Runs a release and prints its figures: wall time, the CPU time of `ce` itself (an upper
 /// bound on the tool's own share; the rest is waiting on AWS and the gate) and the switch.
-fn release(sandbox: &Sandbox, service: &Service, version: &str) -> (Run, f64) {
-    let cpu = children_cpu();
+fn release(site: &Site, service: &Service, version: &str) -> Run {
     let started = Instant::now();
-    let run = sandbox.ce_ok(&[
-        "release",
-        version,
-        "--yes",
-        "--skip-node-checks",
-        "--service-url",
-        &service.url,
-    ]);
+    let (run, own) = run_with_cpu(
+        site.sandbox
+            .command(&["--env", ENV])
+            .args([
+                "release",
+                version,
+                "--yes",
+                "--skip-node-checks",
+                "--service-url",
+                &service.url,
+            ])
+            .env("CE_OPERATOR", "release-test"),
+    );
     let wall = started.elapsed().as_secs_f64();
-    let own = children_cpu() - cpu;
+    assert_eq!(run.code, Some(0), "release {version}: {}", run.describe());
     let switch = run
         .stderr
         .lines()
@@ -300,70 +332,79 @@ fn release(sandbox: &Sandbox, service: &Service, version: &str) -> (Run, f64) {
         .unwrap_or("?");
     eprintln!(
         "figures: release {version}: wall {wall:.2} s, CPU of ce {own:.3} s ({:.1}%), \
-         switch to traffic moved {switch} ms",
-        100.0 * own / wall
+         switch to traffic moved {switch} ms, load {}",
+        100.0 * own / wall,
+        load()
     );
-    (run, wall)
+    run
 }
 
 #[test]
 fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked() {
-    let sandbox = Sandbox::start();
-    sandbox.ce_ok(&["deploy", "--yes"]);
+    let site = Site::start();
+    site.ce_ok(&["deploy", "--yes"]);
     // A fresh env: blue is live with the env's minimum, green is empty.
-    assert_eq!(sandbox.live(), Colour::Blue);
-    assert_eq!(sandbox.sizes(Colour::Blue), (1, 4, 1, 1));
-    assert_eq!(sandbox.sizes(Colour::Green), (0, 4, 0, 0));
+    assert_eq!(site.live(), Colour::Blue);
+    assert_eq!(site.sizes(Colour::Blue), (1, 4, 1, 1));
+    assert_eq!(site.sizes(Colour::Green), (0, 4, 0, 0));
     for version in ["100", "101"] {
-        sandbox.upload_build(version);
+        site.upload_build(version);
     }
-    sandbox.upload_static("100");
+    // 100's files: its own script, and a library later builds share (same name, same content).
+    let files_100 = site.upload_static(
+        "100",
+        &[("main.100.js", "console.log(100);"), ("vendor.1.js", "lib")],
+    );
     let service = Service::start();
 
     // First release: green comes up at blue's size and takes the traffic.
-    let (run, _) = release(&sandbox, &service, "100");
+    let run = release(&site, &service, "100");
     assert!(
         run.stdout
             .starts_with("100 (gh/main) is live on green (1 node(s)) after "),
         "{}",
         run.describe()
     );
-    assert_eq!(sandbox.live(), Colour::Green);
-    assert_eq!(sandbox.sizes(Colour::Green), (1, 4, 1, 1));
+    assert_eq!(site.live(), Colour::Green);
+    assert_eq!(site.sizes(Colour::Green), (1, 4, 1, 1));
     // Blue keeps its node for rollback, its minimum back to zero.
-    assert_eq!(sandbox.sizes(Colour::Blue), (0, 4, 1, 1));
+    assert_eq!(site.sizes(Colour::Blue), (0, 4, 1, 1));
     assert_eq!(
-        sandbox.pointer(Colour::Green).as_deref(),
+        site.pointer(Colour::Green).as_deref(),
         Some("dist/gh/main/100.tar.xz")
     );
-    assert_eq!(sandbox.pointer(Colour::Blue), None);
-    assert_eq!(sandbox.rules(), 0, "the preview rule is removed");
-    let sha = sandbox
-        .static_file("static/main.100.js")
-        .expect("the build's static file is in the static bucket");
-    assert_eq!(sha.map(|s| s.len()), Some(64));
+    assert_eq!(site.pointer(Colour::Blue), None);
+    assert_eq!(site.rules(), 0, "the preview rule is removed");
+    for file in &files_100 {
+        assert_eq!(
+            site.static_file(&file.key),
+            Some(Some(file.sha256.clone())),
+            "{} is in the static bucket with its hash",
+            file.key
+        );
+    }
     let requests = service.requests.lock().expect("lock").clone();
     assert!(
         requests.iter().any(|r| r.starts_with("GET /healthcheck ")
             && r.to_ascii_lowercase().contains("x-ce-preview: ")),
         "{requests:?}"
     );
-    let history = sandbox.history();
+    let history = site.history();
     assert_eq!(history[0].colour, Some(Colour::Green));
     assert_eq!(history[0].to, "dist/gh/main/100.tar.xz");
     assert_eq!(history[0].by, "release-test");
     assert_eq!(format!("{:?}", history[0].state), "Done");
 
     // A deploy after a release changes nothing and moves no traffic; the diff agrees.
-    let diff = sandbox.ce(&["diff"]);
+    let diff = site.ce(&["diff"]);
     assert_eq!(diff.code, Some(0), "{}", diff.describe());
-    sandbox.ce_ok(&["deploy", "--yes"]);
-    assert_eq!(sandbox.live(), Colour::Green);
-    assert_eq!(sandbox.sizes(Colour::Green), (1, 4, 1, 1));
-    assert_eq!(sandbox.sizes(Colour::Blue), (0, 4, 1, 1));
+    site.ce_ok(&["deploy", "--yes"]);
+    assert_eq!(site.live(), Colour::Green);
+    assert_eq!(site.sizes(Colour::Green), (1, 4, 1, 1));
+    assert_eq!(site.sizes(Colour::Blue), (0, 4, 1, 1));
 
     // A second release must wait for the old colour to be cleaned up.
-    let refused = sandbox.ce(&[
+    let refused = site.ce(&[
         "release",
         "101",
         "--yes",
@@ -377,90 +418,251 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
         "{}",
         refused.stderr
     );
-    assert_eq!(sandbox.live(), Colour::Green);
-    sandbox.ce_ok(&["blue-green", "cleanup", "--yes"]);
-    assert_eq!(sandbox.sizes(Colour::Blue), (0, 4, 0, 0));
+    assert_eq!(site.live(), Colour::Green);
+    site.ce_ok(&["blue-green", "cleanup", "--yes"]);
+    assert_eq!(site.sizes(Colour::Blue), (0, 4, 0, 0));
 
     // Second release: back to blue, on fresh nodes.
-    release(&sandbox, &service, "101");
-    assert_eq!(sandbox.live(), Colour::Blue);
-    assert_eq!(sandbox.sizes(Colour::Blue), (1, 4, 1, 1));
-    assert_eq!(sandbox.sizes(Colour::Green), (0, 4, 1, 1));
+    release(&site, &service, "101");
+    assert_eq!(site.live(), Colour::Blue);
+    assert_eq!(site.sizes(Colour::Blue), (1, 4, 1, 1));
+    assert_eq!(site.sizes(Colour::Green), (0, 4, 1, 1));
     assert_eq!(
-        sandbox.pointer(Colour::Blue).as_deref(),
+        site.pointer(Colour::Blue).as_deref(),
         Some("dist/gh/main/101.tar.xz")
     );
     assert_eq!(
-        sandbox.pointer(Colour::Green).as_deref(),
+        site.pointer(Colour::Green).as_deref(),
         Some("dist/gh/main/100.tar.xz")
     );
 
     // Rollback: traffic goes back to green at once, its build unchanged.
     let started = Instant::now();
-    let back = sandbox.ce_ok(&["blue-green", "rollback", "--yes"]);
-    eprintln!(
-        "figures: rollback wall time {:.2} s",
-        started.elapsed().as_secs_f64()
+    let (back, own) = run_with_cpu(
+        site.sandbox
+            .command(&["--env", ENV, "blue-green", "rollback", "--yes"])
+            .env("CE_OPERATOR", "release-test"),
     );
+    eprintln!(
+        "figures: rollback: wall {:.2} s, CPU of ce {own:.3} s, load {}",
+        started.elapsed().as_secs_f64(),
+        load()
+    );
+    assert_eq!(back.code, Some(0), "{}", back.describe());
     assert!(
         back.stdout.contains("traffic moved from blue to green"),
         "{}",
         back.describe()
     );
-    assert_eq!(sandbox.live(), Colour::Green);
-    let history = sandbox.history();
+    assert_eq!(site.live(), Colour::Green);
+    let history = site.history();
     assert_eq!(history[0].colour, Some(Colour::Green));
     assert!(history[0].switch);
     assert_eq!(history[0].to, "dist/gh/main/100.tar.xz");
 
     // Status and instances list show both colours and which is live.
     let status: Value = serde_json::from_str(
-        &sandbox
+        &site
             .ce_ok(&["--format", "json", "blue-green", "status"])
             .stdout,
     )
     .expect("json");
     assert_eq!(status["status"]["live"], "green");
     assert_eq!(status["status"]["colours"][0]["group"]["desired"], 1);
-    let list = sandbox.ce_ok(&["instances", "list"]).stdout;
+    let list = site.ce_ok(&["instances", "list"]).stdout;
     assert!(list.starts_with("live colour: green\n"), "{list}");
     assert!(list.contains("green (live)"), "{list}");
 
-    // Old builds go, except what either colour or the last releases name, and the newest.
+    // Old builds go, except what either colour or the last releases name, and the newest;
+    // with them go the static files only they use.
     for version in ["90", "91", "92", "102", "103"] {
-        sandbox.upload_build(version);
+        site.upload_build(version);
     }
-    let bucket = BuildsBucket::new(&sandbox.aws, &sandbox.resources().builds_bucket);
-    sandbox
-        .runtime
-        .block_on(bucket.put("dist/gh/main/90.static.tar.xz", vec![0; 64]))
-        .expect("static tarball");
-    let rm = sandbox.ce_ok(&["builds", "rm-old", "--keep", "2", "--yes"]);
-    assert!(
-        rm.stdout.contains("deleted 3 build(s), 7 objects"),
-        "{}",
-        rm.describe()
+    // 90 was released once: its files are in the static bucket. Its library is the one 100
+    // (green's, live) still uses; its third key holds what someone else put there.
+    let files_90 = site.upload_static(
+        "90",
+        &[
+            ("main.90.js", "console.log(90);"),
+            ("vendor.1.js", "lib"),
+            ("theme.css", "dark"),
+        ],
     );
-    let left: Vec<String> = sandbox
+    site.put_static(&files_90[..2]);
+    let other =
+        statics::unpack("other", &static_tarball(&[("theme.css", "light")])).expect("unpack");
+    site.put_static(&other);
+    // 92's static tarball was never released: none of its files are in the bucket.
+    site.upload_static("92", &[("main.92.js", "console.log(92);")]);
+    let static_bucket = site.resources().static_bucket.expect("static bucket");
+
+    // Without --yes and without a terminal nothing goes; the question lists every object.
+    let asked = site.ce(&["builds", "rm-old", "--keep", "2"]);
+    assert_eq!(asked.code, Some(3), "{}", asked.describe());
+    assert!(
+        asked.stderr.contains(&format!(
+            "delete 3 of 7 build(s) (8 objects) from s3://{} and 1 static file(s) no build \
+             that stays uses:\n  90 (gh/main)\n    s3://{static_bucket}/static/main.90.js\n  \
+             91 (gh/main)\n  92 (gh/main) needs confirmation",
+            site.resources().builds_bucket
+        )),
+        "{}",
+        asked.describe()
+    );
+    assert!(site.static_file("static/main.90.js").is_some());
+
+    let rm = site
+        .ce_ok(&[
+            "--format", "json", "builds", "rm-old", "--keep", "2", "--yes",
+        ])
+        .json();
+    assert_eq!(rm["objects_deleted"], 8, "{rm:#}");
+    assert_eq!(rm["static_files_deleted"], 1, "{rm:#}");
+    let deleted: Vec<(&str, Vec<String>)> = rm["deleted"]
+        .as_array()
+        .expect("deleted")
+        .iter()
+        .map(|d| {
+            let files = d["static_files"]
+                .as_array()
+                .expect("static files")
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}/{}",
+                        f["bucket"].as_str().unwrap(),
+                        f["key"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            (d["build"]["version"].as_str().expect("version"), files)
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            ("90", vec![format!("{static_bucket}/static/main.90.js")]),
+            ("91", vec![]),
+            ("92", vec![]),
+        ]
+    );
+    let left: Vec<String> = site
         .runtime
-        .block_on(bucket.builds(None))
+        .block_on(site.builds().builds(None))
         .expect("builds")
         .into_iter()
         .map(|b| b.version)
         .collect();
     // 100 is green's (live), 101 blue's and the last release's; 102 and 103 the newest.
     assert_eq!(left, ["103", "102", "101", "100"]);
+    // Read back from the static bucket: only the file no staying build names is gone; the
+    // library 100 shares and the key holding other content stay.
+    assert_eq!(site.static_file("static/main.90.js"), None);
+    assert_eq!(
+        site.static_file("static/vendor.1.js"),
+        Some(Some(files_100[1].sha256.clone()))
+    );
+    assert_eq!(
+        site.static_file("static/main.100.js"),
+        Some(Some(files_100[0].sha256.clone()))
+    );
+    assert_eq!(
+        site.static_file("static/theme.css"),
+        Some(Some(other[0].sha256.clone()))
+    );
+    assert!(
+        site.runtime
+            .block_on(site.builds().get_bytes("dist/gh/main/90.static.tar.xz"))
+            .expect("read")
+            .is_none(),
+        "90's static tarball is gone"
+    );
 
     // Switching to an empty colour is refused, and traffic stays.
-    sandbox.ce_ok(&["blue-green", "cleanup", "--yes"]);
-    let empty = sandbox.ce(&["blue-green", "switch", "blue", "--yes"]);
+    site.ce_ok(&["blue-green", "cleanup", "--yes"]);
+    let empty = site.ce(&["blue-green", "switch", "blue", "--yes"]);
     assert_eq!(empty.code, Some(1), "{}", empty.describe());
     assert!(
         empty.stderr.contains("blue has no node serving"),
         "{}",
         empty.stderr
     );
-    assert_eq!(sandbox.live(), Colour::Green);
+    assert_eq!(site.live(), Colour::Green);
+}
+
+/// `ce deploy` while a release holds the env's release lock: refused with who holds it since
+/// when, and nothing moves; once the release ends, the same deploy goes ahead.
+#[test]
+fn a_deploy_while_a_release_holds_the_lock_is_refused_and_changes_nothing() {
+    let site = Site::start();
+    site.ce_ok(&["deploy", "--yes"]);
+    let platform = AwsPlatform::new(&site.aws, &site.resources(), "arn:test").expect("platform");
+    // A release's first two steps: take the lock, pin the live group.
+    let claim = site
+        .runtime
+        .block_on(platform.claim(&LiveChange {
+            colour: Colour::Green,
+            from: None,
+            to: "dist/gh/main/100.tar.xz".into(),
+            by: "release-test".into(),
+            switch: false,
+        }))
+        .expect("claim the release lock");
+    site.runtime
+        .block_on(platform.set_sizes(Colour::Blue, Sizes::exactly(1, 1, 1)))
+        .expect("pin");
+    // A change the deploy would make to the groups: a larger maximum.
+    site.sandbox
+        .write_env(|t| env_text(t, |t| t.replace("max_size = 4", "max_size = 6")));
+
+    let refused = site.ce(&["deploy", "--yes"]);
+    assert_eq!(refused.code, Some(1), "{}", refused.describe());
+    let error = refused
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("an error line: {}", refused.describe()));
+    for part in [
+        "error: release-test holds the release lock of staging: putting \
+         dist/gh/main/100.tar.xz live since ",
+        "nothing was deployed",
+        "ce --env staging blue-green status",
+        "lapses by itself at ",
+    ] {
+        assert!(error.contains(part), "{part:?} in {}", refused.describe());
+    }
+    assert_eq!(
+        refused
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .count(),
+        1,
+        "{}",
+        refused.describe()
+    );
+    assert_eq!(site.sizes(Colour::Blue), (1, 1, 1, 1), "still pinned");
+    assert_eq!(site.sizes(Colour::Green), (0, 4, 0, 0));
+    assert_eq!(site.live(), Colour::Blue);
+
+    // The release ends (here: fails and puts the live group back), and the lock with it.
+    site.runtime
+        .block_on(platform.set_sizes(
+            Colour::Blue,
+            Sizes {
+                min: Some(1),
+                max: Some(4),
+                desired: None,
+            },
+        ))
+        .expect("unpin");
+    site.runtime
+        .block_on(platform.finish(&claim, false))
+        .expect("finish");
+    site.ce_ok(&["deploy", "--yes"]);
+    assert_eq!(site.sizes(Colour::Blue), (1, 6, 1, 1));
+    assert_eq!(site.sizes(Colour::Green), (0, 6, 0, 0));
+    assert_eq!(site.live(), Colour::Blue);
 }
 
 /// The compute stack as rendered before there were two colours (one group, one target group,
