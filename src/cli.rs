@@ -15,8 +15,8 @@ pub struct Cli {
     pub env: String,
 
     /// Output format of data written to stdout (mermaid and dot: `ce graph` only).
-    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Text)]
-    pub format: FormatArg,
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 
     /// Directory holding the env files.
     #[arg(long, global = true, env = "CE_ENVS_DIR", default_value = "envs")]
@@ -36,11 +36,11 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The values of `--format`: the three every command's report speaks, and two diagram
-/// languages only `ce graph` writes. One flag keeps one meaning — the form of stdout — and a
-/// command that cannot write a format says so instead of silently printing another.
+/// The values of `--format`, the form of stdout: the three every command's report speaks, and
+/// two diagram languages only `ce graph` draws. One flag keeps one meaning, and a command that
+/// cannot write a format says so instead of silently printing another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
+pub enum Format {
     /// Human-readable text.
     Text,
     /// JSON with a `format_version`, for scripts and CI.
@@ -53,38 +53,22 @@ pub enum FormatArg {
     Dot,
 }
 
-impl FormatArg {
-    /// The report format, or `None` for a diagram language.
-    pub fn report(self) -> Option<Format> {
-        match self {
-            FormatArg::Text => Some(Format::Text),
-            FormatArg::Json => Some(Format::Json),
-            FormatArg::Markdown => Some(Format::Markdown),
-            FormatArg::Mermaid | FormatArg::Dot => None,
-        }
+impl Format {
+    /// Whether this is a diagram language rather than a report format.
+    pub fn is_diagram(self) -> bool {
+        matches!(self, Format::Mermaid | Format::Dot)
     }
 
     /// The value as written on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
-            FormatArg::Text => "text",
-            FormatArg::Json => "json",
-            FormatArg::Markdown => "markdown",
-            FormatArg::Mermaid => "mermaid",
-            FormatArg::Dot => "dot",
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Mermaid => "mermaid",
+            Format::Dot => "dot",
         }
     }
-}
-
-/// The formats of command reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Human-readable text.
-    Text,
-    /// JSON with a `format_version`, for scripts and CI.
-    Json,
-    /// A markdown report (diff), e.g. for a pull-request comment; other commands print text.
-    Markdown,
 }
 
 /// The commands.

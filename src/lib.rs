@@ -89,10 +89,9 @@ fn run_on(args: Vec<OsString>, stdout: Stream, stderr: Stream, interactive: bool
         Ok(cli) => cli,
         Err(err) => return usage(err, &args, stdout, stderr),
     };
-    // A diagram format reaches only `ce graph`, which reads it from the flags; `commands::run`
-    // refuses it for every other command.
-    let format = cli.format.report().unwrap_or(cli::Format::Text);
-    let printer = Printer::new(format, cli.verbose, stdout, stderr);
+    // A diagram format is written only by `ce graph`; `commands::run` refuses it for every
+    // other command before any work is done.
+    let printer = Printer::new(cli.format, cli.verbose, stdout, stderr);
     let context = commands::Context::new(&cli, printer.clone(), interactive);
     let result = commands::run(&cli, &context);
     let _ = printer.stdout().flush();
@@ -111,6 +110,11 @@ fn run_on(args: Vec<OsString>, stdout: Stream, stderr: Stream, interactive: bool
 fn usage(err: clap::Error, args: &[OsString], mut stdout: Stream, mut stderr: Stream) -> Status {
     let (stream, status) = match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => (&mut stdout, Status::Success),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            let _ = writeln!(stderr, "{}", missing_command(args));
+            let _ = stderr.flush();
+            return Status::Failure;
+        }
         _ => (&mut stderr, Status::Failure),
     };
     let err = escaped_usage_error(err, args);
@@ -123,6 +127,49 @@ fn usage(err: clap::Error, args: &[OsString], mut stdout: Stream, mut stderr: St
     let _ = stream.write_all(text.as_bytes());
     let _ = stream.flush();
     status
+}
+
+/// `ce` or `ce builds` without its command: clap would print the whole help, with no `error:`
+/// line, on stderr. One line instead, naming the commands to choose from and where the help is.
+fn missing_command(args: &[OsString]) -> String {
+    let mut root = <cli::Cli as clap::CommandFactory>::command();
+    root.build();
+    let mut path = vec![root.get_name().to_owned()];
+    let mut current = &root;
+    let mut rest = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(arg) = rest.next() {
+        let flag = |a: &clap::Arg| match (arg.strip_prefix("--"), arg.strip_prefix('-')) {
+            (Some(long), _) => a.get_long() == Some(long),
+            (None, Some(short)) => {
+                let mut chars = short.chars();
+                chars.next().is_some_and(|c| a.get_short() == Some(c)) && chars.next().is_none()
+            }
+            (None, None) => false,
+        };
+        if arg.starts_with('-') {
+            // A flag's value (`--env builds`) is not a command.
+            if !arg.contains('=') && current.get_arguments().any(|a| flag(a) && takes_value(a)) {
+                rest.next();
+            }
+        } else if let Some(sub) = current.find_subcommand(arg.as_ref()) {
+            path.push(sub.get_name().to_owned());
+            current = sub;
+        }
+    }
+    let commands: Vec<&str> = current
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+        .map(clap::Command::get_name)
+        .collect();
+    let path = path.join(" ");
+    format!(
+        "error: `{path}` needs a command, one of: {}; see `{path} --help`",
+        commands.join(", ")
+    )
+}
+
+fn takes_value(arg: &clap::Arg) -> bool {
+    arg.get_action().takes_values()
 }
 
 /// clap quotes a bad value as it was given; with a control character in it (a newline could

@@ -36,6 +36,27 @@ pub trait Report: Serialize {
     fn write_markdown(&self, out: &mut dyn Write) -> io::Result<()> {
         self.write_text(out, Styles::plain())
     }
+
+    /// The mermaid flowchart, for a report that draws one (`ce graph`). Commands whose report
+    /// draws none refuse `--format mermaid` before doing any work; this is the backstop.
+    fn write_mermaid(&self, _out: &mut dyn Write) -> io::Result<()> {
+        Err(no_diagram(Format::Mermaid))
+    }
+
+    /// The Graphviz DOT digraph, for a report that draws one; as [`Report::write_mermaid`].
+    fn write_dot(&self, _out: &mut dyn Write) -> io::Result<()> {
+        Err(no_diagram(Format::Dot))
+    }
+}
+
+fn no_diagram(format: Format) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "this command draws no diagram; --format {} is for `ce graph`",
+            format.as_str()
+        ),
+    )
 }
 
 /// The JSON envelope: the version first, then the report's own fields.
@@ -208,6 +229,12 @@ impl Printer {
         }
     }
 
+    /// Text on the process's own stdout and stderr, for callers of the library outside a
+    /// command (a test harness starting the sandbox).
+    pub fn standard() -> Self {
+        Printer::new(Format::Text, false, Stream::stdout(), Stream::stderr())
+    }
+
     /// The output format of stdout.
     pub fn format(&self) -> Format {
         self.format
@@ -242,6 +269,8 @@ impl Printer {
             Format::Json => write_json(&mut out, report)?,
             Format::Markdown => report.write_markdown(&mut out)?,
             Format::Text => report.write_text(&mut out, self.stdout.styles())?,
+            Format::Mermaid => report.write_mermaid(&mut out)?,
+            Format::Dot => report.write_dot(&mut out)?,
         }
         out.flush()
     }
@@ -291,6 +320,34 @@ pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
         })
         .collect::<String>()
         .into()
+}
+
+/// What `report` prints in `format`, with no colour: for tests of a report's forms.
+#[cfg(test)]
+pub(crate) fn printed<R: Report>(report: &R, format: Format) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let out = Buffer::default();
+    let printer = Printer::new(
+        format,
+        false,
+        Stream::new(Box::new(out.clone()), false, false),
+        Stream::new(Box::new(io::sink()), false, false),
+    );
+    printer.report(report).expect("a report prints to a buffer");
+    let bytes = out.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    String::from_utf8(bytes).expect("reports are UTF-8")
 }
 
 /// Pretty JSON with a trailing newline, written straight from the value (no intermediate

@@ -36,16 +36,48 @@ fn a_mistyped_flag_exits_1_not_2_with_one_error_line_and_the_suggestion() {
 
 #[test]
 fn a_missing_subcommand_an_unknown_command_or_a_bad_value_exits_1() {
-    // A missing subcommand gets the help text, on stderr, as the usage error it is.
-    for args in [&[][..], &["builds"]] {
+    // A missing command is one usage error naming the commands to choose from.
+    for (args, expected) in [
+        (
+            &[][..],
+            "error: `ce` needs a command, one of: render, validate, diff, plan, deploy, ",
+        ),
+        (&["builds"], "error: `ce builds` needs a command, one of: "),
+        // A flag's value is not a command, wherever the flag stands.
+        (
+            &["--env", "builds", "-v"],
+            "error: `ce` needs a command, one of: render,",
+        ),
+        (
+            &["--format=json", "blue-green", "--env", "sandbox"],
+            "error: `ce blue-green` needs a command, one of: ",
+        ),
+    ] {
         let run = run_ce(args);
         assert_eq!(run.code, Some(1), "{args:?}: {}", run.describe());
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {}", run.describe());
         assert!(
-            run.stderr.contains("Usage:"),
+            lines[0].starts_with(expected),
+            "{args:?}: {}",
+            run.describe()
+        );
+        let path = expected.split('`').nth(1).expect("the command named");
+        assert!(
+            lines[0].ends_with(&format!("; see `{path} --help`")),
             "{args:?}: {}",
             run.describe()
         );
         assert!(run.stdout.is_empty(), "{args:?}: {}", run.describe());
+    }
+    // Every command `ce builds` lists is one it takes.
+    let run = run_ce(["builds"]);
+    let listed = run.stderr.split("one of: ").nth(1).expect("a list");
+    let listed = listed.split(';').next().expect("the list ends");
+    assert!(listed.contains("set-current"), "{}", run.describe());
+    for command in listed.split(", ") {
+        let help = run_in_process(["builds", command, "--help"]);
+        assert_eq!(help.code, Some(0), "{command}: {}", help.describe());
     }
     for args in [&["frobnicate"][..], &["--format", "yaml", "render"]] {
         let run = run_ce(args);

@@ -3,15 +3,12 @@
 //! The exit code is the comparison's outcome: 0 equal after normalisation, 2 different, 3 a
 //! setting some env lists in `must_match` differs.
 
-use std::io::Write;
-
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
 use super::Context;
 use crate::Status;
-use crate::cli::Format;
-use crate::compare::{self, EnvStacks, format};
+use crate::compare::{self, EnvStacks};
 use crate::config::Env;
 use crate::render;
 
@@ -21,16 +18,7 @@ pub fn run_compare(ctx: &Context, env_a: &str, env_b: &str) -> Result<Status> {
     let b = ctx.env_named(env_b)?;
     let (stacks_a, stacks_b) = (rendered(&a)?, rendered(&b)?);
     let comparison = compare::compare(&stacks_a, &stacks_b)?;
-    let out = &mut ctx.printer.stdout();
-    match ctx.printer.format() {
-        Format::Text => format::write_text(out, &comparison)?,
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&comparison.to_json())?
-        )?,
-        Format::Markdown => format::write_markdown(out, &comparison)?,
-    }
+    ctx.printer.report(&comparison.report())?;
     Ok(comparison.outcome().status())
 }
 

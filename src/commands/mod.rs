@@ -44,7 +44,7 @@ use crate::cli::{Cli, Command};
 
 /// Runs the command the flags name.
 pub fn run(cli: &Cli, ctx: &Context) -> Result<Status> {
-    if cli.format.report().is_none() && !matches!(cli.command, Command::Graph) {
+    if cli.format.is_diagram() && !matches!(cli.command, Command::Graph) {
         bail!(
             "--format {} draws a diagram, which only `ce graph` does; this command prints text, json or markdown",
             cli.format.as_str()
@@ -87,7 +87,7 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<Status> {
             lift_termination_protection,
         } => destroy::run_destroy(ctx, *stack, *yes, *lift_termination_protection),
         Command::Compare { env_a, env_b } => compare::run_compare(ctx, env_a, env_b),
-        Command::Graph => graph::run_graph(ctx, cli.format),
+        Command::Graph => graph::run_graph(ctx),
         Command::Sandbox { action } => sandbox::run_sandbox(ctx, action),
         Command::Instances { action } => instances::run(ctx, action),
         Command::Builds { action } => builds::run(ctx, action),

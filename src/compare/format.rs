@@ -1,12 +1,37 @@
-//! A comparison for people: text for a terminal and markdown for a pull request or a wiki.
-//! The JSON form is [`Comparison::to_json`](super::Comparison::to_json).
+//! `ce compare`'s report: the comparison as JSON (with its verdict and exit code), text for a
+//! terminal, and markdown for a pull request or a wiki.
 
 use std::io::{self, Write};
 
+use serde::Serialize;
 use serde_json::Value;
 
-use super::{Comparison, Presence, ResourceDifference};
+use super::{Comparison, Outcome, Presence, ResourceDifference};
 use crate::diff::format::show;
+use crate::printer::{Report, Styles};
+
+/// What `ce compare` prints ([`Comparison::report`]): the comparison's fields, then `outcome`
+/// and the `exit_code` it gives; the printer puts `format_version` first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ComparisonReport<'a> {
+    /// The comparison.
+    #[serde(flatten)]
+    pub comparison: &'a Comparison,
+    /// Equal, different, or different where it must not be.
+    pub outcome: Outcome,
+    /// The exit code the outcome gives.
+    pub exit_code: u8,
+}
+
+impl Report for ComparisonReport<'_> {
+    fn write_text(&self, out: &mut dyn Write, _styles: Styles) -> io::Result<()> {
+        write_text(out, self.comparison)
+    }
+
+    fn write_markdown(&self, out: &mut dyn Write) -> io::Result<()> {
+        write_markdown(out, self.comparison)
+    }
+}
 
 /// A value as one line; `(unset)` when absent.
 fn value(v: Option<&Value>) -> String {

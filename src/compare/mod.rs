@@ -23,9 +23,6 @@ use crate::diff::{self, Action, DiffError, StackInput};
 
 pub use normalise::{Normaliser, Substitution};
 
-/// Version of the JSON form of `ce compare`.
-pub const FORMAT_VERSION: u32 = 1;
-
 /// Why two envs cannot be compared.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
@@ -238,18 +235,14 @@ impl Comparison {
         self.groups.iter().map(|g| g.resources.len()).sum()
     }
 
-    /// The JSON form: the comparison plus `format_version`, `outcome` and `exit_code`.
-    pub fn to_json(&self) -> Value {
-        let mut doc = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut doc {
-            map.insert("format_version".into(), FORMAT_VERSION.into());
-            map.insert(
-                "outcome".into(),
-                serde_json::to_value(self.outcome()).unwrap_or_default(),
-            );
-            map.insert("exit_code".into(), self.outcome().status().code().into());
+    /// What `ce compare` prints: the comparison with its verdict.
+    pub fn report(&self) -> format::ComparisonReport<'_> {
+        let outcome = self.outcome();
+        format::ComparisonReport {
+            comparison: self,
+            outcome,
+            exit_code: outcome.status().code(),
         }
-        doc
     }
 }
 
@@ -389,6 +382,8 @@ fn must_match(a: &Env, b: &Env) -> Result<Vec<MustMatch>, CompareError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Format;
+    use crate::printer::printed;
 
     #[test]
     fn resources_are_grouped_by_type_then_by_stack() {
@@ -425,6 +420,66 @@ mod tests {
             Category::of("AWS::SSM::Parameter", "elsewhere"),
             Category::Other
         );
+    }
+
+    #[test]
+    fn the_json_form_is_the_comparison_then_its_verdict() {
+        let comparison = Comparison {
+            env_a: "staging".into(),
+            env_b: "prod".into(),
+            normalised: BTreeMap::new(),
+            groups: vec![Group {
+                category: Category::Capacity,
+                resources: vec![ResourceDifference {
+                    stack: "compute".into(),
+                    logical_id: "Group".into(),
+                    resource_type: "AWS::AutoScaling::AutoScalingGroup".into(),
+                    presence: Presence::Both,
+                    values: vec![ValueDifference {
+                        path: "MinSize".into(),
+                        a: Some(Value::from("1")),
+                        b: None,
+                    }],
+                }],
+            }],
+            must_match: vec![MustMatch {
+                setting: "region".into(),
+                listed_by: vec!["prod".into()],
+                a: Value::from("us-east-1"),
+                b: Value::from("us-east-1"),
+                matches: true,
+            }],
+        };
+
+        let text = printed(&comparison.report(), Format::Json);
+
+        let top_level: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("  \""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        assert_eq!(
+            top_level,
+            [
+                "format_version",
+                "env_a",
+                "env_b",
+                "normalised",
+                "groups",
+                "must_match",
+                "outcome",
+                "exit_code"
+            ]
+        );
+        let doc: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(doc["format_version"], 1);
+        assert_eq!(doc["outcome"], "differ");
+        assert_eq!(doc["exit_code"], 2);
+        let value = &doc["groups"][0]["resources"][0]["values"][0];
+        assert_eq!(value["a"], "1");
+        assert_eq!(value["b"], Value::Null);
+        assert_eq!(doc["groups"][0]["category"], "capacity");
+        assert_eq!(doc["must_match"][0]["matches"], true);
     }
 
     #[test]

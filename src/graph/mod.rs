@@ -15,16 +15,13 @@ pub mod mermaid;
 mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::diff::impact::STATEFUL_TYPES;
-
-pub use text::write_text;
-
-/// Version of the JSON form of `ce graph`.
-pub const FORMAT_VERSION: u32 = 1;
+use crate::printer::{Report, Styles};
 
 /// A template the graph cannot read.
 #[derive(Debug, thiserror::Error)]
@@ -253,15 +250,32 @@ impl ResourceGraph {
     pub fn readers<'a>(&'a self, id: &'a NodeId) -> impl Iterator<Item = &'a Edge> + 'a {
         self.edges.iter().filter(move |e| &e.from == id)
     }
+}
 
-    /// The JSON form of `ce graph --format json`.
-    pub fn to_json(&self) -> Value {
-        serde_json::json!({
-            "format_version": FORMAT_VERSION,
-            "env": self.env,
-            "stacks": self.stacks,
-            "edges": self.edges,
-        })
+/// `ce graph` prints the graph itself: its fields as JSON (the printer puts `format_version`
+/// first), an outline as text, the mermaid flowchart fenced under a heading as markdown, and
+/// the two diagram languages as they are.
+impl Report for ResourceGraph {
+    fn write_text(&self, out: &mut dyn Write, _styles: Styles) -> io::Result<()> {
+        text::write_text(out, self)
+    }
+
+    fn write_markdown(&self, out: &mut dyn Write) -> io::Result<()> {
+        write!(
+            out,
+            "### ce graph `{}`\n\n{}\n\n```mermaid\n{}```\n",
+            self.env,
+            mermaid::ARROWS,
+            mermaid::render(self)
+        )
+    }
+
+    fn write_mermaid(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(mermaid::render(self).as_bytes())
+    }
+
+    fn write_dot(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(dot::render(self).as_bytes())
     }
 }
 
@@ -303,6 +317,8 @@ fn export_name(name: &Value, stack: &StackTemplate<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Format;
+    use crate::printer::printed;
     use serde_json::json;
 
     fn network() -> Value {
@@ -439,13 +455,48 @@ mod tests {
 
     #[test]
     fn the_json_form_carries_a_format_version() {
-        let doc = graph().to_json();
-        assert_eq!(doc["format_version"], json!(1));
+        let text = printed(&graph(), Format::Json);
+        assert!(
+            text.starts_with("{\n  \"format_version\": 1,\n  \"env\": \"t\",\n"),
+            "{text}"
+        );
+        let doc: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(
+            doc.as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            Some(vec![
+                "edges".to_owned(),
+                "env".to_owned(),
+                "format_version".to_owned(),
+                "stacks".to_owned()
+            ])
+        );
         assert_eq!(
             doc["stacks"][1]["nodes"][0]["logical_id"],
             json!("FileSystem")
         );
         assert_eq!(doc["stacks"][1]["nodes"][0]["stateful"], json!(true));
         assert_eq!(doc["edges"][0]["kind"], json!("reference"));
+    }
+
+    #[test]
+    fn the_diagram_forms_are_the_graphs_own() {
+        let g = graph();
+        let mermaid = printed(&g, Format::Mermaid);
+        assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+        assert_eq!(mermaid, mermaid::render(&g));
+        let dot = printed(&g, Format::Dot);
+        assert!(dot.starts_with("digraph \"ce-t\" {\n"), "{dot}");
+        assert_eq!(dot, dot::render(&g));
+        let markdown = printed(&g, Format::Markdown);
+        assert_eq!(
+            markdown,
+            format!(
+                "### ce graph `t`\n\n{}\n\n```mermaid\n{mermaid}```\n",
+                mermaid::ARROWS
+            )
+        );
+        let text = printed(&g, Format::Text);
+        assert!(text.starts_with("ce-t-network (4 resources)\n"), "{text}");
     }
 }
