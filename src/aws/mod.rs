@@ -10,9 +10,6 @@
 pub mod cloudformation;
 pub mod errors;
 pub mod local;
-// Starting the sandbox says so on the process's stderr: it runs before any command output,
-// and test harnesses call it directly, outside a printer.
-#[allow(clippy::print_stderr)]
 pub mod sandbox;
 
 use std::time::Duration;
@@ -205,12 +202,16 @@ pub fn s3(aws: &Aws) -> aws_sdk_s3::Client {
 }
 
 /// Where `--local` (or its absence) sends requests: the sandbox, started if needed, or AWS.
-pub fn target(local: bool) -> Result<Target, crate::aws::sandbox::SandboxError> {
+/// Starting the sandbox says so on `printer`'s stderr.
+pub fn target(
+    local: bool,
+    printer: &crate::printer::Printer,
+) -> Result<Target, crate::aws::sandbox::SandboxError> {
     if !local {
         return Ok(Target::Account);
     }
     let paths = crate::aws::sandbox::Paths::from_env()?;
-    let record = crate::aws::sandbox::ensure_running(&paths)?;
+    let record = crate::aws::sandbox::ensure_running(&paths, printer)?;
     Ok(Target::Sandbox {
         endpoint: record.endpoint(),
     })

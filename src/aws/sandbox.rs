@@ -6,7 +6,9 @@
 //! in its own process group and outlives the command that started it; `sandbox.json` in the
 //! state directory records where it is, and every command checks that record against the
 //! living process before trusting it. Starting and stopping hold a lock on the state directory,
-//! so two `ce` processes never start two servers.
+//! so two `ce` processes never start two servers. What it has to say along the way (starting,
+//! waiting for a lock, installing) goes to the caller's [`Printer`]'s stderr, so a run
+//! in-process keeps it with the rest of its output.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -18,6 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+use crate::printer::Printer;
 
 /// The project's pinned Python requirements; the sandbox installs the moto line of it.
 const REQUIREMENTS: &str = include_str!("../../scripts/python-requirements.txt");
@@ -258,19 +262,27 @@ impl Started {
 
 /// Starts the server unless it runs; installs moto first if needed. The server listens on the
 /// `requested` port, or on a free one.
-pub fn start(paths: &Paths, requested: Option<u16>) -> Result<Started, SandboxError> {
+pub fn start(
+    paths: &Paths,
+    requested: Option<u16>,
+    printer: &Printer,
+) -> Result<Started, SandboxError> {
     fs::create_dir_all(&paths.state)
         .map_err(io_err(format!("create {}", paths.state.display())))?;
     let _lock = lock(
         &paths.lock(),
         "another ce is starting or stopping the sandbox",
+        printer,
     )?;
     match status(paths)? {
         State::Running(record) => return Ok(Started::AlreadyRunning(record)),
         State::Stale(record) => {
-            eprintln!(
-                "sandbox: replacing a stale record (pid {} is not an answering sandbox)",
-                record.pid
+            note(
+                printer,
+                format_args!(
+                    "sandbox: replacing a stale record (pid {} is not an answering sandbox)",
+                    record.pid
+                ),
             );
             // A server that lives but no longer answers would only hold its port.
             if is_our_server(record.pid) {
@@ -280,7 +292,7 @@ pub fn start(paths: &Paths, requested: Option<u16>) -> Result<Started, SandboxEr
         }
         State::Stopped => {}
     }
-    let server = ensure_venv(&paths.venv, &paths.python)?;
+    let server = ensure_venv(&paths.venv, &paths.python, printer)?;
     if let Some(port) = requested {
         if !port_free(port) {
             return Err(SandboxError::PortInUse(port));
@@ -307,22 +319,28 @@ pub fn start(paths: &Paths, requested: Option<u16>) -> Result<Started, SandboxEr
         }
     };
     write_record(paths, &record)?;
-    eprintln!(
-        "sandbox: moto listening on {} (started in {:.1}s; log {})",
-        record.endpoint(),
-        begun.elapsed().as_secs_f64(),
-        paths.log().display()
+    note(
+        printer,
+        format_args!(
+            "sandbox: moto listening on {} (started in {:.1}s; log {})",
+            record.endpoint(),
+            begun.elapsed().as_secs_f64(),
+            paths.log().display()
+        ),
     );
     Ok(Started::New(record))
 }
 
 /// Returns the running server, starting it if needed: what `--local` calls.
-pub fn ensure_running(paths: &Paths) -> Result<Record, SandboxError> {
+pub fn ensure_running(paths: &Paths, printer: &Printer) -> Result<Record, SandboxError> {
     if let State::Running(record) = status(paths)? {
         return Ok(record);
     }
-    eprintln!("sandbox: not running; starting it (stop it with `ce sandbox stop`)");
-    start(paths, None).map(|s| s.record().clone())
+    note(
+        printer,
+        "sandbox: not running; starting it (stop it with `ce sandbox stop`)",
+    );
+    start(paths, None, printer).map(|s| s.record().clone())
 }
 
 /// How `stop` went.
@@ -337,13 +355,14 @@ pub enum Stopped {
 }
 
 /// Stops the server (its whole process group) and removes the record.
-pub fn stop(paths: &Paths) -> Result<Stopped, SandboxError> {
+pub fn stop(paths: &Paths, printer: &Printer) -> Result<Stopped, SandboxError> {
     if !paths.state.exists() {
         return Ok(Stopped::NotRunning);
     }
     let _lock = lock(
         &paths.lock(),
         "another ce is starting or stopping the sandbox",
+        printer,
     )?;
     let Some(record) = read_record(paths)? else {
         return Ok(Stopped::NotRunning);
@@ -359,7 +378,7 @@ pub fn stop(paths: &Paths) -> Result<Stopped, SandboxError> {
 }
 
 /// Makes sure `venv` holds the pinned moto; returns its `moto_server`.
-pub fn ensure_venv(venv: &Path, python: &str) -> Result<PathBuf, SandboxError> {
+pub fn ensure_venv(venv: &Path, python: &str, printer: &Printer) -> Result<PathBuf, SandboxError> {
     let server = venv.join("bin/moto_server");
     let stamp = venv.join(".ce-sandbox-requirement");
     let requirement = moto_requirement();
@@ -378,6 +397,7 @@ pub fn ensure_venv(venv: &Path, python: &str) -> Result<PathBuf, SandboxError> {
     let _lock = lock(
         &venv_lock(venv),
         "another process is installing into the venv",
+        printer,
     )?;
     if ready() {
         return Ok(server);
@@ -386,18 +406,20 @@ pub fn ensure_venv(venv: &Path, python: &str) -> Result<PathBuf, SandboxError> {
     let begun = Instant::now();
     // One line while it works, finished with how it went; pip and venv write to a log that
     // is named if they fail, instead of sixty lines of pip's progress on the terminal.
-    eprint!(
+    let mut stderr = printer.stderr();
+    let _ = write!(
+        stderr,
         "sandbox: installing {requirement} into {} (from PyPI; about a minute the first \
          time)...",
         venv.display()
     );
-    let _ = io::stderr().flush();
+    let _ = stderr.flush();
     let log_path = install_log(venv);
     let installed = install(venv, python, requirement, &stamp, &log_path);
-    match &installed {
-        Ok(()) => eprintln!(" done in {:.0}s", begun.elapsed().as_secs_f64()),
-        Err(_) => eprintln!(" failed"),
-    }
+    let _ = match &installed {
+        Ok(()) => writeln!(stderr, " done in {:.0}s", begun.elapsed().as_secs_f64()),
+        Err(_) => writeln!(stderr, " failed"),
+    };
     installed.map(|()| server)
 }
 
@@ -706,7 +728,7 @@ fn terminate(pid: u32) {
 }
 
 /// An exclusive lock on `path`, held until the file is dropped; says so when it must wait.
-fn lock(path: &Path, waiting_for: &str) -> Result<File, SandboxError> {
+fn lock(path: &Path, waiting_for: &str, printer: &Printer) -> Result<File, SandboxError> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -716,7 +738,7 @@ fn lock(path: &Path, waiting_for: &str) -> Result<File, SandboxError> {
     let fd = file.as_raw_fd();
     // SAFETY: flock on a descriptor this function owns; released when `file` closes.
     if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        eprintln!("sandbox: {waiting_for}; waiting");
+        note(printer, format_args!("sandbox: {waiting_for}; waiting"));
         // SAFETY: as above, blocking this time.
         if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
             return Err(io_err(format!("lock {}", path.display()))(
@@ -725,6 +747,12 @@ fn lock(path: &Path, waiting_for: &str) -> Result<File, SandboxError> {
         }
     }
     Ok(file)
+}
+
+/// A progress line on stderr. Failing to write one must not stop the sandbox (a closed stderr
+/// still leaves stdout and the exit code), so the error is dropped here.
+fn note(printer: &Printer, text: impl std::fmt::Display) {
+    let _ = printer.note(text);
 }
 
 /// The venv's install lock: the same file scripts/python-tools.sh locks, so the two never

@@ -78,7 +78,7 @@ impl Context {
     /// Reaches `env`'s deployed stacks: the target (the sandbox is started for `--local`), a
     /// runtime, and for [`Purpose::Render`] the env as it renders for that target.
     pub fn remote(&self, env: Env, purpose: Purpose) -> Result<Remote> {
-        let target = aws::target(self.local)?;
+        let target = aws::target(self.local, &self.printer)?;
         let runtime = aws::runtime().context("starting the async runtime")?;
         let mut remote = Remote {
             env,

@@ -15,12 +15,12 @@ use crate::printer::Styles;
 pub fn run_sandbox(ctx: &Context, action: &SandboxAction) -> Result<Status> {
     let paths = sandbox::Paths::from_env()?;
     let (state, action_note) = match action {
-        SandboxAction::Start { port } => match sandbox::start(&paths, *port)? {
+        SandboxAction::Start { port } => match sandbox::start(&paths, *port, &ctx.printer)? {
             Started::New(r) => (State::Running(r), Some("started")),
             Started::AlreadyRunning(r) => (State::Running(r), Some("already running")),
         },
         SandboxAction::Status => (sandbox::status(&paths)?, None),
-        SandboxAction::Stop => match sandbox::stop(&paths)? {
+        SandboxAction::Stop => match sandbox::stop(&paths, &ctx.printer)? {
             Stopped::Stopped(r) => (State::Stopped, Some(gone(ctx, &r, "stopped")?)),
             Stopped::StaleRemoved(r) => (
                 State::Stopped,

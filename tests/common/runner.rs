@@ -85,7 +85,8 @@ impl RunCe for Command {
 /// captured in buffers, as cfn-guard's command tests do: no process to start, and a panic
 /// shows its backtrace in the test. The run sees the test process's environment and working
 /// directory (the crate root under `cargo test`); nothing is a terminal, so there is no colour
-/// and no prompt. Commands that start the sandbox (`--local`) belong to [`run_ce`].
+/// and no prompt. A `--local` run finds the sandbox through the process's `CE_STATE_DIR`, so in
+/// a binary of several tests, each with a sandbox of its own, such runs belong to [`run_ce`].
 pub fn run_in_process<I, S>(args: I) -> Run
 where
     I: IntoIterator<Item = S>,

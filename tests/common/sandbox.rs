@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use ce_infra::aws::sandbox::{self, Paths, Record};
 use ce_infra::aws::{Aws, Target};
+use ce_infra::printer::Printer;
 use ce_infra::{config, render};
 use tempfile::TempDir;
 
@@ -31,7 +32,7 @@ pub fn venv() -> &'static Path {
             .map(PathBuf::from)
             .unwrap_or_else(|| super::crate_root().join(".venv"));
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        sandbox::ensure_venv(&venv, &python)
+        sandbox::ensure_venv(&venv, &python, &Printer::standard())
             .unwrap_or_else(|e| panic!("install moto into the test venv: {e}"));
         venv
     })
@@ -58,7 +59,7 @@ impl Moto {
             venv: venv().to_owned(),
             python: "python3".into(),
         };
-        let record = sandbox::start(&paths, None)
+        let record = sandbox::start(&paths, None, &Printer::standard())
             .unwrap_or_else(|e| panic!("start moto: {e}"))
             .record()
             .clone();
@@ -130,7 +131,7 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = sandbox::stop(&self.paths);
+        let _ = sandbox::stop(&self.paths, &Printer::standard());
     }
 }
 
