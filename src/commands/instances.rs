@@ -65,13 +65,7 @@ async fn look(s: &Session) -> Result<(AwsFleet, Group, Pointer, Option<Head>)> {
         log.history(None),
         log.head()
     );
-    // The colour's nodes boot its pointer (the env's until a release points the colour): the
-    // changes that wrote it say which nodes predate its build. Switches wrote no pointer.
-    let history = history?
-        .into_iter()
-        .filter(|e| !e.switch && e.colour.is_none_or(|c| c == colour))
-        .collect();
-    let pointer = Pointer::new(colour_key?.or(key?), history);
+    let pointer = instances::colour_pointer(colour, colour_key?, key?, &history?);
     Ok((fleet, group?, pointer, head?))
 }
 
@@ -80,15 +74,27 @@ async fn list(ctx: &Context, s: &Session) -> Result<Status> {
     let platform = AwsPlatform::new(&s.aws, &s.resources, "")?;
     let live = platform.live().await?;
     let idle = live.map(Colour::other);
+    // The idle colour's nodes run what its own pointer named when they booted.
     let idle_group = match idle {
-        Some(colour) => Some(platform.group(colour).await?),
+        Some(colour) => {
+            let bucket = BuildsBucket::new(&s.aws, &s.resources.builds_bucket);
+            let log = VersionsLog::new(&s.aws, &s.resources.versions_table, &s.resources.env);
+            let (group, colour_key, key, history) = tokio::join!(
+                platform.group(colour),
+                platform.pointer(colour),
+                bucket.pointer(&s.resources.env),
+                log.history(None),
+            );
+            let pointer = instances::colour_pointer(colour, colour_key?, key?, &history?);
+            Some((group?, pointer))
+        }
         None => None,
     };
     // The live colour's nodes first; the idle colour's (kept for rollback) after them.
     let views = instances::view(&group, &pointer);
     let idle_views = idle_group
         .as_ref()
-        .map(|g| instances::view(g, &pointer))
+        .map(|(g, p)| instances::view(g, p))
         .unwrap_or_default();
     ctx.printer.report(&ListReport {
         env: &s.resources.env,
@@ -105,7 +111,7 @@ async fn list(ctx: &Context, s: &Session) -> Result<Status> {
             set_at: pointer.set_at.as_ref(),
         },
         instances: &views,
-        idle: idle_group.as_ref().map(|g| IdleGroup {
+        idle: idle_group.as_ref().map(|(g, _)| IdleGroup {
             group: GroupSizes {
                 name: &g.name,
                 colour: idle,

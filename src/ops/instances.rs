@@ -108,6 +108,24 @@ impl Pointer {
     }
 }
 
+/// What a colour's nodes boot: its own pointer (`colour_key`), else the env's (`env_key`,
+/// until a release points the colour), with the changes that wrote it, which say which of its
+/// nodes predate its build. Changes for the other colour, and switches (which wrote no
+/// pointer), do not count.
+pub fn colour_pointer(
+    colour: Colour,
+    colour_key: Option<String>,
+    env_key: Option<String>,
+    history: &[Entry],
+) -> Pointer {
+    let changes = history
+        .iter()
+        .filter(|e| !e.switch && e.colour.is_none_or(|c| c == colour))
+        .cloned()
+        .collect();
+    Pointer::new(colour_key.or(env_key), changes)
+}
+
 /// Whether a node runs the current build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -375,5 +393,53 @@ Address    Instance Id          State              Type       ELB      Launched 
 10.0.1.23  i-0bbbbbbbbbbbbbbbb  running            t3.medium  healthy  2024-05-01 12:01:00  3979 (master)
 "
         );
+    }
+
+    #[test]
+    fn each_colour_is_judged_by_the_changes_that_wrote_its_own_pointer() {
+        let release = |at: i64, to: &str, colour: Colour, switch: bool| Entry {
+            colour: Some(colour),
+            switch,
+            ..entry(at, None, to, ChangeState::Done)
+        };
+        // 100 released to green, 101 to blue, then a rollback to green.
+        let history = [
+            release(300, "dist/gh/main/100.tar.xz", Colour::Green, true),
+            release(200, "dist/gh/main/101.tar.xz", Colour::Blue, false),
+            release(100, "dist/gh/main/100.tar.xz", Colour::Green, false),
+        ];
+        let env = Some("dist/gh/main/100.tar.xz".to_owned());
+        let blue = colour_pointer(
+            Colour::Blue,
+            Some("dist/gh/main/101.tar.xz".into()),
+            env.clone(),
+            &history,
+        );
+        let green = colour_pointer(
+            Colour::Green,
+            Some("dist/gh/main/100.tar.xz".into()),
+            env,
+            &history,
+        );
+        let group = |colour: &str, launched: i64| Group {
+            name: colour.into(),
+            min: 0,
+            max: 4,
+            desired: 1,
+            grace: Duration::from_secs(240),
+            nodes: vec![node(colour, launched)],
+        };
+        let blue_view = view(&group("blue", 210), &blue);
+        let green_view = view(&group("green", 110), &green);
+        assert_eq!(
+            blue_view[0].build.as_deref(),
+            Some("dist/gh/main/101.tar.xz")
+        );
+        assert_eq!(blue_view[0].freshness, Freshness::Current);
+        assert_eq!(
+            green_view[0].build.as_deref(),
+            Some("dist/gh/main/100.tar.xz")
+        );
+        assert_eq!(green_view[0].freshness, Freshness::Current);
     }
 }
