@@ -203,6 +203,28 @@ impl Site {
             .expect("the origin rule forwards to a colour")
     }
 
+    /// The instance ids of a colour's group, read through Auto Scaling.
+    fn instance_ids(&self, colour: Colour) -> Vec<String> {
+        let name = self
+            .resources()
+            .compute_output(&group_output(colour))
+            .expect("group");
+        let asg = aws_sdk_autoscaling::Client::new(self.aws.sdk_config());
+        let out = self
+            .runtime
+            .block_on(
+                asg.describe_auto_scaling_groups()
+                    .auto_scaling_group_names(name)
+                    .send(),
+            )
+            .expect("describe groups");
+        out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect()
+    }
+
     /// (min, max, desired, instances) of a colour's group, read through Auto Scaling.
     fn sizes(&self, colour: Colour) -> (i32, i32, i32, usize) {
         let name = self
@@ -590,19 +612,24 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
     assert_eq!(site.live(), Colour::Green);
 }
 
-/// `ce deploy` while a release holds the env's release lock: refused with who holds it since
-/// when, and nothing moves; once the release ends, the same deploy goes ahead.
+/// `ce deploy` and `instances restart` while a release holds the env's release lock: refused
+/// with who holds it since when, and nothing moves; once the release ends, the same deploy
+/// goes ahead.
 #[test]
-fn a_deploy_while_a_release_holds_the_lock_is_refused_and_changes_nothing() {
+fn a_deploy_or_restart_while_a_release_holds_the_lock_is_refused_and_changes_nothing() {
     let site = Site::start();
     site.ce_ok(&["deploy", "--yes"]);
+    // A build live the older way, so `instances restart` has nodes to replace.
+    site.upload_build("99");
+    site.ce_ok(&["builds", "set-current", "99", "--yes"]);
+    let nodes = site.instance_ids(Colour::Blue);
     let platform = AwsPlatform::new(&site.aws, &site.resources(), "arn:test").expect("platform");
     // A release's first two steps: take the lock, pin the live group.
     let claim = site
         .runtime
         .block_on(platform.claim(&LiveChange {
             colour: Colour::Green,
-            from: None,
+            from: Some("dist/gh/main/99.tar.xz".into()),
             to: "dist/gh/main/100.tar.xz".into(),
             by: "release-test".into(),
             switch: false,
@@ -641,7 +668,19 @@ fn a_deploy_while_a_release_holds_the_lock_is_refused_and_changes_nothing() {
         "{}",
         refused.describe()
     );
+    // Rolling the live colour's nodes is refused the same way.
+    let restart = site.ce(&["instances", "restart", "--yes"]);
+    assert_eq!(restart.code, Some(1), "{}", restart.describe());
+    assert!(
+        restart.stderr.contains(
+            "error: release-test holds the release lock of staging: putting \
+             dist/gh/main/100.tar.xz live since "
+        ) && restart.stderr.contains("so no node was replaced"),
+        "{}",
+        restart.describe()
+    );
     assert_eq!(site.sizes(Colour::Blue), (1, 1, 1, 1), "still pinned");
+    assert_eq!(site.instance_ids(Colour::Blue), nodes);
     assert_eq!(site.sizes(Colour::Green), (0, 4, 0, 0));
     assert_eq!(site.live(), Colour::Blue);
 

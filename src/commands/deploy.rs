@@ -116,7 +116,8 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
         let work = async {
             let aws = remote.aws().await;
             // A running release owns the live colour and the group sizes it pinned.
-            let guard = crate::ops::release::deploy_guard(aws, env.name.as_str());
+            let guard =
+                crate::ops::release::release_guard(aws, env.name.as_str(), "nothing was deployed");
             if let Some(note) = timing.aws(guard).await? {
                 ctx.printer.note(note)?;
             }

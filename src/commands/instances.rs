@@ -240,6 +240,11 @@ async fn restart(
         })?;
         return Ok(Status::Success);
     }
+    // A release owns the live group: it pinned its size, and may be switching traffic.
+    let guard = crate::ops::release::release_guard(&s.aws, env, "no node was replaced");
+    if let Some(note) = guard.await? {
+        ctx.printer.note(note)?;
+    }
     let question = format!(
         "{}to run {} (nodes are replaced, never stopped first)",
         plan.describe(),

@@ -48,11 +48,11 @@ pub enum ReleaseError {
         /// The head holding the pending change.
         head: Box<Head>,
     },
-    /// `ce deploy` while a release (or set-current) holds the env's release lock.
+    /// `ce deploy` or `instances restart` while a release (or set-current) holds the env's
+    /// release lock.
     #[error(
         "{} holds the release lock of {env}: putting {} live since {}, last seen {}; a release \
-         owns the live colour and the group sizes it pinned, so nothing was deployed: wait \
-         for it to end (`ce --env {env} blue-green status`, `ce --env {env} builds history`) \
+         owns the live colour and the group sizes it pinned, so {refused}: wait for it to end (`ce --env {env} blue-green status`, `ce --env {env} builds history`) \
          and re-run. If its `ce` was killed, the lock lapses by itself at {}, two minutes \
          after it was last seen",
         .head.by.as_deref().unwrap_or("someone"),
@@ -61,9 +61,11 @@ pub enum ReleaseError {
         .head.at.map_or_else(|| "?".to_owned(), |t| t.to_string()),
         .head.at.unwrap_or(Timestamp(0)).plus(PENDING_EXPIRY)
     )]
-    DeployDuringRelease {
+    DuringRelease {
         /// The env.
         env: String,
+        /// What the refused command did not do (`nothing was deployed`).
+        refused: &'static str,
         /// The head holding the claim.
         head: Box<Head>,
         /// When the claim was made (its log entry); the head's time is when it was last
@@ -181,24 +183,27 @@ pub fn check_head(
     Ok(notes)
 }
 
-/// Whether `ce deploy` may run: refuses while a change of the live build holds the env's
-/// release lock (a pending claim last kept fresh less than [`PENDING_EXPIRY`] ago), since a
-/// release owns the live colour and pins the live group, and a deploy could resize it. A
-/// `builds lock` does not stop a deploy: it freezes the build, not the infrastructure. Returns
-/// a note when a claim lapsed without finishing. `since` is when the claim was made.
-pub fn check_deploy(
+/// Whether `ce deploy` (or `instances restart`) may run: refuses while a change of the live
+/// build holds the env's release lock (a pending claim last kept fresh less than
+/// [`PENDING_EXPIRY`] ago), since a release owns the live colour and pins the live group, and a
+/// deploy could resize it, a restart roll it. A `builds lock` does not stop a deploy: it
+/// freezes the build, not the infrastructure. Returns a note when a claim lapsed without
+/// finishing. `since` is when the claim was made; `refused` says what the command did not do.
+pub fn check_release_lock(
     env: &str,
     head: Option<&Head>,
     since: Option<Timestamp>,
     now: Timestamp,
+    refused: &'static str,
 ) -> Result<Option<String>, ReleaseError> {
     let Some(head) = head.filter(|h| h.state == Some(ChangeState::Pending)) else {
         return Ok(None);
     };
     let seen = head.at.unwrap_or(Timestamp(0));
     if now.since(seen) < PENDING_EXPIRY {
-        return Err(ReleaseError::DeployDuringRelease {
+        return Err(ReleaseError::DuringRelease {
             env: env.to_owned(),
+            refused,
             head: Box::new(head.clone()),
             since,
         });
@@ -212,9 +217,13 @@ pub fn check_deploy(
     )))
 }
 
-/// [`check_deploy`] against the env's versions log; an env without a storage stack (not
+/// [`check_release_lock`] against the env's versions log; an env without a storage stack (not
 /// deployed yet) has no release to wait for.
-pub async fn deploy_guard(aws: &crate::aws::Aws, env: &str) -> Result<Option<String>, OpsError> {
+pub async fn release_guard(
+    aws: &crate::aws::Aws,
+    env: &str,
+    refused: &'static str,
+) -> Result<Option<String>, OpsError> {
     let resources = match super::Resources::read(aws, env).await {
         Ok(r) => r,
         Err(OpsError::StackMissing { .. } | OpsError::OutputMissing { .. }) => return Ok(None),
@@ -234,7 +243,7 @@ pub async fn deploy_guard(aws: &crate::aws::Aws, env: &str) -> Result<Option<Str
             .map(|e| e.at),
         None => None,
     };
-    check_deploy(env, head.as_ref(), since, Timestamp::now())
+    check_release_lock(env, head.as_ref(), since, Timestamp::now(), refused)
         .map_err(|e| OpsError::Release(Box::new(e)))
 }
 
@@ -358,11 +367,12 @@ mod tests {
     fn a_deploy_waits_for_a_fresh_claim_names_who_and_since_when_and_notes_a_lapsed_one() {
         let mut h = head(ChangeState::Pending, 1_000_000);
         h.by = Some("ci-release".into());
-        let err = check_deploy(
+        let err = check_release_lock(
             "prod",
             Some(&h),
             Some(Timestamp(900_000)),
             Timestamp(1_060_000),
+            "nothing was deployed",
         )
         .unwrap_err();
         let text = err.to_string();
@@ -376,11 +386,12 @@ mod tests {
         ] {
             assert!(text.contains(part), "{part:?} in {text}");
         }
-        let lapsed = check_deploy(
+        let lapsed = check_release_lock(
             "prod",
             Some(&h),
             None,
             Timestamp(1_000_000).plus(PENDING_EXPIRY),
+            "nothing was deployed",
         )
         .unwrap()
         .expect("a note");
@@ -388,7 +399,7 @@ mod tests {
         // Finished changes and a builds lock do not stop a deploy.
         let mut done = head(ChangeState::Done, 1_000_000);
         assert_eq!(
-            check_deploy("prod", Some(&done), None, Timestamp(1_000_001)).unwrap(),
+            check_release_lock("prod", Some(&done), None, Timestamp(1_000_001), "x").unwrap(),
             None
         );
         done.lock = Some(Lock {
@@ -397,11 +408,11 @@ mod tests {
             at: Timestamp(0),
         });
         assert_eq!(
-            check_deploy("prod", Some(&done), None, Timestamp(1_000_001)).unwrap(),
+            check_release_lock("prod", Some(&done), None, Timestamp(1_000_001), "x").unwrap(),
             None
         );
         assert_eq!(
-            check_deploy("prod", None, None, Timestamp(0)).unwrap(),
+            check_release_lock("prod", None, None, Timestamp(0), "x").unwrap(),
             None
         );
     }
