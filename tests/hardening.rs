@@ -525,6 +525,89 @@ fn a_create_stack_whose_answer_was_lost_is_recognised_by_its_retry() {
     assert_eq!(env.inconsistency(), None);
 }
 
+/// What moto holds besides the env's stacks: every stack by name (a second stack of one name
+/// is what a `CREATE` change set sent twice makes there) and the change sets left over.
+fn leftovers(env: &Env) -> (Vec<(String, String)>, Vec<String>) {
+    let cfn = env.aws.cloudformation().client().clone();
+    let change_sets = env
+        .runtime
+        .block_on(
+            cfn.list_change_sets()
+                .stack_name("ce-staging-network")
+                .send(),
+        )
+        .expect("list change sets");
+    let names = change_sets
+        .summaries()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}/{}",
+                s.stack_name().unwrap_or_default(),
+                s.change_set_name().unwrap_or_default()
+            )
+        })
+        .collect();
+    (env.statuses(), names)
+}
+
+// moto ignores CreateChangeSet's ClientToken: sent twice, a `CREATE` change set makes a second
+// stack of the same name and an `UPDATE` one a second change set. These runs pass only if ce
+// finds the change set its lost attempt made and never sends the request again.
+#[test]
+fn a_create_change_set_whose_answer_was_lost_is_found_instead_of_made_twice() {
+    let env = Env::start();
+    env.rig
+        .proxy()
+        .set_plan(lose_first_answer("Action=CreateChangeSet&"));
+
+    let run = env.ce(&["deploy", "--yes"]);
+
+    let lost = env.rig.proxy().counts().of(Fault::LoseAnswer);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(lost, 5, "one lost answer per stack created");
+    assert!(!run.stderr.contains("error:"), "{}", run.describe());
+    let (stacks, change_sets) = leftovers(&env);
+    assert_eq!(stacks.len(), 5, "one stack per name: {stacks:?}");
+    assert_eq!(change_sets, Vec::<String>::new());
+    assert_eq!(env.inconsistency(), None);
+}
+
+#[test]
+fn an_update_change_set_whose_answer_was_lost_is_found_instead_of_made_twice() {
+    let env = Env::start();
+    env.bootstrap();
+    env.write_env(|t| t.replace("max_size = 4", "max_size = 5"));
+    env.rig
+        .proxy()
+        .set_plan(lose_first_answer("Action=CreateChangeSet&"));
+
+    let run = env.ce(&["--format", "json", "deploy", "--yes"]);
+
+    let lost = env.rig.proxy().counts().of(Fault::LoseAnswer);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let doc = run.json();
+    let updated: Vec<&str> = doc["stacks"]
+        .as_array()
+        .expect("stacks")
+        .iter()
+        .filter(|s| s["outcome"] == "updated")
+        .filter_map(|s| s["stack_name"].as_str())
+        .collect();
+    // The group's maximum is read by compute and by monitoring's group-at-max alarm.
+    assert_eq!(
+        updated,
+        ["ce-staging-compute", "ce-staging-monitoring"],
+        "{}",
+        run.describe()
+    );
+    assert_eq!(lost, 2, "one lost answer per change set made");
+    let (stacks, change_sets) = leftovers(&env);
+    assert_eq!(stacks.len(), 5, "{stacks:?}");
+    assert_eq!(change_sets, Vec::<String>::new());
+    assert_eq!(env.inconsistency(), None);
+}
+
 #[test]
 fn a_build_claim_whose_answer_was_lost_is_recognised_by_its_retry() {
     let env = Env::start();

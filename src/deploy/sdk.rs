@@ -11,8 +11,20 @@
 //! Since moto ignores `ClientRequestToken`, a CreateStack whose answer was lost and which the
 //! SDK retried is told the stack already exists; the stand-in recognises the stack its own
 //! first attempt made instead of failing.
+//!
+//! Requests that AWS applied but whose answer was lost. CreateChangeSet carries a `ClientToken`
+//! and ExecuteChangeSet a `ClientRequestToken`, unique per call, so CloudFormation can tell a
+//! retry from a second request. ce does not rely on the token alone (the sandbox ignores both,
+//! and a token only lives so long): CreateChangeSet is sent by ce itself rather than retried by
+//! the SDK, and after an attempt that may have been applied (no answer, a server fault, "already
+//! exists") ce first looks for the change set that attempt made — this run's name on this stack,
+//! with this call's token in its description — and carries on with it; only when there is none
+//! is the request sent again. An ExecuteChangeSet retry answered `InvalidChangeSetStatus` (or
+//! "stack busy") is accepted when DescribeChangeSet shows this run's change set executing or
+//! executed: the first attempt started it.
 
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
 use aws_sdk_cloudformation::Client;
@@ -31,6 +43,12 @@ use crate::diff::ChangeSetEvidence;
 use crate::diff::changeset::{
     ChangeAction, ChangeDetail, Replacement, RequiresRecreation, ResourceEvidence,
 };
+
+/// How many times ce sends one CreateChangeSet before reporting its error (the SDK's own
+/// retries are off for it; see the module documentation).
+const CREATE_ATTEMPTS: u32 = 4;
+/// The wait before the second attempt; it doubles for each one after.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// CloudFormation through the SDK.
 #[derive(Clone, Debug)]
@@ -131,6 +149,44 @@ impl Cfn {
 }
 
 impl Cfn {
+    /// The change set an earlier attempt of this CreateChangeSet call made, if there is one:
+    /// this run's name on this stack, with this call's `mark` in its description. ListChangeSets
+    /// rather than DescribeChangeSet by name, since the sandbox looks a name up across all
+    /// stacks (every stack of a run has the same change-set name). A failed look finds nothing;
+    /// the request is then sent again.
+    async fn change_set_made_by(
+        &self,
+        request: &ChangeSetRequest,
+        mark: &str,
+    ) -> Option<CreatedChangeSet> {
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client()
+                .list_change_sets()
+                .stack_name(&request.stack_name)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .ok()?;
+            let found = out.summaries().iter().find(|s| {
+                s.stack_name() == Some(request.stack_name.as_str())
+                    && s.change_set_name() == Some(request.change_set_name.as_str())
+                    && s.description().is_some_and(|d| d.ends_with(mark))
+            });
+            if let Some(s) = found {
+                return Some(CreatedChangeSet {
+                    id: s.change_set_id()?.to_owned(),
+                    stack_id: s.stack_id()?.to_owned(),
+                });
+            }
+            match out.next_token {
+                Some(token) if !token.is_empty() => next = Some(token),
+                _ => return None,
+            }
+        }
+    }
+
     /// Whether the stack CreateStack was told "already exists" is the one this very call made:
     /// the first attempt was applied but its answer lost, and the SDK's retry found its work.
     /// It is when the stack was created no earlier than the call was sent and holds the
@@ -211,13 +267,16 @@ impl StackApi for Cfn {
         &self,
         request: &ChangeSetRequest,
     ) -> Result<CreatedChangeSet, AwsError> {
+        let token = request_token(&request.stack_name, &request.change_set_name);
+        let mark = description_mark(&token);
         let mut call = self
             .client()
             .create_change_set()
             .stack_name(&request.stack_name)
             .change_set_name(&request.change_set_name)
             .change_set_type(ChangeSetType::from(request.kind.as_str()))
-            .description(&request.description);
+            .description(format!("{}{mark}", request.description))
+            .client_token(&token);
         call = match &request.template {
             TemplateSource::Body(body) => call.template_body(body),
             TemplateSource::Url(url) => call.template_url(url),
@@ -236,14 +295,34 @@ impl StackApi for Cfn {
         for (key, value) in &request.tags {
             call = call.tags(Tag::builder().key(key).value(value).build());
         }
-        let out = call
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateChangeSet", Some(&request.stack_name), e))?;
-        Ok(CreatedChangeSet {
-            id: out.id.unwrap_or_default(),
-            stack_id: out.stack_id.unwrap_or_default(),
-        })
+        let mut attempt = 1;
+        loop {
+            let once = aws_sdk_cloudformation::config::Builder::default()
+                .retry_config(RetryConfig::disabled());
+            let err = match call.clone().customize().config_override(once).send().await {
+                Ok(out) => {
+                    return Ok(CreatedChangeSet {
+                        id: out.id.unwrap_or_default(),
+                        stack_id: out.stack_id.unwrap_or_default(),
+                    });
+                }
+                Err(e) => AwsError::from_sdk("CreateChangeSet", Some(&request.stack_name), e),
+            };
+            let failure = attempt_failure(&err);
+            if matches!(
+                failure,
+                AttemptFailure::MaybeApplied | AttemptFailure::AlreadyExists
+            ) {
+                if let Some(made) = self.change_set_made_by(request, &mark).await {
+                    return Ok(made);
+                }
+            }
+            if !failure.send_again() || attempt >= CREATE_ATTEMPTS {
+                return Err(err);
+            }
+            tokio::time::sleep(FIRST_RETRY_DELAY * 2u32.pow(attempt - 1)).await;
+            attempt += 1;
+        }
     }
 
     async fn describe_change_set(&self, id: &str) -> Result<ChangeSetDescription, AwsError> {
@@ -293,13 +372,27 @@ impl StackApi for Cfn {
         if self.sandbox {
             return self.execute_on_sandbox(id, made_from).await;
         }
-        self.client()
+        let token = request_token(&made_from.stack_name, id);
+        let executed = self
+            .client()
             .execute_change_set()
             .change_set_name(id)
+            .client_request_token(&token)
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::from_sdk("ExecuteChangeSet", None, e))
+            .map_err(|e| AwsError::from_sdk("ExecuteChangeSet", Some(&made_from.stack_name), e));
+        match executed {
+            Err(e) if refuses_execution(&e) => {
+                // The SDK's retry of an attempt whose answer was lost finds the change set
+                // already executing: this run's own change set, started by that attempt.
+                match self.describe_change_set(id).await {
+                    Ok(d) if execution_started(&d.execution_status) => Ok(()),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 
     async fn delete_change_set(&self, id: &str) -> Result<(), AwsError> {
@@ -396,6 +489,96 @@ impl StackApi for Cfn {
     }
 }
 
+/// What the error of one CreateChangeSet attempt says about the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AttemptFailure {
+    /// Refused: not applied, and sending it again would be refused again.
+    Refused,
+    /// Throttled: not applied; send it again.
+    NotApplied,
+    /// No answer, an unreadable one, or a server fault: it may have been applied. Look for its
+    /// work, and send it again only if there is none.
+    MaybeApplied,
+    /// "Already exists": an earlier attempt's work, or someone else's. Look; never resend.
+    AlreadyExists,
+}
+
+impl AttemptFailure {
+    /// Whether the request may be sent again (after looking for its work where that applies).
+    fn send_again(self) -> bool {
+        matches!(
+            self,
+            AttemptFailure::NotApplied | AttemptFailure::MaybeApplied
+        )
+    }
+}
+
+/// Classifies the error of one attempt.
+pub(crate) fn attempt_failure(err: &AwsError) -> AttemptFailure {
+    match err {
+        AwsError::Throttled { .. } => AttemptFailure::NotApplied,
+        AwsError::Unreachable { .. } | AwsError::Unhandled { .. } => AttemptFailure::MaybeApplied,
+        e if e.is_already_exists() => AttemptFailure::AlreadyExists,
+        AwsError::Other { code, message, .. }
+            if is_server_fault(code) || message.starts_with("unreadable response") =>
+        {
+            AttemptFailure::MaybeApplied
+        }
+        _ => AttemptFailure::Refused,
+    }
+}
+
+/// The codes AWS answers a fault of its own with (which the SDK would retry).
+fn is_server_fault(code: &str) -> bool {
+    matches!(
+        code,
+        "InternalFailure"
+            | "InternalError"
+            | "InternalServiceError"
+            | "ServiceUnavailable"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+    )
+}
+
+/// Whether ExecuteChangeSet was refused because the change set cannot be executed (any more),
+/// or its stack is busy: what a retry is told when its first attempt started the execution.
+pub(crate) fn refuses_execution(err: &AwsError) -> bool {
+    match err {
+        AwsError::Other { code, .. } => code == "InvalidChangeSetStatus",
+        AwsError::InProgress { .. } => true,
+        _ => false,
+    }
+}
+
+/// Whether a change set's execution status says it was executed (successfully or not).
+pub(crate) fn execution_started(execution_status: &str) -> bool {
+    matches!(
+        execution_status,
+        "EXECUTE_IN_PROGRESS" | "EXECUTE_COMPLETE" | "EXECUTE_FAILED"
+    )
+}
+
+/// A token for one call, unique to it: `ce` and 30 hex digits, within what CloudFormation takes
+/// for `ClientToken` and `ClientRequestToken` (1–128 characters, a letter first, then letters,
+/// digits and hyphens). Uniqueness, not secrecy, is what it needs: a digest of what the call is
+/// about, the time, the process and a counter.
+fn request_token(stack: &str, what: &str) -> String {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let seed = format!(
+        "{stack}/{what}/{:?}/{}/{}",
+        SystemTime::now(),
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    );
+    format!("ce{}", &super::sha256_hex(&seed)[..30])
+}
+
+/// The end of a change set's description that names the call which made it.
+fn description_mark(token: &str) -> String {
+    format!(" (request {token})")
+}
+
 /// The diff's evidence from a change set's resource changes; anything it cannot read is left
 /// out, so the prediction stands for it.
 pub fn evidence(changes: Vec<cfn::Change>) -> ChangeSetEvidence {
@@ -478,6 +661,102 @@ mod tests {
                 causing_entity: Some("Other".into()),
             }]
         );
+    }
+
+    fn other(code: &str, message: &str) -> AwsError {
+        AwsError::Other {
+            operation: "CreateChangeSet".into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_create_attempt_that_may_have_been_applied_is_looked_for_before_it_is_sent_again() {
+        let lost = AwsError::Unreachable {
+            operation: "CreateChangeSet".into(),
+            detail: "connection closed before message completed".into(),
+        };
+        assert_eq!(attempt_failure(&lost), AttemptFailure::MaybeApplied);
+        let unreadable = other("HTTP 200", "unreadable response: body truncated");
+        assert_eq!(attempt_failure(&unreadable), AttemptFailure::MaybeApplied);
+        let fault = other("InternalFailure", "internal error");
+        assert_eq!(attempt_failure(&fault), AttemptFailure::MaybeApplied);
+        let no_code = AwsError::Unhandled {
+            operation: "CreateChangeSet".into(),
+            http_status: 502,
+        };
+        assert_eq!(attempt_failure(&no_code), AttemptFailure::MaybeApplied);
+        assert!(AttemptFailure::MaybeApplied.send_again());
+
+        let exists = other(
+            "AlreadyExistsException",
+            "ChangeSet ce-deploy-x already exists",
+        );
+        assert_eq!(attempt_failure(&exists), AttemptFailure::AlreadyExists);
+        assert!(!AttemptFailure::AlreadyExists.send_again());
+
+        let throttled = AwsError::Throttled {
+            operation: "CreateChangeSet".into(),
+            code: "Throttling".into(),
+        };
+        assert_eq!(attempt_failure(&throttled), AttemptFailure::NotApplied);
+        assert!(AttemptFailure::NotApplied.send_again());
+
+        for refused in [
+            other("ValidationError", "Template format error"),
+            other("InsufficientCapabilitiesException", "Requires capabilities"),
+            AwsError::AccessDenied {
+                operation: "CreateChangeSet".into(),
+                code: "AccessDenied".into(),
+                message: "no".into(),
+            },
+            AwsError::InProgress {
+                stack: Some("ce-beta-compute".into()),
+                status: "UPDATE_IN_PROGRESS".into(),
+            },
+        ] {
+            assert_eq!(
+                attempt_failure(&refused),
+                AttemptFailure::Refused,
+                "{refused}"
+            );
+            assert!(!AttemptFailure::Refused.send_again());
+        }
+    }
+
+    #[test]
+    fn an_execution_refused_because_it_already_runs_is_this_runs_own() {
+        let refused = other(
+            "InvalidChangeSetStatus",
+            "ChangeSet [arn] cannot be executed in its current status of [EXECUTE_IN_PROGRESS]",
+        );
+        assert!(refuses_execution(&refused));
+        assert!(refuses_execution(&AwsError::InProgress {
+            stack: None,
+            status: "UPDATE_IN_PROGRESS".into(),
+        }));
+        assert!(!refuses_execution(&other("ValidationError", "bad")));
+        for started in ["EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED"] {
+            assert!(execution_started(started), "{started}");
+        }
+        // Never executed: the refusal stands (obsolete, failed to create, still available).
+        for not_started in ["AVAILABLE", "UNAVAILABLE", "OBSOLETE", ""] {
+            assert!(!execution_started(not_started), "{not_started}");
+        }
+    }
+
+    #[test]
+    fn request_tokens_are_unique_and_fit_cloudformations_pattern() {
+        let a = request_token("ce-beta-network", "ce-deploy-20261130T010203Z");
+        let b = request_token("ce-beta-network", "ce-deploy-20261130T010203Z");
+        assert_ne!(a, b);
+        for token in [&a, &b] {
+            assert_eq!(token.len(), 32);
+            assert!(token.starts_with("ce"));
+            assert!(token.chars().all(|c| c.is_ascii_alphanumeric()));
+        }
+        assert_eq!(description_mark(&a), format!(" (request {a})"));
     }
 
     #[test]
