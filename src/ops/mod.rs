@@ -59,6 +59,21 @@ pub enum OpsError {
     /// The build's static files cannot go up.
     #[error(transparent)]
     Static(#[from] statics::StaticError),
+    /// A deploy is changing one of the env's stacks: a release, switch or rollback waits.
+    #[error(
+        "stack {stack} is {status}: a deploy is changing {env}'s stacks, and a release, switch \
+         or rollback must not run beside it (the deploy may resize the groups or move the live \
+         route); nothing was changed. Wait for the deploy to end (`ce --env {env} status` \
+         shows it) and re-run"
+    )]
+    Deploying {
+        /// The env.
+        env: String,
+        /// The stack being changed.
+        stack: String,
+        /// Its `*_IN_PROGRESS` status.
+        status: String,
+    },
     /// Something AWS answered makes the operation impossible.
     #[error("{0}")]
     Refused(String),

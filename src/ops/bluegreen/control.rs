@@ -3,7 +3,8 @@
 //!
 //! A switch only goes to a colour that has nodes serving, so traffic is never sent to an empty
 //! target group; it is recorded in the versions log like a release (the colour's build went
-//! live) and takes the same lock.
+//! live) and takes the same lock. Like a release, a switch (or rollback) refuses while a deploy
+//! is changing one of the env's stacks.
 
 use serde::Serialize;
 
@@ -214,6 +215,8 @@ pub async fn switch<P: Platform>(
             ),
         });
     }
+    // A deploy may be moving the live route or resizing the groups: wait for it.
+    platform.refuse_during_deploy().await?;
     let claim = platform
         .claim(&LiveChange {
             colour,

@@ -10,8 +10,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::{Claim, LiveChange, Platform, Sizes};
 use crate::architecture::{
-    Colour, LIVE_ROUTE_OUTPUT, PREVIEW_HEADER, group_output, target_group_output,
+    Colour, LIVE_ROUTE_OUTPUT, PREVIEW_HEADER, StackId, group_output, stack_name,
+    target_group_output,
 };
+use crate::aws::cloudformation::{CloudFormation, describe};
 use crate::aws::{Aws, AwsError};
 use crate::ops::bucket::BuildsBucket;
 use crate::ops::builds::Build;
@@ -41,6 +43,7 @@ pub struct AwsPlatform {
     bucket: BuildsBucket,
     statics: Option<BuildsBucket>,
     log: VersionsLog,
+    cloudformation: CloudFormation,
     principal: String,
 }
 
@@ -82,6 +85,7 @@ impl AwsPlatform {
                 .as_deref()
                 .map(|b| BuildsBucket::new(aws, b)),
             log: VersionsLog::new(aws, &resources.versions_table, &resources.env),
+            cloudformation: aws.cloudformation(),
             principal: principal.to_owned(),
         })
     }
@@ -431,5 +435,31 @@ impl Platform for AwsPlatform {
             ChangeState::Failed
         };
         Ok(self.log.finish(&change, state).await?)
+    }
+
+    async fn refuse_during_deploy(&self) -> Result<(), OpsError> {
+        let client = self.cloudformation.client();
+        let names = StackId::ALL.map(|s| stack_name(&self.env, s));
+        let [network, storage, compute, edge, monitoring] = &names;
+        let found = tokio::try_join!(
+            describe(client, network),
+            describe(client, storage),
+            describe(client, compute),
+            describe(client, edge),
+            describe(client, monitoring),
+        )?;
+        let stacks = <[Option<aws_sdk_cloudformation::types::Stack>; 5]>::from(found);
+        let statuses: Vec<Option<&str>> = stacks
+            .iter()
+            .map(|s| s.as_ref()?.stack_status.as_ref().map(|s| s.as_str()))
+            .collect();
+        match super::deploy_running(names.iter().map(String::as_str).zip(statuses)) {
+            Some((stack, status)) => Err(OpsError::Deploying {
+                env: self.env.clone(),
+                stack: stack.to_owned(),
+                status: status.to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 }

@@ -44,6 +44,10 @@ pub struct State {
     pub previews_opened: u32,
     pub claims: Vec<(LiveChange, Option<bool>)>,
     pub touches: u32,
+    /// The env's stacks with their CloudFormation status (`None`: not deployed).
+    pub stacks: Vec<(String, Option<String>)>,
+    /// How many times the stacks were looked at for a running deploy.
+    pub deploy_checks: u32,
     /// Every mutating call, in order.
     pub calls: Vec<String>,
     next_node: u32,
@@ -91,6 +95,10 @@ impl FakePlatform {
             previews_opened: 0,
             claims: vec![],
             touches: 0,
+            stacks: ["network", "storage", "compute", "edge", "monitoring"]
+                .map(|s| (format!("ce-test-{s}"), Some("UPDATE_COMPLETE".to_owned())))
+                .into(),
+            deploy_checks: 0,
             calls: vec![],
             next_node: 1,
         };
@@ -249,6 +257,20 @@ impl Platform for FakePlatform {
         let i: usize = claim.token.parse().unwrap();
         s.claims[i - 1].1 = Some(done);
         Ok(())
+    }
+
+    async fn refuse_during_deploy(&self) -> Result<(), OpsError> {
+        let mut s = self.state.borrow_mut();
+        s.deploy_checks += 1;
+        let statuses = s.stacks.iter().map(|(n, st)| (n.as_str(), st.as_deref()));
+        match super::deploy_running(statuses) {
+            Some((stack, status)) => Err(OpsError::Deploying {
+                env: "test".into(),
+                stack: stack.to_owned(),
+                status: status.to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 }
 

@@ -126,6 +126,22 @@ pub trait Platform {
     fn touch(&self, claim: &Claim) -> impl Future<Output = Result<(), OpsError>>;
     /// Records how a claimed change ended (and releases the lock); `done` when it went live.
     fn finish(&self, claim: &Claim, done: bool) -> impl Future<Output = Result<(), OpsError>>;
+    /// Refuses ([`OpsError::Deploying`]) while CloudFormation changes one of the env's stacks,
+    /// as [`deploy_running`] judges their statuses.
+    fn refuse_during_deploy(&self) -> impl Future<Output = Result<(), OpsError>>;
+}
+
+/// The first stack a deploy is changing, with its status: any `*_IN_PROGRESS` one, except
+/// `REVIEW_IN_PROGRESS` (a new stack whose change set waits for review: nothing runs on it).
+/// `stacks` are the env's stacks with their statuses (`None`: not deployed).
+pub fn deploy_running<'a>(
+    stacks: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Option<(&'a str, &'a str)> {
+    stacks.into_iter().find_map(|(stack, status)| {
+        let status = status?;
+        (status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS")
+            .then_some((stack, status))
+    })
 }
 
 /// One HTTP GET.

@@ -1,8 +1,10 @@
 //! `ce release VERSION`: the build goes live on fresh nodes of the idle colour.
 //!
 //! The steps, each undone in reverse if a later one fails before traffic moves:
-//! 1. **lock** — claim the change in the versions log (the head that also serialises
-//!    `builds set-current`), so releases, set-current and other releases exclude each other;
+//! 1. **lock** — unless a deploy is changing one of the env's stacks (a release then refuses),
+//!    claim the change in the versions log (the head that also serialises `builds
+//!    set-current`), so releases, set-current and other releases exclude each other, and
+//!    `ce deploy` refuses while it is held;
 //! 2. **pin** — the live group's minimum and maximum are set to its desired capacity, so
 //!    scaling cannot change it under the release;
 //! 3. **point** — the idle colour's pointer names the build; the live colour's pointer is
@@ -180,6 +182,8 @@ pub async fn plan<P: Platform>(
     fallback: u32,
     env_min: u32,
 ) -> Result<Plan, PlanError> {
+    // Before asking: a deploy running now is reason enough not to start.
+    platform.refuse_during_deploy().await?;
     let live = platform.live().await?.ok_or(PlanError::NoLiveColour)?;
     let idle = live.other();
     let (live_group, idle_group, live_build, idle_pointer) = tokio::try_join!(
@@ -389,6 +393,12 @@ async fn steps<P: Platform, H: Probe>(
     let (live, idle, n) = (plan.live, plan.idle, plan.capacity);
 
     enter(Step::Lock);
+    // Again just before the lock (the operator may have taken a while to confirm): once the
+    // lock is held, a deploy refuses to start.
+    platform
+        .refuse_during_deploy()
+        .await
+        .map_err(Stop::aws(Step::Lock))?;
     let claim = platform
         .claim(&LiveChange {
             colour: idle,

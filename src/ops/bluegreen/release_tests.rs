@@ -468,3 +468,123 @@ async fn status_shows_both_colours_and_which_is_live() {
     );
     assert!(text.contains("i-0003"), "{text}");
 }
+
+/// Puts one of the fake env's stacks in `status`, as a running deploy would.
+fn deploying(aws: &FakePlatform, stack: &str, status: &str) {
+    let mut s = aws.state.borrow_mut();
+    let entry = s.stacks.iter_mut().find(|(n, _)| n == stack).unwrap();
+    entry.1 = Some(status.to_owned());
+}
+
+#[test]
+fn a_deploy_runs_while_a_stack_is_in_progress_but_not_while_a_change_set_waits_for_review() {
+    use super::deploy_running;
+    let stacks = |compute: Option<&'static str>| {
+        [
+            ("ce-prod-network", Some("UPDATE_COMPLETE")),
+            ("ce-prod-compute", compute),
+            ("ce-prod-edge", Some("UPDATE_ROLLBACK_IN_PROGRESS")),
+        ]
+    };
+    assert_eq!(
+        deploy_running(stacks(Some("UPDATE_IN_PROGRESS"))),
+        Some(("ce-prod-compute", "UPDATE_IN_PROGRESS")),
+        "the first busy stack"
+    );
+    assert_eq!(
+        deploy_running(stacks(None)),
+        Some(("ce-prod-edge", "UPDATE_ROLLBACK_IN_PROGRESS"))
+    );
+    let quiet = [
+        ("ce-prod-network", Some("UPDATE_COMPLETE")),
+        ("ce-prod-compute", Some("UPDATE_ROLLBACK_COMPLETE")),
+        ("ce-prod-edge", Some("REVIEW_IN_PROGRESS")),
+        ("ce-prod-monitoring", None),
+    ];
+    assert_eq!(deploy_running(quiet), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_release_refuses_to_start_while_a_deploy_changes_a_stack_and_changes_nothing() {
+    let aws = FakePlatform::new(2, OLD);
+    deploying(&aws, "ce-test-compute", "UPDATE_IN_PROGRESS");
+    let err = release::plan(&aws, build(NEW), None, 1, 1)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    for part in [
+        "stack ce-test-compute is UPDATE_IN_PROGRESS",
+        "a deploy is changing test's stacks",
+        "nothing was changed",
+        "Wait for the deploy to end (`ce --env test status` shows it)",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+    let s = aws.state.borrow();
+    assert!(s.claims.is_empty(), "no lock taken");
+    assert!(s.calls.is_empty(), "nothing changed: {:?}", s.calls);
+    assert_eq!(s.live, Some(Colour::Blue));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deploy_that_starts_after_the_plan_stops_the_release_before_the_lock() {
+    let aws = FakePlatform::new(2, OLD);
+    let plan = plan(&aws).await;
+    // The operator confirms; meanwhile someone starts `ce deploy` of the edge stack.
+    deploying(&aws, "ce-test-edge", "UPDATE_IN_PROGRESS");
+    let failed = release::run(
+        &aws,
+        &FakeProbe::default(),
+        &plan,
+        &gate(),
+        "alice@admin",
+        &|_| {},
+        std::future::pending(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failed.step, Step::Lock);
+    assert!(
+        failed
+            .reason
+            .contains("stack ce-test-edge is UPDATE_IN_PROGRESS"),
+        "{failed}"
+    );
+    assert_eq!(failed.traffic, Some(Colour::Blue));
+    let s = aws.state.borrow();
+    assert_eq!(s.deploy_checks, 2, "at the plan and again before the lock");
+    assert!(s.claims.is_empty(), "no lock taken");
+    assert!(s.calls.is_empty(), "nothing changed: {:?}", s.calls);
+}
+
+#[tokio::test(start_paused = true)]
+async fn switch_and_rollback_refuse_while_a_deploy_changes_a_stack() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    let claims = aws.state.borrow().claims.len();
+    deploying(&aws, "ce-test-compute", "UPDATE_IN_PROGRESS");
+    for err in [
+        control::rollback(&aws, "bob@admin").await.unwrap_err(),
+        control::switch(&aws, Colour::Blue, "bob@admin")
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                &err,
+                ControlError::Ops(crate::ops::OpsError::Deploying { stack, status, .. })
+                    if stack == "ce-test-compute" && status == "UPDATE_IN_PROGRESS"
+            ),
+            "{err}"
+        );
+    }
+    {
+        let s = aws.state.borrow();
+        assert_eq!(s.live, Some(Colour::Green), "traffic stays");
+        assert_eq!(s.claims.len(), claims, "no lock taken");
+    }
+    // Once the deploy ends, the rollback goes through.
+    deploying(&aws, "ce-test-compute", "UPDATE_COMPLETE");
+    control::rollback(&aws, "bob@admin").await.unwrap();
+    assert_eq!(aws.state.borrow().live, Some(Colour::Blue));
+}
