@@ -668,6 +668,31 @@ fn a_deploy_or_restart_while_a_release_holds_the_lock_is_refused_and_changes_not
         "{}",
         refused.describe()
     );
+    // A plan is read-only and still made, with a note that executing it waits for the release.
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let plan_file = dir.path().join("plan.json");
+    let plan_path = plan_file.to_str().expect("utf-8 path");
+    let plan = site.ce(&["plan", "--out", plan_path]);
+    assert_eq!(plan.code, Some(2), "changes planned: {}", plan.describe());
+    assert!(plan_file.exists(), "{}", plan.describe());
+    let note = plan
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("note: release-test holds the release lock of staging"))
+        .unwrap_or_else(|| panic!("a note on the lock: {}", plan.describe()));
+    assert!(
+        note.contains("putting dist/gh/main/100.tar.xz live since ")
+            && note.contains("`ce deploy --plan` of this plan is refused until the release ends"),
+        "{note}"
+    );
+    assert!(!plan.stderr.contains("error:"), "{}", plan.describe());
+    let planned = site.ce(&["deploy", "--plan", plan_path, "--yes"]);
+    assert_eq!(planned.code, Some(1), "{}", planned.describe());
+    assert!(
+        planned.stderr.contains("nothing was deployed"),
+        "{}",
+        planned.describe()
+    );
     // Rolling the live colour's nodes is refused the same way.
     let restart = site.ce(&["instances", "restart", "--yes"]);
     assert_eq!(restart.code, Some(1), "{}", restart.describe());

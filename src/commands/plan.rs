@@ -56,8 +56,9 @@ pub fn run_plan(
     let timing = Timing::start();
     let progress = Progress::new(Mode::Lines, Box::new(ctx.printer.stderr()));
     let change_set_name = changeset::name("plan", now_ms() / 1000);
-    let plan = remote.block_on(async {
+    let (plan, lock_note) = remote.block_on(async {
         let aws = remote.aws().await;
+        let lock_note = release_lock_note(aws, env.name.as_str()).await?;
         let mut live = deployed::diff_env(aws, env, only).await?;
         let mut jobs = jobs_from_live(env, &live);
         fill_live_state(aws, &live, &mut jobs).await?;
@@ -91,16 +92,34 @@ pub fn run_plan(
                 live.refine(stack_plan.id, evidence)?;
             }
         }
-        build_plan(env, &live, &jobs, &stack_plans)
+        Ok::<_, anyhow::Error>((build_plan(env, &live, &jobs, &stack_plans)?, lock_note))
     })?;
     plan.save(path)?;
     ctx.printer.report(&PlanReport(&plan))?;
+    if let Some(note) = lock_note {
+        ctx.printer.note(format_args!("note: {note}"))?;
+    }
     ctx.printer.note(format_args!(
         "plan written to {}; deploy exactly this with `ce deploy --plan {}`",
         path.display(),
         path.display()
     ))?;
     Ok(DiffClass::from(plan.class).status())
+}
+
+/// A plan is read-only, so a release holding the env's release lock does not stop it; but
+/// `ce deploy --plan` would be refused while it does, which the operator is told.
+async fn release_lock_note(aws: &crate::aws::Aws, env: &str) -> Result<Option<String>> {
+    let refused = "`ce deploy --plan` of this plan is refused until the release ends";
+    match crate::ops::release::release_guard(aws, env, refused).await {
+        Ok(lapsed) => Ok(lapsed),
+        Err(crate::ops::OpsError::Release(e))
+            if matches!(*e, crate::ops::release::ReleaseError::DuringRelease { .. }) =>
+        {
+            Ok(Some(e.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// For each stack, the stacks it imports from that do not exist (or hold no resources) yet.
