@@ -7,6 +7,7 @@
 # start-up's dynamic relocations by the loader itself (LD_DEBUG=statistics), its page faults
 # by GNU time.
 # Usage: benches/render.sh [extra hyperfine flags, e.g. --runs 500]
+#        CE_BIN=path/to/ce benches/render.sh   measures that binary instead of building one
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,9 +22,13 @@ if ((${#missing[@]})); then
     exit 1
 fi
 
-printf 'building --release...\n' >&2
-cargo build --release --quiet --bin ce
-bin=${CARGO_TARGET_DIR:-$repo/target}/release/ce
+if [[ -n ${CE_BIN:-} ]]; then
+    bin=$CE_BIN
+else
+    printf 'building --release...\n' >&2
+    cargo build --release --quiet --bin ce
+    bin=${CARGO_TARGET_DIR:-$repo/target}/release/ce
+fi
 [[ -x $bin ]] || { printf 'benches/render.sh: no binary at %s\n' "$bin" >&2; exit 1; }
 
 work=$(mktemp -d)
@@ -42,10 +47,12 @@ benches=(
     "render --all --check|$bin render --all --check --out $out|"
     "validate --all|$bin validate --all|"
     "--version|$bin --version|"
+    "/bin/true (process start floor)|/bin/true|"
 )
 
-printf 'measuring %d envs, %d files, %d resources on %s cores...\n' \
-    "$envs" "$files" "$resources" "$(nproc)" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+printf 'measuring %d envs, %d files, %d resources on %s cores (load average %s)...\n' \
+    "$envs" "$files" "$resources" "$(nproc)" "$load_before" >&2
 rows=()
 for bench in "${benches[@]}"; do
     IFS='|' read -r name cmd prepare <<<"$bench"
@@ -76,8 +83,10 @@ for row in "${rows[@]}"; do
     printf '%-32s %-44s %-10s %s\n' "$name" "$wall" "$rss" "$faults"
 done
 relocations=$(LD_DEBUG=statistics "$bin" --version 2>&1 >/dev/null |
-    awk -F': *' '/number of relative relocations/ { print $2; exit }')
+    awk '/number of relative relocations/ { print $NF; exit }')
 printf '\nstart-up: %s relative relocations applied by the dynamic loader; binary %s\n' \
     "${relocations:-0}" "$(readelf -h "$bin" | awk '/Type:/ { print $2 }')"
 printf 'targets: render --all <= 3 ms median wall and <= 8 MiB peak RSS; --version <= 1 ms; validate --all well under 500 ms\n'
-printf 'ce %s, %s, %s\n' "$("$bin" --version | awk '{ print $2 }')" "$(uname -m)" "$(date -u +%F)"
+printf 'ce %s, %s, %s; load average %s before, %s after (other work on the machine inflates\nmedians and means; min is the least disturbed)\n' \
+    "$("$bin" --version | awk '{ print $2 }')" "$(uname -m)" "$(date -u +%F)" \
+    "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"

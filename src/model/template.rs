@@ -6,8 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io;
 
 use serde::{Serialize, Serializer};
+use serde_json::ser::Formatter;
 
 use super::intrinsics::{Condition, Expr};
 
@@ -387,36 +389,89 @@ impl Template {
 
     /// The template as pretty-printed JSON with a trailing newline, as written to `stacks/`.
     pub fn to_json_string(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self)
-            .unwrap_or_else(|e| panic!("template does not serialise: {e}"));
-        text.push('\n');
-        text
+        self.to_json_string_and_compact_len().0
     }
 
-    /// The size in bytes of [`Template::to_compact_json`], computed from the pretty text without
-    /// serialising again: pretty printing only adds whitespace outside strings.
-    pub fn compact_len(pretty: &str) -> usize {
-        let (mut len, mut in_string, mut escaped) = (0, false, false);
-        for b in pretty.bytes() {
-            if in_string {
-                len += 1;
-                match (escaped, b) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
-            } else if !b.is_ascii_whitespace() {
-                len += 1;
-                in_string = b == b'"';
-            }
-        }
-        len
+    /// [`Template::to_json_string`] and the size in bytes of [`Template::to_compact_json`],
+    /// counted while the pretty text is written rather than by serialising again or scanning
+    /// the text: pretty printing differs from compact only by the spaces and newlines its
+    /// layout calls write, and those are counted as they are written.
+    pub fn to_json_string_and_compact_len(&self) -> (String, usize) {
+        let mut layout = 0;
+        let formatter = LayoutCounter {
+            pretty: serde_json::ser::PrettyFormatter::new(),
+            layout: &mut layout,
+        };
+        let mut text = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
+        self.serialize(&mut serializer)
+            .unwrap_or_else(|e| panic!("template does not serialise: {e}"));
+        let compact = text.len() - layout;
+        text.push(b'\n');
+        // serde_json writes valid UTF-8 (it escapes nothing into invalid sequences).
+        let text = String::from_utf8(text).expect("serde_json writes UTF-8");
+        (text, compact)
     }
 
     /// The template in compact form, as sent to CloudFormation (the size limit applies to it).
     pub fn to_compact_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| panic!("template does not serialise: {e}"))
+    }
+}
+
+/// serde_json's pretty formatter, counting the spaces and newlines it writes for layout (the
+/// only bytes in which pretty JSON differs from compact JSON).
+struct LayoutCounter<'a> {
+    pretty: serde_json::ser::PrettyFormatter<'static>,
+    layout: &'a mut usize,
+}
+
+/// A writer that counts the spaces and newlines written through it.
+struct Counting<'a, W: ?Sized> {
+    inner: &'a mut W,
+    layout: &'a mut usize,
+}
+
+impl<W: ?Sized + io::Write> io::Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        *self.layout += buf[..n]
+            .iter()
+            .filter(|b| matches!(b, b' ' | b'\n'))
+            .count();
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Delegates one layout call of [`Formatter`] to the pretty formatter through a [`Counting`]
+/// writer.
+macro_rules! counted {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $name<W: ?Sized + io::Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+                let mut counting = Counting { inner: writer, layout: &mut *self.layout };
+                self.pretty.$name(&mut counting $(, $arg)*)
+            }
+        )*
+    };
+}
+
+impl Formatter for LayoutCounter<'_> {
+    counted! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
     }
 }
 
@@ -525,11 +580,13 @@ mod tests {
     fn compact_len_matches_the_compact_form() {
         let mut t = Template::new("a \"quoted\" description with  spaces\n and \\ escapes");
         t.add(&LogicalId::new("A"), thing());
+        t.add(&LogicalId::new("B"), thing())
+            .depends_on(&LogicalId::new("A"))
+            .waive("CKV_X_1", "a reason: with spaces");
         t.output("O", "x : y", Expr::sub("${A} ${AWS::Region}"));
-        assert_eq!(
-            Template::compact_len(&t.to_json_string()),
-            t.to_compact_json().len()
-        );
+        let (text, compact_len) = t.to_json_string_and_compact_len();
+        assert_eq!(text, t.to_json_string());
+        assert_eq!(compact_len, t.to_compact_json().len());
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use crate::architecture::{self, StackId, UserDataError};
 use crate::config::Env;
-use crate::model::Template;
 use crate::model::template::INLINE_TEMPLATE_LIMIT;
 
 /// One stack's rendered template.
@@ -44,11 +43,11 @@ pub fn render_env(env: &Env) -> Result<Vec<RenderedStack>, UserDataError> {
     Ok(architecture::build(env)?
         .into_iter()
         .map(|stack| {
-            let text = stack.template.to_json_string();
+            let (text, compact_size) = stack.template.to_json_string_and_compact_len();
             RenderedStack {
                 env: env.name.to_string(),
                 id: stack.id,
-                compact_size: Template::compact_len(&text),
+                compact_size,
                 text,
                 stack_name: stack.name,
             }
