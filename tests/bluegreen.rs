@@ -491,6 +491,45 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
     .expect("json");
     assert_eq!(status["status"]["live"], "green");
     assert_eq!(status["status"]["colours"][0]["group"]["desired"], 1);
+    // Each colour lists the nodes its group has, with the build each booted. EC2 (and moto)
+    // give launch times in whole seconds, and a node launched in the second its colour's
+    // pointer was set is judged, conservatively, to predate it (`stale`, with the build before):
+    // on the sandbox a release often scales up within that second. So a node judged current
+    // must show its colour's build; a stale one's build is not asserted.
+    for (i, colour, build) in [
+        (0, Colour::Blue, "dist/gh/main/101.tar.xz"),
+        (1, Colour::Green, "dist/gh/main/100.tar.xz"),
+    ] {
+        let shown = &status["status"]["colours"][i];
+        assert_eq!(shown["colour"], colour.to_string());
+        assert_eq!(shown["build"], build);
+        let nodes = shown["nodes"].as_array().expect("nodes");
+        let mut ids: Vec<&str> = nodes
+            .iter()
+            .map(|n| n["id"].as_str().expect("id"))
+            .collect();
+        ids.sort_unstable();
+        let mut want = site.instance_ids(colour);
+        want.sort();
+        assert_eq!(ids, want, "{colour}'s nodes");
+        for node in nodes {
+            match node["freshness"].as_str() {
+                Some("current") => assert_eq!(node["build"], build, "{node}"),
+                Some("stale") => {}
+                other => panic!("{colour}: freshness {other:?} in {node}"),
+            }
+        }
+    }
+    let text = site.ce_ok(&["blue-green", "status"]).stdout;
+    for colour in Colour::ALL {
+        for id in site.instance_ids(colour) {
+            assert!(
+                text.lines()
+                    .any(|l| l.trim_start().starts_with(&id) && l.contains(" build ")),
+                "{id} with its build in\n{text}"
+            );
+        }
+    }
     let list = site.ce_ok(&["instances", "list"]).stdout;
     assert!(list.starts_with("live colour: green\n"), "{list}");
     assert!(list.contains("green (live)"), "{list}");

@@ -40,7 +40,8 @@ pub fn run(ctx: &Context, action: &BlueGreenAction) -> Result<Status> {
         match action {
             BlueGreenAction::Status | BlueGreenAction::Deploy(_) => {
                 let platform = AwsPlatform::new(&session.aws, &session.resources, "")?;
-                let status = control::status(&platform).await?;
+                let (env_key, history) = super::instances::boot_record(&session).await?;
+                let status = control::status(&platform, env_key.as_deref(), &history).await?;
                 ctx.printer
                     .report(&Shown::new("status", &status, status.text()))?;
                 Ok(Status::Success)

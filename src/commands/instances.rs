@@ -18,7 +18,7 @@ use crate::ops::bucket::BuildsBucket;
 use crate::ops::fleet::AwsFleet;
 use crate::ops::instances::{self, Freshness, Group, NodeView, Pointer, version_label};
 use crate::ops::roll::{self, Cancel, Fleet, RollPlan, RollReport};
-use crate::ops::versionslog::{Head, VersionsLog};
+use crate::ops::versionslog::{Entry, Head, VersionsLog};
 use crate::printer::Styles;
 
 /// Between looks at the group while new nodes boot.
@@ -56,17 +56,25 @@ async fn look(s: &Session) -> Result<(AwsFleet, Group, Pointer, Option<Head>)> {
         )
     })?;
     let fleet = platform.fleet(colour).clone();
-    let bucket = BuildsBucket::new(&s.aws, &s.resources.builds_bucket);
     let log = VersionsLog::new(&s.aws, &s.resources.versions_table, &s.resources.env);
-    let (group, colour_key, key, history, head) = tokio::join!(
+    let (group, colour_key, booted, head) = tokio::join!(
         fleet.group(),
         platform.pointer(colour),
-        bucket.pointer(&s.resources.env),
-        log.history(None),
+        boot_record(s),
         log.head()
     );
-    let pointer = instances::colour_pointer(colour, colour_key?, key?, &history?);
+    let (key, history) = booted?;
+    let pointer = instances::colour_pointer(colour, colour_key?, key, &history);
     Ok((fleet, group?, pointer, head?))
+}
+
+/// What tells, beside a colour's own pointer, which build its nodes booted: the env's pointer
+/// (which a colour no release has pointed boots) and the versions log's changes.
+pub(super) async fn boot_record(s: &Session) -> Result<(Option<String>, Vec<Entry>)> {
+    let bucket = BuildsBucket::new(&s.aws, &s.resources.builds_bucket);
+    let log = VersionsLog::new(&s.aws, &s.resources.versions_table, &s.resources.env);
+    let (key, history) = tokio::join!(bucket.pointer(&s.resources.env), log.history(None));
+    Ok((key?, history?))
 }
 
 async fn list(ctx: &Context, s: &Session) -> Result<Status> {
@@ -77,15 +85,13 @@ async fn list(ctx: &Context, s: &Session) -> Result<Status> {
     // The idle colour's nodes run what its own pointer named when they booted.
     let idle_group = match idle {
         Some(colour) => {
-            let bucket = BuildsBucket::new(&s.aws, &s.resources.builds_bucket);
-            let log = VersionsLog::new(&s.aws, &s.resources.versions_table, &s.resources.env);
-            let (group, colour_key, key, history) = tokio::join!(
+            let (group, colour_key, booted) = tokio::join!(
                 platform.group(colour),
                 platform.pointer(colour),
-                bucket.pointer(&s.resources.env),
-                log.history(None),
+                boot_record(s),
             );
-            let pointer = instances::colour_pointer(colour, colour_key?, key?, &history?);
+            let (key, history) = booted?;
+            let pointer = instances::colour_pointer(colour, colour_key?, key, &history);
             Some((group?, pointer))
         }
         None => None,

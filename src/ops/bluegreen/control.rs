@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::{LiveChange, Platform, Sizes, in_service};
 use crate::architecture::Colour;
 use crate::ops::OpsError;
-use crate::ops::instances::{Group, Node};
+use crate::ops::instances::{self, Group, Node, NodeView, version_label};
+use crate::ops::versionslog::Entry;
 
 /// Why a blue/green command refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,10 +70,25 @@ pub struct ColourStatus {
     pub live: bool,
     /// The build its pointer names: what its nodes boot.
     pub build: Option<String>,
-    /// Its group, sizes and nodes with target health.
+    /// Its group (its sizes in JSON; the nodes are in `nodes`).
+    #[serde(serialize_with = "group_sizes")]
     pub group: Group,
     /// Summary of its target health.
     pub health: &'static str,
+    /// Its nodes, oldest first, with target health and the build each one booted, judged as
+    /// `instances list` judges it (from the versions log and the node's launch time).
+    pub nodes: Vec<NodeView>,
+}
+
+/// A group's name and sizes.
+fn group_sizes<S: serde::Serializer>(group: &Group, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut out = s.serialize_struct("Group", 4)?;
+    out.serialize_field("name", &group.name)?;
+    out.serialize_field("min", &group.min)?;
+    out.serialize_field("max", &group.max)?;
+    out.serialize_field("desired", &group.desired)?;
+    out.end()
 }
 
 /// Both colours.
@@ -84,8 +100,14 @@ pub struct Status {
     pub colours: Vec<ColourStatus>,
 }
 
-/// Reads both colours and which is live.
-pub async fn status<P: Platform>(platform: &P) -> Result<Status, OpsError> {
+/// Reads both colours and which is live. `env_key` (the env's pointer, which a colour no
+/// release has pointed boots) and `history` (the versions log) say which build each node
+/// booted.
+pub async fn status<P: Platform>(
+    platform: &P,
+    env_key: Option<&str>,
+    history: &[Entry],
+) -> Result<Status, OpsError> {
     let (live, blue, green, blue_build, green_build) = tokio::try_join!(
         platform.live(),
         platform.group(Colour::Blue),
@@ -93,20 +115,46 @@ pub async fn status<P: Platform>(platform: &P) -> Result<Status, OpsError> {
         platform.pointer(Colour::Blue),
         platform.pointer(Colour::Green),
     )?;
-    let colours = [
-        (Colour::Blue, blue, blue_build),
-        (Colour::Green, green, green_build),
-    ]
-    .into_iter()
-    .map(|(colour, group, build)| ColourStatus {
-        colour,
-        live: live == Some(colour),
-        build,
-        health: summary(&group),
-        group,
-    })
-    .collect();
-    Ok(Status { live, colours })
+    Ok(assemble(
+        live,
+        [
+            (Colour::Blue, blue, blue_build),
+            (Colour::Green, green, green_build),
+        ],
+        env_key,
+        history,
+    ))
+}
+
+/// The status from what was read: the live colour, each colour with its group and pointer,
+/// the env's pointer and the versions log. Each node's build is judged against its own
+/// colour's pointer and the changes that wrote it ([`instances::colour_pointer`]).
+pub fn assemble(
+    live: Option<Colour>,
+    colours: [(Colour, Group, Option<String>); 2],
+    env_key: Option<&str>,
+    history: &[Entry],
+) -> Status {
+    let colours = colours
+        .into_iter()
+        .map(|(colour, group, build)| {
+            let pointer = instances::colour_pointer(
+                colour,
+                build.clone(),
+                env_key.map(str::to_owned),
+                history,
+            );
+            ColourStatus {
+                colour,
+                live: live == Some(colour),
+                build,
+                health: summary(&group),
+                nodes: instances::view(&group, &pointer),
+                group,
+            }
+        })
+        .collect();
+    Status { live, colours }
 }
 
 /// The real tool's words for a target group's state.
@@ -129,7 +177,7 @@ pub fn summary(group: &Group) -> &'static str {
 }
 
 impl Status {
-    /// The status as text: one block per colour, one line per node.
+    /// The status as text: one block per colour, one line per node with the build it booted.
     pub fn text(&self) -> String {
         let mut text = String::new();
         match self.live {
@@ -149,14 +197,23 @@ impl Status {
                 c.health,
                 c.build.as_deref().unwrap_or("(none)"),
             ));
-            for n in &g.nodes {
+            for v in &c.nodes {
+                let n = &v.node;
+                let build = v
+                    .build
+                    .as_deref()
+                    .map_or_else(|| "(unknown)".to_owned(), version_label);
                 text.push_str(&format!(
-                    "  {:<20} {:<15} {:<12} {:<10} target {}\n",
+                    "  {:<20} {:<15} {:<12} {:<10} target {:<15} build {build}{}\n",
                     n.id,
                     n.private_ip.as_deref().unwrap_or("-"),
                     n.lifecycle,
                     n.asg_health,
                     n.elb.as_deref().unwrap_or("not registered"),
+                    match v.freshness {
+                        instances::Freshness::Stale => " (may predate its pointer)",
+                        _ => "",
+                    },
                 ));
             }
         }

@@ -455,7 +455,7 @@ async fn cleanup_refuses_while_the_live_colour_is_not_all_healthy() {
 async fn status_shows_both_colours_and_which_is_live() {
     let aws = FakePlatform::new(2, OLD);
     release(&aws, &FakeProbe::default()).await.unwrap();
-    let status = control::status(&aws).await.unwrap();
+    let status = control::status(&aws, None, &[]).await.unwrap();
     assert_eq!(status.live, Some(Colour::Green));
     let text = status.text();
     assert!(text.contains("live colour: green"), "{text}");
@@ -587,4 +587,95 @@ async fn switch_and_rollback_refuse_while_a_deploy_changes_a_stack() {
     deploying(&aws, "ce-test-compute", "UPDATE_COMPLETE");
     control::rollback(&aws, "bob@admin").await.unwrap();
     assert_eq!(aws.state.borrow().live, Some(Colour::Blue));
+}
+
+#[test]
+fn status_shows_the_build_each_node_booted_by_its_own_colours_pointer() {
+    use crate::ops::instances::tests::node;
+    use crate::ops::instances::{Freshness, Group};
+    use crate::ops::time::Timestamp;
+    use crate::ops::versionslog::{ChangeState, Entry};
+    let change = |at: i64, from: &str, to: &str, colour: Colour, switch: bool| Entry {
+        at: Timestamp::from_secs(at),
+        seq: 0,
+        to: to.into(),
+        from: Some(from.into()),
+        by: "alice@admin".into(),
+        principal: None,
+        state: ChangeState::Done,
+        colour: Some(colour),
+        switch,
+    };
+    // OLD released to blue at 100, NEW to green at 200, then a rollback to blue at 300.
+    let history = [
+        change(300, NEW, OLD, Colour::Blue, true),
+        change(200, OLD, NEW, Colour::Green, false),
+        change(100, "dist/gh/main/0.tar.xz", OLD, Colour::Blue, false),
+    ];
+    let group = |name: &str, nodes| Group {
+        name: name.into(),
+        min: 0,
+        max: 4,
+        desired: 2,
+        grace: Duration::from_secs(240),
+        nodes,
+    };
+    let blue = group("ce-test-nodes", vec![node("i-b1", 110), node("i-b2", 310)]);
+    // i-g0 launched before green's pointer named NEW: it booted what that change replaced.
+    let green = group(
+        "ce-test-nodes-green",
+        vec![node("i-g1", 210), node("i-g0", 150)],
+    );
+    let status = control::assemble(
+        Some(Colour::Blue),
+        [
+            (Colour::Blue, blue, Some(OLD.into())),
+            (Colour::Green, green, Some(NEW.into())),
+        ],
+        Some(OLD),
+        &history,
+    );
+    let builds = |i: usize| -> Vec<(&str, Option<&str>, Freshness)> {
+        status.colours[i]
+            .nodes
+            .iter()
+            .map(|v| (v.node.id.as_str(), v.build.as_deref(), v.freshness))
+            .collect()
+    };
+    assert_eq!(
+        builds(0),
+        [
+            ("i-b1", Some(OLD), Freshness::Current),
+            ("i-b2", Some(OLD), Freshness::Current)
+        ],
+        "the rollback (a switch) wrote no pointer: blue's nodes are judged by its release"
+    );
+    assert_eq!(
+        builds(1),
+        [
+            ("i-g0", Some(OLD), Freshness::Stale),
+            ("i-g1", Some(NEW), Freshness::Current)
+        ],
+        "oldest first"
+    );
+    let text = status.text();
+    for line in [
+        "blue (live)  ce-test-nodes  desired 2 min 0 max 4  all healthy  build dist/gh/main/1.tar.xz\n",
+        "  i-g0                 10.0.0.1        InService    Healthy    target healthy         build 1 (gh/main) (may predate its pointer)\n",
+        "  i-g1                 10.0.0.1        InService    Healthy    target healthy         build 2 (gh/main)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    let json = serde_json::to_value(&status).unwrap();
+    let green = &json["colours"][1];
+    assert_eq!(
+        green["group"],
+        serde_json::json!({"name": "ce-test-nodes-green", "min": 0, "max": 4, "desired": 2}),
+        "sizes only: the nodes are listed once, with their builds"
+    );
+    assert_eq!(green["nodes"][1]["id"], "i-g1");
+    assert_eq!(green["nodes"][1]["build"], NEW);
+    assert_eq!(green["nodes"][1]["freshness"], "current");
+    assert_eq!(green["nodes"][1]["elb"], "healthy");
+    assert_eq!(green["nodes"][0]["freshness"], "stale");
 }
