@@ -477,10 +477,28 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
         back.describe()
     );
     assert_eq!(site.live(), Colour::Green);
+    // Green, live again, has the env's minimum; blue keeps its node for rollback, minimum 0:
+    // the groups as a release leaves them, so scaling cannot take green to zero.
+    assert_eq!(site.sizes(Colour::Green), (1, 4, 1, 1));
+    assert_eq!(site.sizes(Colour::Blue), (0, 4, 1, 1));
     let history = site.history();
     assert_eq!(history[0].colour, Some(Colour::Green));
     assert!(history[0].switch);
     assert_eq!(history[0].to, "dist/gh/main/100.tar.xz");
+    // A deploy after the rollback (its LiveColour now green) moves nothing and sizes agree.
+    site.ce_ok(&["deploy", "--yes"]);
+    assert_eq!(site.live(), Colour::Green);
+    assert_eq!(site.sizes(Colour::Green), (1, 4, 1, 1));
+    assert_eq!(site.sizes(Colour::Blue), (0, 4, 1, 1));
+    // A switch sizes the groups the same way, each way round.
+    site.ce_ok(&["blue-green", "switch", "blue", "--yes"]);
+    assert_eq!(site.live(), Colour::Blue);
+    assert_eq!(site.sizes(Colour::Blue), (1, 4, 1, 1));
+    assert_eq!(site.sizes(Colour::Green), (0, 4, 1, 1));
+    site.ce_ok(&["blue-green", "switch", "green", "--yes"]);
+    assert_eq!(site.live(), Colour::Green);
+    assert_eq!(site.sizes(Colour::Green), (1, 4, 1, 1));
+    assert_eq!(site.sizes(Colour::Blue), (0, 4, 1, 1));
 
     // Status and instances list show both colours and which is live.
     let status: Value = serde_json::from_str(

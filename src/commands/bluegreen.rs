@@ -37,6 +37,8 @@ pub fn run(ctx: &Context, action: &BlueGreenAction) -> Result<Status> {
     remote.block_on(async {
         let session = operate::connect(&remote).await?;
         let by = crate::ops::operator();
+        // The live colour's minimum, as the compute template and a release give it.
+        let env_min = session.env.file.compute.min_size;
         match action {
             BlueGreenAction::Status | BlueGreenAction::Deploy(_) => {
                 let platform = AwsPlatform::new(&session.aws, &session.resources, "")?;
@@ -52,7 +54,7 @@ pub fn run(ctx: &Context, action: &BlueGreenAction) -> Result<Status> {
                     return Ok(Status::NeedsApproval);
                 }
                 let platform = connect_for_change(&session).await?;
-                let switched = control::switch(&platform, *colour, &by).await?;
+                let switched = control::switch(&platform, *colour, env_min, &by).await?;
                 switched_out(ctx, "switch", &switched)
             }
             BlueGreenAction::Rollback { yes } => {
@@ -64,7 +66,7 @@ pub fn run(ctx: &Context, action: &BlueGreenAction) -> Result<Status> {
                     return Ok(Status::NeedsApproval);
                 }
                 let platform = connect_for_change(&session).await?;
-                let switched = control::rollback(&platform, &by).await?;
+                let switched = control::rollback(&platform, env_min, &by).await?;
                 switched_out(ctx, "rollback", &switched)
             }
             BlueGreenAction::Cleanup { yes } => {

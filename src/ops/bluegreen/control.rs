@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use super::{LiveChange, Platform, Sizes, in_service};
+use super::{LiveChange, Platform, Sizes, in_service, live_sizes};
 use crate::architecture::Colour;
 use crate::ops::OpsError;
 use crate::ops::instances::{self, Group, Node, NodeView, version_label};
@@ -55,6 +55,43 @@ pub enum ControlError {
         healthy: usize,
         /// Its desired capacity.
         desired: u32,
+    },
+    /// The new live colour's minimum could not be raised; traffic did not move.
+    #[error(
+        "{group}'s minimum could not be raised to {min} before the switch, so traffic stays on \
+         {traffic}"
+    )]
+    NotRaised {
+        /// The colour's group.
+        group: String,
+        /// The minimum it was to get.
+        min: u32,
+        /// Where traffic stays.
+        traffic: String,
+        /// Why.
+        #[source]
+        cause: OpsError,
+    },
+    /// The switch failed and the colour's raised minimum could not be put back.
+    #[error(
+        "the switch failed, so traffic stays on {traffic}; {group}'s sizes could not be put \
+         back ({undo}): by hand, aws autoscaling update-auto-scaling-group \
+         --auto-scaling-group-name {group} --min-size {min} --max-size {max}"
+    )]
+    NotSwitched {
+        /// Where traffic stays.
+        traffic: String,
+        /// The colour's group.
+        group: String,
+        /// Its minimum before.
+        min: u32,
+        /// Its maximum before.
+        max: u32,
+        /// Why they could not be put back.
+        undo: String,
+        /// Why the switch failed.
+        #[source]
+        cause: OpsError,
     },
     /// An AWS call failed.
     #[error(transparent)]
@@ -236,15 +273,22 @@ pub struct Switched {
     pub notes: Vec<String>,
 }
 
-/// Moves traffic to `colour`, refusing a colour with no node serving.
+/// Moves traffic to `colour`, refusing a colour with no node serving, and leaves the groups
+/// sized as a release leaves them: `colour` gets the env's minimum (`env_min`, as
+/// [`live_sizes`] caps it) before the listener moves, so the scale-in policy can never take the
+/// live colour to zero; the old colour keeps its nodes for rollback, with minimum 0, once
+/// traffic has left it. A failed switch puts `colour`'s sizes back; a failure after traffic
+/// moved is a note saying what to run.
 pub async fn switch<P: Platform>(
     platform: &P,
     colour: Colour,
+    env_min: u32,
     by: &str,
 ) -> Result<Switched, ControlError> {
-    let (live, group, build, from_build) = tokio::try_join!(
+    let (live, group, old_group, build, from_build) = tokio::try_join!(
         platform.live(),
         platform.group(colour),
+        platform.group(colour.other()),
         platform.pointer(colour),
         platform.pointer(colour.other()),
     )?;
@@ -283,42 +327,81 @@ pub async fn switch<P: Platform>(
             switch: true,
         })
         .await?;
+    let traffic = live.map_or("neither colour".to_owned(), |c| c.to_string());
+    // The live colour's minimum, before it is live.
+    let raised = live_sizes(env_min, group.max, group.desired);
+    if let Err(e) = platform.set_sizes(colour, raised).await {
+        let _ = platform.finish(&claim, false).await;
+        return Err(ControlError::NotRaised {
+            group: group.name,
+            min: raised.min.unwrap_or_default(),
+            traffic,
+            cause: e,
+        });
+    }
+    let mut notes = Vec::new();
     if let Err(e) = platform.switch(colour).await {
         // Traffic did not move (or did, and the answer was lost): say which.
-        let now = platform.live().await.ok().flatten();
-        let moved = now == Some(colour);
-        let _ = platform.finish(&claim, moved).await;
+        let moved = platform.live().await.ok().flatten() == Some(colour);
         if !moved {
-            return Err(e.into());
+            let _ = platform.finish(&claim, false).await;
+            let before = Sizes {
+                min: Some(group.min),
+                max: Some(group.max),
+                desired: None,
+            };
+            return Err(match platform.set_sizes(colour, before).await {
+                Ok(()) => e.into(),
+                Err(undo) => ControlError::NotSwitched {
+                    traffic,
+                    group: group.name,
+                    min: group.min,
+                    max: group.max,
+                    undo: undo.to_string(),
+                    cause: e,
+                },
+            });
         }
-    } else {
-        let mut notes = Vec::new();
-        if let Err(e) = platform.finish(&claim, true).await {
-            notes.push(format!("the versions log could not record the switch: {e}"));
+        notes.push("the switch answered with an error, but the listener forwards to it".into());
+    }
+    if let Err(e) = platform.finish(&claim, true).await {
+        notes.push(format!("the versions log could not record the switch: {e}"));
+    }
+    if live.is_some() {
+        let old = Sizes {
+            min: Some(0),
+            max: None,
+            desired: None,
+        };
+        if let Err(e) = platform.set_sizes(colour.other(), old).await {
+            notes.push(format!(
+                "{} keeps minimum {} although {colour} is live now: {e}; to let it scale in \
+                 (its nodes stay for rollback): aws autoscaling update-auto-scaling-group \
+                 --auto-scaling-group-name {} --min-size 0",
+                old_group.name, old_group.min, old_group.name
+            ));
         }
-        return Ok(Switched {
-            from: live,
-            to: colour,
-            build,
-            unchanged: false,
-            notes,
-        });
     }
     Ok(Switched {
         from: live,
         to: colour,
         build,
         unchanged: false,
-        notes: vec!["the switch answered with an error, but the listener forwards to it".into()],
+        notes,
     })
 }
 
-/// Back to the colour that was live before: the other one, if it still has nodes serving.
+/// Back to the colour that was live before: the other one, if it still has nodes serving,
+/// sized as [`switch`] sizes it.
 /// When it has none, says how to scale it up again (its nodes boot the build its pointer still
 /// names) or to release an older build.
-pub async fn rollback<P: Platform>(platform: &P, by: &str) -> Result<Switched, ControlError> {
+pub async fn rollback<P: Platform>(
+    platform: &P,
+    env_min: u32,
+    by: &str,
+) -> Result<Switched, ControlError> {
     let live = platform.live().await?.ok_or(ControlError::NoLiveColour)?;
-    match switch(platform, live.other(), by).await {
+    match switch(platform, live.other(), env_min, by).await {
         Err(ControlError::Empty {
             colour,
             desired,

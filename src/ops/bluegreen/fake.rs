@@ -40,6 +40,8 @@ pub struct State {
     pub switch: SwitchBehaviour,
     /// An operation name (`finish`, `set_sizes`, …) that fails.
     pub failing: Option<&'static str>,
+    /// A colour whose `set_sizes` fails.
+    pub sizes_fail_for: Option<Colour>,
     pub previews: BTreeMap<String, (Colour, String)>,
     pub previews_opened: u32,
     pub claims: Vec<(LiveChange, Option<bool>)>,
@@ -91,6 +93,7 @@ impl FakePlatform {
             new_node_health: "healthy".into(),
             switch: SwitchBehaviour::Works,
             failing: None,
+            sizes_fail_for: None,
             previews: BTreeMap::new(),
             previews_opened: 0,
             claims: vec![],
@@ -146,6 +149,11 @@ impl Platform for FakePlatform {
     async fn set_sizes(&self, colour: Colour, sizes: Sizes) -> Result<(), OpsError> {
         self.fail("set_sizes")?;
         let mut s = self.state.borrow_mut();
+        if s.sizes_fail_for == Some(colour) {
+            return Err(OpsError::Refused(format!(
+                "UpdateAutoScalingGroup {colour} failed (injected)"
+            )));
+        }
         s.calls.push(format!(
             "set_sizes {colour} min {:?} max {:?} desired {:?}",
             sizes.min, sizes.max, sizes.desired

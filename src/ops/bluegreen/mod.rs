@@ -55,6 +55,20 @@ impl Sizes {
     }
 }
 
+/// The sizes a colour keeps while it is live, as a release leaves them and as the compute
+/// template gives the live colour: the env's minimum, but no more than the `nodes` it serves
+/// with (so setting it starts no node; at least 1, so scaling never takes the live colour to
+/// zero unless the env's minimum is 0), and a maximum that holds them (`max`, the group's).
+/// Desired capacity stays as it is.
+pub fn live_sizes(env_min: u32, max: u32, nodes: u32) -> Sizes {
+    let nodes = nodes.max(1);
+    Sizes {
+        min: Some(env_min.min(nodes)),
+        max: Some(max.max(nodes)),
+        desired: None,
+    }
+}
+
 /// A change of which build or colour is live, as the versions log records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LiveChange {

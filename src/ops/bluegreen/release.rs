@@ -617,11 +617,7 @@ async fn after_switch<P: Platform>(
         }
     }
     let n = plan.capacity;
-    let new_live = Sizes {
-        min: Some(plan.env_min.min(n)),
-        max: Some(plan.idle_group.max.max(n)),
-        desired: None,
-    };
+    let new_live = super::live_sizes(plan.env_min, plan.idle_group.max, n);
     if let Err(e) = platform.set_sizes(plan.idle, new_live).await {
         notes.push(format!(
             "{} keeps minimum {n} (the release's) instead of {}: {e}",

@@ -368,7 +368,7 @@ async fn releasing_the_live_build_again_is_nothing_to_do() {
 async fn rollback_goes_back_to_the_old_colour_at_once_and_is_recorded() {
     let aws = FakePlatform::new(2, OLD);
     release(&aws, &FakeProbe::default()).await.unwrap();
-    let back = control::rollback(&aws, "bob@admin").await.unwrap();
+    let back = control::rollback(&aws, 1, "bob@admin").await.unwrap();
     assert_eq!((back.from, back.to), (Some(Colour::Green), Colour::Blue));
     let s = aws.state.borrow();
     assert_eq!(s.live, Some(Colour::Blue));
@@ -379,6 +379,147 @@ async fn rollback_goes_back_to_the_old_colour_at_once_and_is_recorded() {
     );
 }
 
+/// (min, max, desired) of a colour's group in the fake.
+fn sizes(aws: &FakePlatform, colour: Colour) -> (u32, u32, u32) {
+    let g = aws.group_now(colour);
+    (g.min, g.max, g.desired)
+}
+
+/// Where `call` is in the fake's calls, failing the test when it is not there.
+fn position(calls: &[String], call: &str) -> usize {
+    calls
+        .iter()
+        .position(|c| c == call)
+        .unwrap_or_else(|| panic!("no {call:?} in {calls:#?}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_leaves_the_groups_sized_as_a_release_leaves_them() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    assert_eq!(sizes(&aws, Colour::Green), (1, 4, 2));
+    assert_eq!(sizes(&aws, Colour::Blue), (0, 4, 2));
+    aws.state.borrow_mut().calls.clear();
+
+    let back = control::rollback(&aws, 1, "bob@admin").await.unwrap();
+    assert!(back.notes.is_empty(), "{:?}", back.notes);
+    // Blue, live again, has the env's minimum; green keeps its nodes for rollback, minimum 0.
+    assert_eq!(sizes(&aws, Colour::Blue), (1, 4, 2));
+    assert_eq!(sizes(&aws, Colour::Green), (0, 4, 2));
+    // Blue's minimum goes up before traffic reaches it, green's down only once it has left.
+    let calls = aws.state.borrow().calls.clone();
+    let raise = position(
+        &calls,
+        "set_sizes blue min Some(1) max Some(4) desired None",
+    );
+    let switch = position(&calls, "switch blue");
+    let lower = position(&calls, "set_sizes green min Some(0) max None desired None");
+    assert!(raise < switch && switch < lower, "{calls:#?}");
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_switch_gives_the_env_minimum_but_never_more_than_the_colour_runs() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    control::rollback(&aws, 1, "bob@admin").await.unwrap();
+    // An env minimum of 3 against green's 2 nodes: minimum 2, so the switch starts no node.
+    let switched = control::switch(&aws, Colour::Green, 3, "bob@admin")
+        .await
+        .unwrap();
+    assert_eq!(
+        (switched.from, switched.to),
+        (Some(Colour::Blue), Colour::Green)
+    );
+    assert_eq!(aws.state.borrow().live, Some(Colour::Green));
+    assert_eq!(sizes(&aws, Colour::Green), (2, 4, 2));
+    assert_eq!(sizes(&aws, Colour::Blue), (0, 4, 2));
+    // Switching to the live colour changes nothing, sizes included.
+    aws.state.borrow_mut().calls.clear();
+    let again = control::switch(&aws, Colour::Green, 1, "bob@admin")
+        .await
+        .unwrap();
+    assert!(again.unchanged);
+    assert!(aws.state.borrow().calls.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_rollback_switch_puts_the_raised_minimum_back_and_traffic_stays() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    aws.state.borrow_mut().switch = SwitchBehaviour::Fails;
+    let err = control::rollback(&aws, 1, "bob@admin").await.unwrap_err();
+    assert!(err.to_string().contains("ModifyListener"), "{err}");
+    let s = aws.state.borrow();
+    assert_eq!(s.live, Some(Colour::Green));
+    assert_eq!(s.claims.last().unwrap().1, Some(false));
+    drop(s);
+    assert_eq!(sizes(&aws, Colour::Blue), (0, 4, 2));
+    assert_eq!(sizes(&aws, Colour::Green), (1, 4, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollback_whose_minimum_cannot_be_raised_does_not_move_traffic() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    aws.state.borrow_mut().calls.clear();
+    aws.state.borrow_mut().sizes_fail_for = Some(Colour::Blue);
+    let err = control::rollback(&aws, 1, "bob@admin").await.unwrap_err();
+    assert!(
+        matches!(&err, ControlError::NotRaised { group, min: 1, .. } if group == "ce-test-nodes"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("traffic stays on green"), "{err}");
+    let s = aws.state.borrow();
+    assert_eq!(s.live, Some(Colour::Green));
+    assert!(
+        !s.calls.iter().any(|c| c.starts_with("switch")),
+        "{:#?}",
+        s.calls
+    );
+    assert_eq!(s.claims.last().unwrap().1, Some(false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn sizes_failing_after_the_rollback_switch_leave_traffic_switched_and_say_what_to_run() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    aws.state.borrow_mut().sizes_fail_for = Some(Colour::Green);
+    let back = control::rollback(&aws, 1, "bob@admin").await.unwrap();
+    assert_eq!(back.to, Colour::Blue);
+    assert_eq!(back.notes.len(), 1, "{:?}", back.notes);
+    assert!(
+        back.notes[0].contains("ce-test-nodes-green keeps minimum 1 although blue is live now")
+            && back.notes[0].contains(
+                "aws autoscaling update-auto-scaling-group --auto-scaling-group-name \
+                 ce-test-nodes-green --min-size 0"
+            ),
+        "{:?}",
+        back.notes
+    );
+    assert_eq!(aws.state.borrow().live, Some(Colour::Blue));
+    assert_eq!(aws.state.borrow().claims.last().unwrap().1, Some(true));
+    // The live colour has its minimum, set before the switch.
+    assert_eq!(sizes(&aws, Colour::Blue), (1, 4, 2));
+    assert_eq!(sizes(&aws, Colour::Green), (1, 4, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollback_switch_that_took_effect_despite_an_error_still_sizes_both_groups() {
+    let aws = FakePlatform::new(2, OLD);
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    aws.state.borrow_mut().switch = SwitchBehaviour::MovesButErrs;
+    let back = control::rollback(&aws, 1, "bob@admin").await.unwrap();
+    assert!(
+        back.notes[0].contains("answered with an error"),
+        "{:?}",
+        back.notes
+    );
+    assert_eq!(aws.state.borrow().live, Some(Colour::Blue));
+    assert_eq!(sizes(&aws, Colour::Blue), (1, 4, 2));
+    assert_eq!(sizes(&aws, Colour::Green), (0, 4, 2));
+}
+
 #[tokio::test(start_paused = true)]
 async fn rollback_after_cleanup_refuses_and_says_how_to_go_back() {
     let aws = FakePlatform::new(2, OLD);
@@ -386,7 +527,7 @@ async fn rollback_after_cleanup_refuses_and_says_how_to_go_back() {
     let cleaned = control::cleanup(&aws).await.unwrap();
     assert_eq!((cleaned.colour, cleaned.had), (Colour::Blue, 2));
     assert_eq!(aws.group_now(Colour::Blue).desired, 0);
-    let err = control::rollback(&aws, "bob@admin").await.unwrap_err();
+    let err = control::rollback(&aws, 1, "bob@admin").await.unwrap_err();
     assert!(matches!(
         err,
         ControlError::Empty {
@@ -410,7 +551,7 @@ async fn rollback_after_cleanup_refuses_and_says_how_to_go_back() {
 #[tokio::test(start_paused = true)]
 async fn switch_refuses_a_colour_without_serving_nodes() {
     let aws = FakePlatform::new(2, OLD);
-    let err = control::switch(&aws, Colour::Green, "bob@admin")
+    let err = control::switch(&aws, Colour::Green, 1, "bob@admin")
         .await
         .unwrap_err();
     assert!(
@@ -564,8 +705,8 @@ async fn switch_and_rollback_refuse_while_a_deploy_changes_a_stack() {
     let claims = aws.state.borrow().claims.len();
     deploying(&aws, "ce-test-compute", "UPDATE_IN_PROGRESS");
     for err in [
-        control::rollback(&aws, "bob@admin").await.unwrap_err(),
-        control::switch(&aws, Colour::Blue, "bob@admin")
+        control::rollback(&aws, 1, "bob@admin").await.unwrap_err(),
+        control::switch(&aws, Colour::Blue, 1, "bob@admin")
             .await
             .unwrap_err(),
     ] {
@@ -585,7 +726,7 @@ async fn switch_and_rollback_refuse_while_a_deploy_changes_a_stack() {
     }
     // Once the deploy ends, the rollback goes through.
     deploying(&aws, "ce-test-compute", "UPDATE_COMPLETE");
-    control::rollback(&aws, "bob@admin").await.unwrap();
+    control::rollback(&aws, 1, "bob@admin").await.unwrap();
     assert_eq!(aws.state.borrow().live, Some(Colour::Blue));
 }
 
