@@ -273,6 +273,81 @@ impl Site {
             .count()
     }
 
+    /// Every node of both colours as `blue-green status` (JSON) shows it, with the build it
+    /// booted and its freshness, checked against the instance ids Auto Scaling lists; and
+    /// the same nodes' builds as `instances list` (JSON) shows them.
+    fn node_builds(&self) -> Vec<(Colour, String, Option<String>, String)> {
+        let build = |node: &Value| match &node["build"] {
+            Value::Null => None,
+            b => Some(b.as_str().expect("a build key").to_owned()),
+        };
+        let status = self
+            .ce_ok(&["--format", "json", "blue-green", "status"])
+            .json();
+        let mut shown = Vec::new();
+        for (i, colour) in Colour::ALL.into_iter().enumerate() {
+            let c = &status["status"]["colours"][i];
+            assert_eq!(c["colour"], colour.to_string());
+            let mut ids = Vec::new();
+            for node in c["nodes"].as_array().expect("nodes") {
+                let id = node["id"].as_str().expect("id").to_owned();
+                ids.push(id.clone());
+                let freshness = node["freshness"].as_str().expect("freshness").to_owned();
+                shown.push((colour, id, build(node), freshness));
+            }
+            ids.sort();
+            let mut want = self.instance_ids(colour);
+            want.sort();
+            assert_eq!(ids, want, "{colour}'s nodes in {status:#}");
+        }
+        shown.sort();
+        let list = self
+            .ce_ok(&["--format", "json", "instances", "list"])
+            .json();
+        let mut listed: Vec<(String, Option<String>, String)> = list["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .chain(list["idle"]["instances"].as_array().into_iter().flatten())
+            .map(|n| {
+                (
+                    n["id"].as_str().expect("id").to_owned(),
+                    build(n),
+                    n["freshness"].as_str().expect("freshness").to_owned(),
+                )
+            })
+            .collect();
+        listed.sort();
+        let mut from_status: Vec<(String, Option<String>, String)> = shown
+            .iter()
+            .map(|(_, id, build, freshness)| (id.clone(), build.clone(), freshness.clone()))
+            .collect();
+        from_status.sort();
+        assert_eq!(
+            listed, from_status,
+            "instances list agrees with status: {list:#}"
+        );
+        shown
+    }
+
+    /// What [`Site::node_builds`] must show: each colour's nodes with `build` (`None`: the log
+    /// cannot tell) and `freshness`.
+    fn expect_builds(
+        &self,
+        each: [(Colour, Option<&str>, &str); 2],
+    ) -> Vec<(Colour, String, Option<String>, String)> {
+        let mut want: Vec<_> = each
+            .into_iter()
+            .flat_map(|(colour, build, freshness)| {
+                self.instance_ids(colour)
+                    .into_iter()
+                    .map(move |id| (colour, id, build.map(str::to_owned), freshness.to_owned()))
+            })
+            .collect();
+        want.sort();
+        want
+    }
+
     fn history(&self) -> Vec<ce_infra::ops::versionslog::Entry> {
         let log = VersionsLog::new(&self.aws, &self.resources().versions_table, ENV);
         self.runtime.block_on(log.history(None)).expect("history")
@@ -416,6 +491,20 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
     assert_eq!(history[0].to, "dist/gh/main/100.tar.xz");
     assert_eq!(history[0].by, "release-test");
     assert_eq!(format!("{:?}", history[0].state), "Done");
+    let scaled_up = history[0].scaled_up.expect("the release's scale-up moment");
+    assert!(history[0].at <= scaled_up, "{history:?}");
+    // Green's node is one the release launched: it booted 100, even when launched in the
+    // second the release took its lock. Blue's node came with the env, before any build was
+    // released, and nothing in the log says what it booted.
+    const B100: &str = "dist/gh/main/100.tar.xz";
+    const B101: &str = "dist/gh/main/101.tar.xz";
+    assert_eq!(
+        site.node_builds(),
+        site.expect_builds([
+            (Colour::Blue, None, "unknown"),
+            (Colour::Green, Some(B100), "current")
+        ])
+    );
 
     // A deploy after a release changes nothing and moves no traffic; the diff agrees.
     let diff = site.ce(&["diff"]);
@@ -457,6 +546,11 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
         site.pointer(Colour::Green).as_deref(),
         Some("dist/gh/main/100.tar.xz")
     );
+    let each = [
+        (Colour::Blue, Some(B101), "current"),
+        (Colour::Green, Some(B100), "current"),
+    ];
+    assert_eq!(site.node_builds(), site.expect_builds(each));
 
     // Rollback: traffic goes back to green at once, its build unchanged.
     let started = Instant::now();
@@ -509,35 +603,9 @@ fn two_releases_a_rollback_a_cleanup_and_a_deploy_move_traffic_only_when_asked()
     .expect("json");
     assert_eq!(status["status"]["live"], "green");
     assert_eq!(status["status"]["colours"][0]["group"]["desired"], 1);
-    // Each colour lists the nodes its group has, with the build each booted. EC2 (and moto)
-    // give launch times in whole seconds, and a node launched in the second its colour's
-    // pointer was set is judged, conservatively, to predate it (`stale`, with the build before):
-    // on the sandbox a release often scales up within that second. So a node judged current
-    // must show its colour's build; a stale one's build is not asserted.
-    for (i, colour, build) in [
-        (0, Colour::Blue, "dist/gh/main/101.tar.xz"),
-        (1, Colour::Green, "dist/gh/main/100.tar.xz"),
-    ] {
-        let shown = &status["status"]["colours"][i];
-        assert_eq!(shown["colour"], colour.to_string());
-        assert_eq!(shown["build"], build);
-        let nodes = shown["nodes"].as_array().expect("nodes");
-        let mut ids: Vec<&str> = nodes
-            .iter()
-            .map(|n| n["id"].as_str().expect("id"))
-            .collect();
-        ids.sort_unstable();
-        let mut want = site.instance_ids(colour);
-        want.sort();
-        assert_eq!(ids, want, "{colour}'s nodes");
-        for node in nodes {
-            match node["freshness"].as_str() {
-                Some("current") => assert_eq!(node["build"], build, "{node}"),
-                Some("stale") => {}
-                other => panic!("{colour}: freshness {other:?} in {node}"),
-            }
-        }
-    }
+    // Each colour lists the nodes its group has, with the build each booted: a rollback
+    // launches no node and changes no pointer.
+    assert_eq!(site.node_builds(), site.expect_builds(each));
     let text = site.ce_ok(&["blue-green", "status"]).stdout;
     for colour in Colour::ALL {
         for id in site.instance_ids(colour) {

@@ -354,6 +354,7 @@ mod tests {
             state,
             colour: None,
             switch: false,
+            scaled_up: None,
         };
         let text = history_table(&[
             entry(

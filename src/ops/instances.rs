@@ -1,10 +1,13 @@
 //! The env's web nodes as the operations commands see them, and which build each one runs.
 //!
 //! A node reads its colour's pointer (`version/<env>/<colour>`, else `version/<env>`) once, at
-//! boot, so the build it runs is the one the pointer named when it launched. Which that was is judged from the versions log and the
-//! node's launch time, conservatively: EC2 reports launch times to the second, so a node
-//! launched in the same second as a pointer change counts as launched before it, and is
-//! marked for restart. (A node that found S3 unreachable at boot runs its EFS-cached build
+//! boot, so the build it runs is the one the pointer named when it launched. Which that was is
+//! judged from the versions log and the node's launch time. EC2 reports launch times to the
+//! second. A release records when it asked its colour (empty until then) to scale up, after
+//! pointing it: a node of that colour launched in that second or later booted the release's
+//! build. For any other change (`set-current`, or a release logged before that was recorded) a
+//! node launched in the same second counts as launched before it, and is marked for restart
+//! ([`Entry::boots_from`]). (A node that found S3 unreachable at boot runs its EFS-cached build
 //! instead; only the node itself knows that.)
 
 use std::time::Duration;
@@ -76,7 +79,8 @@ pub struct Group {
 pub struct Pointer {
     /// The key the pointer holds now.
     pub key: Option<String>,
-    /// When it was set to that key; `None` when the log does not say (set outside ce).
+    /// From when nodes launched boot that key ([`Entry::boots_from`] of the change that set
+    /// it); `None` when the log does not say (set outside ce).
     pub set_at: Option<Timestamp>,
     /// Changes that reached the pointer, oldest first.
     changes: Vec<Entry>,
@@ -90,7 +94,7 @@ impl Pointer {
         let set_at = entries
             .last()
             .filter(|e| Some(&e.to) == key.as_ref())
-            .map(|e| e.at);
+            .map(Entry::boots_from);
         Pointer {
             key,
             set_at,
@@ -98,10 +102,10 @@ impl Pointer {
         }
     }
 
-    /// The key the pointer held at `time`, by the log: the last change at or before it, else
-    /// what the first change replaced.
+    /// The key a node launched at `time` booted, by the log: that of the last change it booted
+    /// from ([`Entry::boots_from`] at or before `time`), else what the first change replaced.
     pub fn at(&self, time: Timestamp) -> Option<&str> {
-        match self.changes.iter().rev().find(|e| e.at <= time) {
+        match self.changes.iter().rev().find(|e| e.boots_from() <= time) {
             Some(e) => Some(&e.to),
             None => self.changes.first().and_then(|e| e.from.as_deref()),
         }
@@ -287,6 +291,7 @@ pub(crate) mod tests {
             state,
             colour: None,
             switch: false,
+            scaled_up: None,
         }
     }
 
@@ -331,6 +336,89 @@ pub(crate) mod tests {
         let mut p = pointer();
         p.set_at = Some(Timestamp::from_secs(200).plus(Duration::from_millis(400)));
         assert_eq!(judge(Some(Timestamp::from_secs(200)), &p), Freshness::Stale);
+    }
+
+    /// A colour's pointer after two changes of blue: 3965 set at 100.2 s, then 3979 set at
+    /// 200.3 s by `last` (whose time and scale-up the test sets).
+    fn blue_after(last: Entry) -> Pointer {
+        let first = Entry {
+            at: Timestamp(100_200),
+            colour: Some(Colour::Blue),
+            ..entry(
+                0,
+                Some("dist/master/3900.tar.xz"),
+                "dist/master/3965.tar.xz",
+                ChangeState::Done,
+            )
+        };
+        colour_pointer(Colour::Blue, Some(last.to.clone()), None, &[last, first])
+    }
+
+    fn second_change(scaled_up: Option<Timestamp>) -> Entry {
+        Entry {
+            at: Timestamp(200_300),
+            colour: Some(Colour::Blue),
+            scaled_up,
+            ..entry(
+                0,
+                Some("dist/master/3965.tar.xz"),
+                "dist/master/3979.tar.xz",
+                ChangeState::Done,
+            )
+        }
+    }
+
+    /// (build, freshness) of a node launched at `secs`.
+    fn booted(p: &Pointer, secs: i64) -> (Option<&str>, Freshness) {
+        let launched = Timestamp::from_secs(secs);
+        (p.at(launched), judge(Some(launched), p))
+    }
+
+    const B3965: Option<&str> = Some("dist/master/3965.tar.xz");
+    const B3979: Option<&str> = Some("dist/master/3979.tar.xz");
+
+    #[test]
+    fn a_node_a_release_launched_in_the_second_it_scaled_up_booted_its_build() {
+        // Claimed at 200.3 s, pointed, then scaled up at 200.8 s: a node launched at 200 s
+        // (whole seconds) is one the scale-up asked for.
+        let p = blue_after(second_change(Some(Timestamp(200_800))));
+        assert_eq!(p.set_at, Some(Timestamp::from_secs(200)));
+        assert_eq!(booted(&p, 200), (B3979, Freshness::Current));
+        assert_eq!(booted(&p, 201), (B3979, Freshness::Current));
+        assert_eq!(booted(&p, 199), (B3965, Freshness::Stale));
+        assert_eq!(
+            booted(&p, 100),
+            (Some("dist/master/3900.tar.xz"), Freshness::Stale),
+            "in the second of 3965's change, which recorded no scale-up"
+        );
+    }
+
+    #[test]
+    fn a_node_launched_after_a_releases_claim_but_before_its_scale_up_second_predates_it() {
+        // Scaled up at 202.5 s, two seconds after the claim: a node launched at 201 s came
+        // before the release asked for any, so it may have read the pointer before it moved.
+        let p = blue_after(second_change(Some(Timestamp(202_500))));
+        assert_eq!(booted(&p, 201), (B3965, Freshness::Stale));
+        assert_eq!(booted(&p, 202), (B3979, Freshness::Current));
+    }
+
+    #[test]
+    fn without_a_recorded_scale_up_a_node_of_the_changes_second_predates_it() {
+        // A release logged before scale-ups were recorded, and a colour-aware `set-current`
+        // (which writes the pointer of a colour that keeps launching nodes): both are stored
+        // with a colour and no switch, and keep the conservative rule.
+        let p = blue_after(second_change(None));
+        assert_eq!(p.set_at, Some(Timestamp(200_300)));
+        assert_eq!(booted(&p, 200), (B3965, Freshness::Stale));
+        assert_eq!(booted(&p, 201), (B3979, Freshness::Current));
+    }
+
+    #[test]
+    fn an_entry_without_a_scale_up_reads_back_and_boots_from_its_own_time() {
+        let e = second_change(None);
+        assert_eq!(e.boots_from(), e.at);
+        let e = second_change(Some(Timestamp(200_999)));
+        assert_eq!(e.boots_from(), Timestamp::from_secs(200));
     }
 
     #[test]

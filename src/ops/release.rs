@@ -268,6 +268,7 @@ pub async fn apply(
         principal: principal.to_owned(),
         colour,
         switch: false,
+        scaled_up: None,
     };
     log.claim(pending.head.as_ref(), &change).await?;
     let written = match colour {
@@ -299,6 +300,7 @@ pub async fn apply(
         state: ChangeState::Done,
         colour: change.colour,
         switch: false,
+        scaled_up: None,
     })
 }
 

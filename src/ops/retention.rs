@@ -128,6 +128,7 @@ mod tests {
             state,
             colour: None,
             switch: false,
+            scaled_up: None,
         }
     }
 

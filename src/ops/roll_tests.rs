@@ -131,6 +131,7 @@ fn pointer_set_at(secs: i64) -> Pointer {
             state: ChangeState::Done,
             colour: None,
             switch: false,
+            scaled_up: None,
         }],
     )
 }

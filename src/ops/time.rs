@@ -41,6 +41,12 @@ impl Timestamp {
         )
     }
 
+    /// The start of its second: how it compares with EC2's launch times, which are whole
+    /// seconds.
+    pub fn whole_second(self) -> Self {
+        Timestamp(self.0.div_euclid(1000) * 1000)
+    }
+
     /// How long after `earlier` this is (zero if it is not later).
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(u64::try_from(self.0 - earlier.0).unwrap_or(0))

@@ -5,7 +5,8 @@
 //! - one **head** per env, `buildId = head/<env>`, `timestamp = head`: the sequence number of
 //!   the last change, the key it set, its state, and the lock if one is held;
 //! - one **entry** per change, `buildId = version/<env>` (the pointer's key, so the history is
-//!   one Query, newest first), `timestamp` = when, with from, to, who and the state.
+//!   one Query, newest first), `timestamp` = when, with from, to, who and the state (and, for a release, when it scaled
+//!   its colour up, which tells the nodes it launched from older ones).
 //!
 //! A change is *claimed* before the pointer is written: one transaction that advances the head
 //! only if its sequence number is still the one read before asking the operator, and no lock
@@ -127,6 +128,23 @@ pub struct Entry {
     /// a restart for it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub switch: bool,
+    /// For a release: when it asked its colour to scale up, after pointing it at `to`. Every
+    /// node of that colour launched from then on is one the release asked for and boots `to`.
+    /// Set-current changes, switches and releases recorded before this was kept have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scaled_up: Option<Timestamp>,
+}
+
+impl Entry {
+    /// From when a node of this change's colour, by its launch time (whole seconds), booted
+    /// `to`. For a release that recorded its scale-up, that moment's second: the colour was
+    /// empty when it was pointed, and the nodes launched from then on are the ones the
+    /// release asked for. Otherwise the change's own time, conservatively: a node launched in
+    /// its second may have read the pointer before it changed (a `set-current` writes the
+    /// pointer of a colour that keeps launching nodes).
+    pub fn boots_from(&self) -> Timestamp {
+        self.scaled_up.map_or(self.at, Timestamp::whole_second)
+    }
 }
 
 /// Why a claim was refused.
@@ -198,6 +216,9 @@ pub struct Change {
     pub colour: Option<Colour>,
     /// Traffic moved to a colour whose pointer already named the build: no pointer changed.
     pub switch: bool,
+    /// For a release: when it asked its colour to scale up (see [`Entry::scaled_up`]);
+    /// recorded on the entry when the change finishes.
+    pub scaled_up: Option<Timestamp>,
 }
 
 /// The versions log of one env.
@@ -262,6 +283,7 @@ fn entry_from(item: &Item) -> Option<Entry> {
         state: ChangeState::parse(&text(item, "state").unwrap_or_default()),
         colour: text(item, "colour").and_then(|c| c.parse().ok()),
         switch: text(item, "kind").as_deref() == Some("switch"),
+        scaled_up: text(item, "scaled_up").and_then(|t| Timestamp::parse(&t)),
     })
 }
 
@@ -285,6 +307,9 @@ fn entry_item(env: &str, change: &Change) -> Item {
     }
     if change.switch {
         item.insert("kind".into(), s("switch"));
+    }
+    if let Some(at) = change.scaled_up {
+        item.insert("scaled_up".into(), s(at.to_string()));
     }
     item
 }
@@ -431,7 +456,8 @@ impl VersionsLog {
         }
     }
 
-    /// Records how a claimed change ended, on its entry and (if no one claimed since) the head.
+    /// Records how a claimed change ended, on its entry (with a release's scale-up moment)
+    /// and (if no one claimed since) the head.
     pub async fn finish(&self, change: &Change, state: ChangeState) -> Result<(), AwsError> {
         let set_state = |key: Item| {
             self.client
@@ -442,7 +468,13 @@ impl VersionsLog {
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":state", s(state.as_str()))
         };
-        set_state(self.entry_key(change.at))
+        let mut entry = set_state(self.entry_key(change.at));
+        if let Some(at) = change.scaled_up {
+            entry = entry
+                .update_expression("SET #state = :state, scaled_up = :scaled_up")
+                .expression_attribute_values(":scaled_up", s(at.to_string()));
+        }
+        entry
             .condition_expression(format!("attribute_exists({HASH})"))
             .send()
             .await
@@ -583,6 +615,7 @@ mod tests {
             principal: "arn:aws:iam::1:user/alice".into(),
             colour: None,
             switch: false,
+            scaled_up: None,
         }
     }
 
@@ -639,6 +672,25 @@ mod tests {
         assert_eq!(entry.to, "dist/master/2.tar.xz");
         assert_eq!(entry.from.as_deref(), Some("dist/master/1.tar.xz"));
         assert_eq!(entry.state, ChangeState::Pending);
+    }
+
+    #[test]
+    fn a_releases_scale_up_moment_is_stored_and_read_back_and_older_entries_have_none() {
+        let release = Change {
+            colour: Some(Colour::Green),
+            scaled_up: Some(Timestamp(1_714_564_803_900)),
+            ..change()
+        };
+        let item = entry_item("prod", &release);
+        assert_eq!(item["scaled_up"], s("2024-05-01T12:00:03.900Z"));
+        let entry = entry_from(&item).expect("an entry");
+        assert_eq!(entry.scaled_up, Some(Timestamp(1_714_564_803_900)));
+        assert_eq!(entry.boots_from(), Timestamp(1_714_564_803_000));
+        let mut old = item;
+        old.remove("scaled_up");
+        let entry = entry_from(&old).expect("an entry written before the field existed");
+        assert_eq!(entry.scaled_up, None);
+        assert_eq!(entry.boots_from(), Timestamp(1_714_564_803_250));
     }
 
     #[test]

@@ -125,6 +125,7 @@ impl AwsPlatform {
             principal: self.principal.clone(),
             colour: Some(claim.change.colour),
             switch: claim.change.switch,
+            scaled_up: claim.scaled_up,
         })
     }
 }
@@ -407,6 +408,7 @@ impl Platform for AwsPlatform {
             principal: self.principal.clone(),
             colour: Some(change.colour),
             switch: change.switch,
+            scaled_up: None,
         };
         self.log
             .claim(head.as_ref(), &record)
@@ -415,6 +417,7 @@ impl Platform for AwsPlatform {
         Ok(Claim {
             change: change.clone(),
             token: format!("{}@{}", record.seq, record.at.0),
+            scaled_up: None,
         })
     }
 

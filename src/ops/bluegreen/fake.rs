@@ -45,6 +45,8 @@ pub struct State {
     pub previews: BTreeMap<String, (Colour, String)>,
     pub previews_opened: u32,
     pub claims: Vec<(LiveChange, Option<bool>)>,
+    /// Every claim as it was finished.
+    pub finished: Vec<Claim>,
     pub touches: u32,
     /// The env's stacks with their CloudFormation status (`None`: not deployed).
     pub stacks: Vec<(String, Option<String>)>,
@@ -97,6 +99,7 @@ impl FakePlatform {
             previews: BTreeMap::new(),
             previews_opened: 0,
             claims: vec![],
+            finished: vec![],
             touches: 0,
             stacks: ["network", "storage", "compute", "edge", "monitoring"]
                 .map(|s| (format!("ce-test-{s}"), Some("UPDATE_COMPLETE".to_owned())))
@@ -251,6 +254,7 @@ impl Platform for FakePlatform {
         Ok(Claim {
             change: change.clone(),
             token: s.claims.len().to_string(),
+            scaled_up: None,
         })
     }
 
@@ -264,6 +268,7 @@ impl Platform for FakePlatform {
         let mut s = self.state.borrow_mut();
         let i: usize = claim.token.parse().unwrap();
         s.claims[i - 1].1 = Some(done);
+        s.finished.push(claim.clone());
         Ok(())
     }
 

@@ -31,6 +31,7 @@ use super::OpsError;
 use super::builds::Build;
 use super::instances::Group;
 use super::statics::Uploaded;
+use super::time::Timestamp;
 use crate::architecture::Colour;
 
 /// Sizes of an Auto Scaling group; `None` leaves that one as it is.
@@ -91,6 +92,10 @@ pub struct Claim {
     pub change: LiveChange,
     /// The platform's handle on it (the versions log's sequence number and time).
     pub token: String,
+    /// For a release, once it has pointed the idle colour: when it asked that colour to scale
+    /// up. Recorded with the outcome, it tells the nodes the release launched (which boot its
+    /// build) to the second.
+    pub scaled_up: Option<Timestamp>,
 }
 
 /// An HTTP answer, as much of it as a report needs.

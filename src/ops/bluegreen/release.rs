@@ -18,7 +18,8 @@
 //!    CloudFront and the load balancer, reached with a preview header that a temporary
 //!    listener rule routes to the idle colour;
 //! 8. **switch** — the listener forwards to the idle colour;
-//! 9. **record** — the versions log records colour, build, who and when; the new live group
+//! 9. **record** — the versions log records colour, build, who, when, and when the idle colour
+//!    was asked to scale up (which tells the nodes it launched apart); the new live group
 //!    keeps the env's minimum, the old one keeps its nodes (for `rollback`) with minimum 0.
 //!
 //! A failure or Ctrl-C before the switch leaves traffic where it was and puts everything back:
@@ -40,6 +41,7 @@ use crate::architecture::Colour;
 use crate::ops::OpsError;
 use crate::ops::builds::Build;
 use crate::ops::instances::{Group, Node};
+use crate::ops::time::Timestamp;
 
 /// The header a release's preview route matches (the distribution forwards it).
 pub use crate::architecture::PREVIEW_HEADER;
@@ -439,7 +441,16 @@ async fn steps<P: Platform, H: Probe>(
     }
 
     enter(Step::Scale);
-    journal.borrow_mut().scaled = true;
+    {
+        let mut journal = journal.borrow_mut();
+        journal.scaled = true;
+        // The idle colour is empty and points at the build: every node it launches from now
+        // on is one this asks for, and boots the build. Taken before the call, so no such
+        // node launches before it; the versions log records it with the outcome.
+        if let Some(claim) = journal.claim.as_mut() {
+            claim.scaled_up = Some(Timestamp::now());
+        }
+    }
     platform
         .set_sizes(idle, Sizes::exactly(n, plan.idle_group.max.max(n), n))
         .await

@@ -103,6 +103,36 @@ async fn a_release_brings_the_build_up_on_the_idle_colour_and_moves_traffic_to_i
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_release_records_when_it_scaled_the_idle_colour_up_and_a_rollback_does_not() {
+    use crate::ops::time::Timestamp;
+    let aws = FakePlatform::new(1, OLD);
+    let before = Timestamp::now();
+    release(&aws, &FakeProbe::default()).await.unwrap();
+    let after = Timestamp::now();
+    control::rollback(&aws, 1, "bob@admin").await.unwrap();
+    let s = aws.state.borrow();
+    let [released, rolled_back] = &s.finished[..] else {
+        panic!("{:?}", s.finished)
+    };
+    assert!(!released.change.switch);
+    let scaled_up = released.scaled_up.expect("the release's scale-up moment");
+    assert!(before <= scaled_up && scaled_up <= after, "{scaled_up}");
+    assert!(rolled_back.change.switch);
+    assert_eq!(rolled_back.scaled_up, None, "a rollback launches no node");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_release_that_stops_before_scaling_up_records_no_scale_up() {
+    let aws = FakePlatform::new(1, OLD);
+    aws.state.borrow_mut().failing = Some("upload_static");
+    release(&aws, &FakeProbe::default()).await.unwrap_err();
+    let s = aws.state.borrow();
+    assert_eq!(s.finished.len(), 1);
+    assert_eq!(s.claims[0].1, Some(false));
+    assert_eq!(s.finished[0].scaled_up, None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_gate_checks_every_new_node_and_the_service_with_the_preview_header() {
     let aws = FakePlatform::new(2, OLD);
     let probe = FakeProbe::default();
@@ -746,6 +776,7 @@ fn status_shows_the_build_each_node_booted_by_its_own_colours_pointer() {
         state: ChangeState::Done,
         colour: Some(colour),
         switch,
+        scaled_up: None,
     };
     // OLD released to blue at 100, NEW to green at 200, then a rollback to blue at 300.
     let history = [
