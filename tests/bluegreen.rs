@@ -203,8 +203,8 @@ impl Site {
             .expect("the origin rule forwards to a colour")
     }
 
-    /// The instance ids of a colour's group, read through Auto Scaling.
-    fn instance_ids(&self, colour: Colour) -> Vec<String> {
+    /// A colour's group, read through Auto Scaling.
+    fn group(&self, colour: Colour) -> aws_sdk_autoscaling::types::AutoScalingGroup {
         let name = self
             .resources()
             .compute_output(&group_output(colour))
@@ -218,29 +218,21 @@ impl Site {
                     .send(),
             )
             .expect("describe groups");
-        out.auto_scaling_groups()[0]
+        out.auto_scaling_groups()[0].clone()
+    }
+
+    /// The instance ids of a colour's group.
+    fn instance_ids(&self, colour: Colour) -> Vec<String> {
+        self.group(colour)
             .instances()
             .iter()
             .filter_map(|i| i.instance_id().map(str::to_owned))
             .collect()
     }
 
-    /// (min, max, desired, instances) of a colour's group, read through Auto Scaling.
+    /// (min, max, desired, instances) of a colour's group.
     fn sizes(&self, colour: Colour) -> (i32, i32, i32, usize) {
-        let name = self
-            .resources()
-            .compute_output(&group_output(colour))
-            .expect("group");
-        let asg = aws_sdk_autoscaling::Client::new(self.aws.sdk_config());
-        let out = self
-            .runtime
-            .block_on(
-                asg.describe_auto_scaling_groups()
-                    .auto_scaling_group_names(name)
-                    .send(),
-            )
-            .expect("describe groups");
-        let g = &out.auto_scaling_groups()[0];
+        let g = self.group(colour);
         (
             g.min_size().unwrap_or(-1),
             g.max_size().unwrap_or(-1),
