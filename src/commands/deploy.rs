@@ -115,18 +115,29 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
     let outcome = remote.block_on(async {
         let work = async {
             let aws = remote.aws().await;
-            // A running release owns the live colour and the group sizes it pinned.
-            let guard =
-                crate::ops::release::release_guard(aws, env.name.as_str(), "nothing was deployed");
-            if let Some(note) = timing.aws(guard).await? {
-                ctx.printer.note(note)?;
-            }
+            // A running release owns the live colour and the group sizes it pinned. The check
+            // runs alongside the first read, and nothing is changed before it has passed.
+            let guard = async {
+                let guard = crate::ops::release::release_guard(
+                    aws,
+                    env.name.as_str(),
+                    "nothing was deployed",
+                );
+                anyhow::Ok(timing.aws(guard).await?)
+            };
             let api = Cfn::new(aws);
             let jobs = match &plan {
                 Some(plan) => {
-                    timing
-                        .aws(aws.guard_account(env.file.account_id.as_deref()))
-                        .await?;
+                    let account = async {
+                        timing
+                            .aws(aws.guard_account(env.file.account_id.as_deref()))
+                            .await?;
+                        anyhow::Ok(())
+                    };
+                    let (note, ()) = tokio::try_join!(guard, account)?;
+                    if let Some(note) = note {
+                        ctx.printer.note(note)?;
+                    }
                     let jobs = planned_jobs(ctx, &api, &timing, env, plan, only).await?;
                     timing
                         .aws(refuse_moved_traffic(aws, env, plan, &jobs))
@@ -135,7 +146,12 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
                 }
                 // The diff checks the account alongside its first read.
                 None => {
-                    let live = timing.aws(deployed::diff_env(aws, env, only)).await?;
+                    let live =
+                        async { anyhow::Ok(timing.aws(deployed::diff_env(aws, env, only)).await?) };
+                    let (note, live) = tokio::try_join!(guard, live)?;
+                    if let Some(note) = note {
+                        ctx.printer.note(note)?;
+                    }
                     if let Some((status, reason)) = refused_up_front(&settings, &live) {
                         ctx.printer.interim(&Preflight(&live.diff))?;
                         return Ok(Ended::Refused { status, reason });

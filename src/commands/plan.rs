@@ -58,8 +58,10 @@ pub fn run_plan(
     let change_set_name = changeset::name("plan", now_ms() / 1000);
     let (plan, lock_note) = remote.block_on(async {
         let aws = remote.aws().await;
-        let lock_note = release_lock_note(aws, env.name.as_str()).await?;
-        let mut live = deployed::diff_env(aws, env, only).await?;
+        // The release lock is read alongside the deployed stacks.
+        let live = async { anyhow::Ok(deployed::diff_env(aws, env, only).await?) };
+        let (lock_note, mut live) =
+            tokio::try_join!(release_lock_note(aws, env.name.as_str()), live)?;
         let mut jobs = jobs_from_live(env, &live);
         fill_live_state(aws, &live, &mut jobs).await?;
         upload_large(aws, env, &mut jobs, &timing, &progress).await?;
