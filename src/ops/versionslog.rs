@@ -19,6 +19,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use serde::Serialize;
 
@@ -432,7 +435,7 @@ impl VersionsLog {
     /// release waits minutes on new nodes; without this, others would take its claim for one
     /// whose operator died.
     pub async fn touch(&self, change: &Change) -> Result<(), AwsError> {
-        match self
+        let sent = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -443,17 +446,8 @@ impl VersionsLog {
             .expression_attribute_values(":now", s(Timestamp::now().to_string()))
             .expression_attribute_values(":seq", n(change.seq))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(AwsError::from_sdk("UpdateItem", None, e)),
-        }
+            .await;
+        unless_superseded(sent)
     }
 
     /// Records how a claimed change ended, on its entry (with a release's scale-up moment)
@@ -479,22 +473,13 @@ impl VersionsLog {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("UpdateItem", None, e))?;
-        match set_state(self.head_key())
+        // A later change may own the head now; this one's entry says how it ended.
+        let sent = set_state(self.head_key())
             .condition_expression("seq = :seq")
             .expression_attribute_values(":seq", n(change.seq))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            // A later change owns the head now; this one's entry says how it ended.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(AwsError::from_sdk("UpdateItem", None, e)),
-        }
+            .await;
+        unless_superseded(sent)
     }
 
     /// The changes of the env's pointer, newest first, at most `limit`.
@@ -590,6 +575,23 @@ impl VersionsLog {
             }
             Err(e) => Err(AwsError::from_sdk("UpdateItem", None, e)),
         }
+    }
+}
+
+/// An UpdateItem of the head conditioned on its `seq`: refused by that condition means a later
+/// change owns the head, which is no error.
+fn unless_superseded(
+    sent: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
+) -> Result<(), AwsError> {
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(AwsError::from_sdk("UpdateItem", None, e)),
     }
 }
 
