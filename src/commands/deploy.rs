@@ -442,17 +442,14 @@ fn interrupted(ctx: &Context, env: &Env, progress: &Progress, timing: &Timing) -
         ctx.printer.note("")?;
     }
     ctx.printer.note(&message)?;
-    // The outcome in JSON only: in text, the message above says it all.
-    if ctx.printer.format() == Format::Json {
-        ctx.printer.report(&DeployOutcome {
-            env: env.name.as_str(),
-            result: "interrupted",
-            exit_code: Status::Failure.code(),
-            stacks: Vec::new(),
-            messages: vec![message],
-            timing: timing.report(),
-        })?;
-    }
+    ctx.printer.report(&DeployOutcome {
+        env: env.name.as_str(),
+        result: DeployResult::Interrupted,
+        exit_code: Status::Failure.code(),
+        stacks: Vec::new(),
+        messages: vec![message],
+        timing: timing.report(),
+    })?;
     Ok(Status::Failure)
 }
 
@@ -461,11 +458,11 @@ fn finish(ctx: &Context, env: &Env, ended: Ended, timing: &Timing) -> Result<Sta
     let (status, result, stacks, messages) = match ended {
         Ended::Refused { status, reason } => {
             ctx.printer.note(format_args!("{}: {reason}", env.name))?;
-            (status, "refused", Vec::new(), vec![reason])
+            (status, DeployResult::Refused, Vec::new(), vec![reason])
         }
         Ended::Ran(report) => {
             let status = report.status();
-            let result = result_word(&report);
+            let result = DeployResult::of(&report);
             (status, result, report.stacks, Vec::new())
         }
     };
@@ -483,11 +480,13 @@ fn finish(ctx: &Context, env: &Env, ended: Ended, timing: &Timing) -> Result<Sta
     Ok(status)
 }
 
-/// How `ce deploy` ended: the JSON form documented at the top of this module.
+/// How `ce deploy` ended: the JSON form documented at the top of this module. The text form
+/// lists each stack's outcome; what ended the run otherwise (a refusal, an interruption) is
+/// said on stderr as it happens, and its messages are the JSON form's `messages`.
 #[derive(Serialize)]
 struct DeployOutcome<'a> {
     env: &'a str,
-    result: &'static str,
+    result: DeployResult,
     exit_code: u8,
     stacks: Vec<StackReport>,
     messages: Vec<String>,
@@ -513,21 +512,107 @@ impl Report for DeployOutcome<'_> {
     }
 }
 
-fn result_word(report: &DeployReport) -> &'static str {
-    let outcomes: Vec<Outcome> = report.stacks.iter().map(|s| s.outcome).collect();
-    if outcomes
-        .iter()
-        .any(|o| matches!(o, Outcome::Failed | Outcome::Declined))
-    {
-        "failed"
-    } else if outcomes.contains(&Outcome::Refused) {
-        "refused"
-    } else if outcomes
-        .iter()
-        .any(|o| matches!(o, Outcome::Created | Outcome::Updated))
-    {
-        "deployed"
-    } else {
-        "no_changes"
+/// The run's `result`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum DeployResult {
+    /// At least one stack was created or updated, and none failed.
+    Deployed,
+    /// Nothing needed changing.
+    NoChanges,
+    /// A change needed approval it did not get (before or during the run).
+    Refused,
+    /// A stack failed or its change was declined.
+    Failed,
+    /// Ctrl-C stopped the waiting.
+    Interrupted,
+}
+
+impl DeployResult {
+    /// The result of a run of the engine.
+    fn of(report: &DeployReport) -> Self {
+        let outcomes: Vec<Outcome> = report.stacks.iter().map(|s| s.outcome).collect();
+        if outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Failed | Outcome::Declined))
+        {
+            DeployResult::Failed
+        } else if outcomes.contains(&Outcome::Refused) {
+            DeployResult::Refused
+        } else if outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Created | Outcome::Updated))
+        {
+            DeployResult::Deployed
+        } else {
+            DeployResult::NoChanges
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printer::printed;
+
+    fn interrupted() -> DeployOutcome<'static> {
+        DeployOutcome {
+            env: "beta",
+            result: DeployResult::Interrupted,
+            exit_code: Status::Failure.code(),
+            stacks: Vec::new(),
+            messages: vec!["interrupted: nothing is running in CloudFormation".to_owned()],
+            timing: Timing::start().report(),
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_reports_its_result_and_message_in_json() {
+        let json: Value =
+            serde_json::from_str(&printed(&interrupted(), Format::Json)).expect("JSON");
+
+        assert_eq!(json["format_version"], 1);
+        assert_eq!(json["result"], "interrupted");
+        assert_eq!(json["exit_code"], 1);
+        assert_eq!(
+            json["messages"],
+            serde_json::json!(["interrupted: nothing is running in CloudFormation"])
+        );
+    }
+
+    #[test]
+    fn an_interrupted_run_prints_no_stack_lines_in_text_its_message_being_on_stderr() {
+        assert_eq!(printed(&interrupted(), Format::Text), "");
+        assert_eq!(printed(&interrupted(), Format::Markdown), "");
+    }
+
+    #[test]
+    fn the_result_of_a_run_is_its_worst_stack_outcome() {
+        let run = |outcomes: &[Outcome]| {
+            DeployResult::of(&DeployReport {
+                env: "beta".into(),
+                stacks: outcomes
+                    .iter()
+                    .map(|&outcome| {
+                        let mut stack = StackReport::new("ce-beta-network");
+                        stack.outcome = outcome;
+                        stack
+                    })
+                    .collect(),
+            })
+        };
+        assert_eq!(run(&[Outcome::NoChanges]), DeployResult::NoChanges);
+        assert_eq!(
+            run(&[Outcome::Updated, Outcome::NoChanges]),
+            DeployResult::Deployed
+        );
+        assert_eq!(
+            run(&[Outcome::Updated, Outcome::Refused]),
+            DeployResult::Refused
+        );
+        assert_eq!(
+            run(&[Outcome::Refused, Outcome::Declined]),
+            DeployResult::Failed
+        );
     }
 }
