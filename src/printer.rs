@@ -245,6 +245,25 @@ impl Printer {
         self.verbose
     }
 
+    /// Whether stdout takes plain text (no `--format`, or `--format text`): what a command
+    /// that only writes text (a unified diff) needs.
+    pub fn writes_text(&self) -> bool {
+        self.format == Format::Text
+    }
+
+    /// Whether data shown along the way ([`Printer::interim`]) reaches stdout: in every form
+    /// but JSON, which tells the whole run once at the end.
+    pub fn shows_interim(&self) -> bool {
+        self.format != Format::Json
+    }
+
+    /// Whether progress may be drawn as a live view, redrawn in place on stderr: stderr is a
+    /// terminal and the run writes text; a run writing JSON or markdown is read by a program
+    /// or pasted somewhere, and gets plain progress lines.
+    pub fn draws_live_view(&self) -> bool {
+        self.stderr.is_terminal() && self.writes_text()
+    }
+
     /// Data.
     pub fn stdout(&self) -> Stream {
         self.stdout.clone()
@@ -278,7 +297,7 @@ impl Printer {
     /// Writes `report` to stdout in the text forms only: data shown along the way (what is
     /// about to happen, before a question), which the JSON form tells whole at the end.
     pub fn interim<R: Report>(&self, report: &R) -> io::Result<()> {
-        if self.format != Format::Json {
+        if self.shows_interim() {
             self.report(report)?;
         }
         Ok(())
@@ -453,6 +472,27 @@ mod tests {
             escape_control("a\nerror: b\t\u{1b}"),
             "a\\nerror: b\\t\\u{1b}"
         );
+    }
+
+    #[test]
+    fn a_live_view_is_drawn_only_on_a_terminal_in_a_text_run() {
+        let on = |format: Format, terminal: bool| {
+            let printer = Printer::new(
+                format,
+                false,
+                Stream::new(Box::new(io::sink()), false, false),
+                Stream::new(Box::new(io::sink()), false, terminal),
+            );
+            (
+                printer.draws_live_view(),
+                printer.writes_text(),
+                printer.shows_interim(),
+            )
+        };
+        assert_eq!(on(Format::Text, true), (true, true, true));
+        assert_eq!(on(Format::Text, false), (false, true, true));
+        assert_eq!(on(Format::Json, true), (false, false, false));
+        assert_eq!(on(Format::Markdown, true), (false, false, true));
     }
 
     #[test]

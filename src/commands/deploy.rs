@@ -31,7 +31,6 @@ use super::{Context, Purpose, Report};
 use crate::Status;
 use crate::architecture::StackId;
 use crate::aws::Aws;
-use crate::cli::Format;
 use crate::config::Env;
 use crate::deploy::api::{ChangeSetKind, TemplateSource};
 use crate::deploy::approval::Decision;
@@ -87,13 +86,12 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
     let remote = ctx.remote(env, Purpose::Render)?;
     let env = &remote.env;
     let timing = Timing::started_at(begun);
-    let stderr = ctx.printer.stderr();
-    let mode = if stderr.is_terminal() && ctx.printer.format() == Format::Text {
+    let mode = if ctx.printer.draws_live_view() {
         Mode::Live
     } else {
         Mode::Lines
     };
-    let progress = Progress::new(mode, Box::new(stderr));
+    let progress = Progress::new(mode, Box::new(ctx.printer.stderr()));
     let settings = Settings {
         env: env.name.to_string(),
         region: env.file.region.clone(),
@@ -107,7 +105,7 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
             env: env.name.to_string(),
         },
         change_set_name: changeset::name("deploy", unix_now()),
-        show_text: ctx.printer.format() != Format::Json,
+        show_text: ctx.printer.shows_interim(),
         colour: ctx.printer.stdout().styles().colour(),
         local: ctx.local,
     };
@@ -553,6 +551,7 @@ impl DeployResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Format;
     use crate::printer::printed;
 
     fn interrupted() -> DeployOutcome<'static> {

@@ -14,7 +14,6 @@ use serde::Serialize;
 use super::{Context, Purpose, Report};
 use crate::Status;
 use crate::architecture::StackId;
-use crate::cli::Format;
 use crate::deploy::deployed::{self, DeployedEnv};
 use crate::diff::blocked::BlockedExport;
 use crate::diff::format::{self, JsonStack, show};
@@ -29,7 +28,7 @@ const MARKDOWN_TEMPLATE: &str = include_str!("../../templates/diff.md.hbs");
 
 /// `ce diff`.
 pub fn run_diff(ctx: &Context, only: Option<StackId>, unified: bool) -> Result<Status> {
-    if unified && ctx.printer.format() != Format::Text {
+    if unified && !ctx.printer.writes_text() {
         bail!("--unified prints a text diff; leave out --format or use --format text");
     }
     let remote = ctx.remote(ctx.env()?, Purpose::Render)?;
