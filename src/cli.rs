@@ -7,8 +7,20 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::architecture::StackId;
 
 /// Builds, shows and applies the AWS infrastructure of a Compiler Explorer-shaped service.
+///
+/// A command that needs a subcommand and gets none is clap's `MissingSubcommand` error, which
+/// names the command (`arg_required_else_help` is off: it would print the whole help instead,
+/// with no `error:` line); the binary's name is fixed so that error names `ce` however the
+/// binary was called.
 #[derive(Debug, Parser)]
-#[command(name = "ce", version, about, long_about = None)]
+#[command(
+    name = "ce",
+    bin_name = "ce",
+    version,
+    about,
+    long_about = None,
+    arg_required_else_help = false
+)]
 pub struct Cli {
     /// Environment to act on (a file envs/<ENV>.toml).
     #[arg(long, global = true, env = "CE_ENV", default_value = "staging")]
@@ -140,12 +152,14 @@ pub enum Command {
         recreate_failed: bool,
     },
     /// The env's web nodes: which build each runs; replace them to run the live one.
+    #[command(arg_required_else_help = false)]
     Instances {
         /// What to do.
         #[command(subcommand)]
         action: InstancesAction,
     },
     /// The env's builds: list them, put one live, its history, the lock.
+    #[command(arg_required_else_help = false)]
     Builds {
         /// What to do.
         #[command(subcommand)]
@@ -156,6 +170,7 @@ pub enum Command {
     Release(ReleaseArgs),
     /// The env's two node groups: which is live, switching between them, rollback, cleanup.
     #[command(name = "blue-green")]
+    #[command(arg_required_else_help = false)]
     BlueGreen {
         /// What to do.
         #[command(subcommand)]
@@ -207,6 +222,7 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Run the local AWS emulator that --local talks to.
+    #[command(arg_required_else_help = false)]
     Sandbox {
         /// What to do with it.
         #[command(subcommand)]

@@ -28,7 +28,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use printer::{Printer, Stream, escape_control};
 
@@ -110,8 +110,8 @@ fn run_on(args: Vec<OsString>, stdout: Stream, stderr: Stream, interactive: bool
 fn usage(err: clap::Error, args: &[OsString], mut stdout: Stream, mut stderr: Stream) -> Status {
     let (stream, status) = match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => (&mut stdout, Status::Success),
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
-            let _ = writeln!(stderr, "{}", missing_command(args));
+        ErrorKind::MissingSubcommand => {
+            let _ = writeln!(stderr, "{}", missing_command(&err));
             let _ = stderr.flush();
             return Status::Failure;
         }
@@ -129,47 +129,35 @@ fn usage(err: clap::Error, args: &[OsString], mut stdout: Stream, mut stderr: St
     status
 }
 
-/// `ce` or `ce builds` without its command: clap would print the whole help, with no `error:`
-/// line, on stderr. One line instead, naming the commands to choose from and where the help is.
-fn missing_command(args: &[OsString]) -> String {
-    let mut root = <cli::Cli as clap::CommandFactory>::command();
-    root.build();
-    let mut path = vec![root.get_name().to_owned()];
-    let mut current = &root;
-    let mut rest = args.iter().skip(1).map(|a| a.to_string_lossy());
-    while let Some(arg) = rest.next() {
-        let flag = |a: &clap::Arg| match (arg.strip_prefix("--"), arg.strip_prefix('-')) {
-            (Some(long), _) => a.get_long() == Some(long),
-            (None, Some(short)) => {
-                let mut chars = short.chars();
-                chars.next().is_some_and(|c| a.get_short() == Some(c)) && chars.next().is_none()
-            }
-            (None, None) => false,
-        };
-        if arg.starts_with('-') {
-            // A flag's value (`--env builds`) is not a command.
-            if !arg.contains('=') && current.get_arguments().any(|a| flag(a) && takes_value(a)) {
-                rest.next();
-            }
-        } else if let Some(sub) = current.find_subcommand(arg.as_ref()) {
-            path.push(sub.get_name().to_owned());
-            current = sub;
-        }
-    }
-    let commands: Vec<&str> = current
-        .get_subcommands()
-        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
-        .map(clap::Command::get_name)
-        .collect();
-    let path = path.join(" ");
+/// `ce` or `ce builds` without its command: clap would print its usage under the error. One
+/// line instead, naming the commands to choose from and where the help is. clap's error
+/// carries the command's path (`ce builds`, as its "invalid subcommand") and the names it
+/// takes; the choices listed are that command's visible subcommands, without aliases.
+fn missing_command(err: &clap::Error) -> String {
+    let path = match err.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(path)) => path.as_str(),
+        _ => "ce",
+    };
+    let root = <cli::Cli as clap::CommandFactory>::command();
+    let command = path
+        .split(' ')
+        .skip(1)
+        .try_fold(&root, |parent, name| parent.find_subcommand(name));
+    let commands: Vec<&str> = match command {
+        Some(command) => command
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .map(clap::Command::get_name)
+            .collect(),
+        None => match err.get(ContextKind::ValidSubcommand) {
+            Some(ContextValue::Strings(names)) => names.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        },
+    };
     format!(
         "error: `{path}` needs a command, one of: {}; see `{path} --help`",
         commands.join(", ")
     )
-}
-
-fn takes_value(arg: &clap::Arg) -> bool {
-    arg.get_action().takes_values()
 }
 
 /// clap quotes a bad value as it was given; with a control character in it (a newline could

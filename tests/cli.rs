@@ -43,6 +43,18 @@ fn a_missing_subcommand_an_unknown_command_or_a_bad_value_exits_1() {
             "error: `ce` needs a command, one of: render, validate, diff, plan, deploy, ",
         ),
         (&["builds"], "error: `ce builds` needs a command, one of: "),
+        (
+            &["--env", "prod", "builds"],
+            "error: `ce builds` needs a command, one of: list, set-current, ",
+        ),
+        (
+            &["blue-green"],
+            "error: `ce blue-green` needs a command, one of: status, ",
+        ),
+        (
+            &["sandbox", "-v"],
+            "error: `ce sandbox` needs a command, one of: start, ",
+        ),
         // A flag's value is not a command, wherever the flag stands.
         (
             &["--env", "builds", "-v"],
@@ -75,6 +87,11 @@ fn a_missing_subcommand_an_unknown_command_or_a_bad_value_exits_1() {
     let listed = run.stderr.split("one of: ").nth(1).expect("a list");
     let listed = listed.split(';').next().expect("the list ends");
     assert!(listed.contains("set-current"), "{}", run.describe());
+    assert!(
+        !listed.contains("set_current"),
+        "no aliases: {}",
+        run.describe()
+    );
     for command in listed.split(", ") {
         let help = run_in_process(["builds", command, "--help"]);
         assert_eq!(help.code, Some(0), "{command}: {}", help.describe());
