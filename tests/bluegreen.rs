@@ -846,6 +846,150 @@ fn a_deploy_or_restart_while_a_release_holds_the_lock_is_refused_and_changes_not
     assert_eq!(site.live(), Colour::Blue);
 }
 
+/// A deploy that waits at its approval prompt passed the release-lock check before it asked;
+/// a release that takes the lock meanwhile is found when the deploy checks again after the
+/// approval, and the approved change is refused with the same error, its change set never
+/// executed. Here the engine runs as `ce deploy` runs it, with the answer given in advance
+/// and the release's claim made after the deploy's first read.
+#[test]
+fn a_release_that_starts_while_a_deploy_waits_for_approval_stops_the_approved_change() {
+    use ce_infra::architecture::{LIVE_COLOUR_PARAMETER, StackId};
+    use ce_infra::deploy::deployed::diff_env;
+    use ce_infra::deploy::progress::{Mode, Progress};
+    use ce_infra::deploy::sdk::Cfn;
+    use ce_infra::deploy::timing::Timing;
+    use ce_infra::deploy::{Answers, Approval, Engine, Outcome, RequireApproval, Settings, job};
+    use ce_infra::ops::release::recheck_release_lock;
+
+    let site = Site::start();
+    site.ce_ok(&["deploy", "--yes"]);
+    let stack_name = format!("ce-{ENV}-compute");
+    let status = |site: &Site| {
+        site.runtime
+            .block_on(site.aws.cloudformation().fetch_stacks([stack_name.clone()]))
+            .expect("describe")
+            .into_iter()
+            .next()
+            .flatten()
+            .map(|s| s.status)
+    };
+    let before = status(&site);
+    // A change the deploy would make to the groups: a larger maximum.
+    site.sandbox
+        .write_env(|t| env_text(t, |t| t.replace("max_size = 4", "max_size = 6")));
+    let env = ce_infra::config::load(site.sandbox.envs.path(), ENV).expect("env");
+    let env = site
+        .runtime
+        .block_on(ce_infra::aws::local::env_for_target(env, &site.aws))
+        .expect("sandbox certificates");
+    // The deploy's first read, with the lock free.
+    assert_eq!(
+        site.runtime
+            .block_on(ce_infra::ops::release::release_guard(&site.aws, ENV, "x"))
+            .expect("no release yet"),
+        None
+    );
+    let live = site
+        .runtime
+        .block_on(diff_env(&site.aws, &env, Some(StackId::Compute)))
+        .expect("diff");
+    let stack = &live.stacks[0];
+    let mut compute = job(
+        &env,
+        stack.id,
+        &stack.name,
+        &stack.rendered_json,
+        live.imported_exports(),
+    );
+    compute
+        .parameters
+        .insert(LIVE_COLOUR_PARAMETER.to_owned(), "blue".to_owned());
+    // While the prompt waits, a release takes the lock.
+    let platform = AwsPlatform::new(&site.aws, &site.resources(), "arn:test").expect("platform");
+    let claim = site
+        .runtime
+        .block_on(platform.claim(&LiveChange {
+            colour: Colour::Green,
+            from: None,
+            to: "dist/gh/main/100.tar.xz".into(),
+            by: "release-test".into(),
+            switch: false,
+        }))
+        .expect("claim the release lock");
+    let settings = Settings {
+        env: ENV.into(),
+        region: env.file.region.clone(),
+        protected: false,
+        recreate_failed: false,
+        approval: Approval {
+            policy: RequireApproval::AnyChange,
+            yes: false,
+            interactive: true,
+            protected: false,
+            env: ENV.into(),
+        },
+        change_set_name: "ce-deploy-recheck".into(),
+        show_text: false,
+        colour: false,
+        local: true,
+    };
+    let api = Cfn::new(&site.aws);
+    let progress = Progress::new(Mode::Lines, Box::new(std::io::sink()));
+    let timing = Timing::start();
+    let answers = Answers::scripted(["y"]);
+
+    let report = site.runtime.block_on(async {
+        Engine::new(
+            &api,
+            &settings,
+            &progress,
+            &timing,
+            &answers,
+            Box::new(std::io::sink()),
+        )
+        .with_recheck(Box::new(|| Box::pin(recheck_release_lock(&site.aws, ENV))))
+        .run(std::slice::from_ref(&compute))
+        .await
+    });
+
+    assert_eq!(report.stacks.len(), 1);
+    let refused = &report.stacks[0];
+    assert_eq!(refused.outcome, Outcome::Refused, "{refused:#?}");
+    assert_eq!(report.status(), ce_infra::Status::Failure);
+    for part in [
+        "release-test holds the release lock of staging: putting dist/gh/main/100.tar.xz live \
+         since ",
+        "so the approved change was not executed: wait for it to end",
+        "ce --env staging blue-green status",
+    ] {
+        assert!(
+            refused.messages[0].contains(part),
+            "{part:?} in {:#?}",
+            refused.messages
+        );
+    }
+    // Nothing ran: the stack is as it was, its groups keep their maximum, no change set is left.
+    assert_eq!(status(&site), before);
+    assert_eq!(site.sizes(Colour::Blue).1, 4);
+    assert_eq!(site.sizes(Colour::Green).1, 4);
+    let left = site
+        .runtime
+        .block_on(
+            site.aws
+                .cloudformation()
+                .client()
+                .list_change_sets()
+                .stack_name(&stack_name)
+                .send(),
+        )
+        .expect("list change sets");
+    assert!(left.summaries().is_empty(), "{left:?}");
+
+    site.runtime
+        .block_on(platform.finish(&claim, false))
+        .expect("finish");
+}
+
 /// The compute stack as rendered before there were two colours (one group, one target group,
 /// the origin rule forwarding to it),
 /// against today's render: the migration is one deploy, and the diff says what it does.

@@ -5,6 +5,9 @@
 //! a plan the env is diffed first; a run that could not get approval anyway (no terminal, no
 //! `--yes`) stops there, showing the diff, before a single change set exists. With a plan, every
 //! planned change set is checked to still be what was reviewed before the first one runs.
+//! A release holding the env's release lock refuses the deploy before anything changes, and
+//! again after an approval given at a prompt, before that change set executes: the release
+//! may have begun while the prompt waited.
 //! Ctrl-C stops the waiting, not CloudFormation: the message says what carries on and that
 //! running `ce deploy` again picks it up.
 //!
@@ -160,6 +163,8 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
                     jobs
                 }
             };
+            // A release may take the lock while a prompt waits: each approval given at one
+            // is followed by the same check before its change set executes.
             let engine = Engine::new(
                 &api,
                 &settings,
@@ -167,7 +172,13 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
                 &timing,
                 &answers,
                 Box::new(ctx.printer.stdout()),
-            );
+            )
+            .with_recheck(Box::new(|| {
+                Box::pin(crate::ops::release::recheck_release_lock(
+                    aws,
+                    env.name.as_str(),
+                ))
+            }));
             let report = tokio::select! {
                 report = engine.run(&jobs) => report,
                 never = progress.tick() => match never {},

@@ -7,7 +7,9 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 
 use serde_json::Value;
 
@@ -35,6 +37,11 @@ const MAX_FAILED_WATCH_READS: u32 = 5;
 const OPEN_POLICY: &str =
     r#"{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}"#;
 
+/// A check made again once a person has approved a change, before it executes: what held
+/// when the deploy began (no release holding the env's lock) may not hold after minutes at a
+/// prompt. `Err` is why the change is refused, as the user reads it.
+pub type Recheck<'a> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> + 'a>;
+
 /// The deploy engine over some [`StackApi`].
 pub struct Engine<'a, A: StackApi> {
     api: &'a A,
@@ -44,6 +51,7 @@ pub struct Engine<'a, A: StackApi> {
     answers: &'a Answers,
     out: RefCell<Box<dyn Write + 'a>>,
     turn: tokio::sync::Mutex<()>,
+    recheck: Option<Recheck<'a>>,
 }
 
 impl<'a, A: StackApi> Engine<'a, A> {
@@ -64,7 +72,14 @@ impl<'a, A: StackApi> Engine<'a, A> {
             answers,
             out: RefCell::new(out),
             turn: tokio::sync::Mutex::new(()),
+            recheck: None,
         }
+    }
+
+    /// Makes `recheck` after every approval given at a prompt, before the change executes.
+    pub fn with_recheck(mut self, recheck: Recheck<'a>) -> Self {
+        self.recheck = Some(recheck);
+        self
     }
 
     /// Deploys the jobs in dependency order, independent ones at once; after a failure nothing
@@ -319,13 +334,24 @@ impl<'a, A: StackApi> Engine<'a, A> {
                 self.progress.hold(true);
                 let answer = self.timing.prompt(self.answers.ask(&prompt)).await;
                 self.progress.hold(false);
-                if self.settings.approval.approves(question, &answer?) {
-                    Ok(true)
-                } else {
+                if !self.settings.approval.approves(question, &answer?) {
                     report.outcome = Outcome::Declined;
                     report.exit = Status::Failure;
                     report.messages.push("not approved".to_owned());
-                    Ok(false)
+                    return Ok(false);
+                }
+                // The world may have moved on while the prompt waited.
+                let Some(recheck) = &self.recheck else {
+                    return Ok(true);
+                };
+                match self.timing.aws(recheck()).await {
+                    Ok(()) => Ok(true),
+                    Err(why) => {
+                        report.outcome = Outcome::Refused;
+                        report.exit = Status::Failure;
+                        report.messages.push(why);
+                        Ok(false)
+                    }
                 }
             }
         }

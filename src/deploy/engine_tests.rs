@@ -12,7 +12,7 @@ use super::approval::{Answers, Approval, RequireApproval};
 use super::fake::{self, Fake, deployed};
 use super::progress::{Mode, Progress};
 use super::timing::Timing;
-use super::{DeployReport, Engine, Outcome, Settings, StackJob, StackReport, job};
+use super::{DeployReport, Engine, Outcome, Recheck, Settings, StackJob, StackReport, job};
 use crate::Status;
 use crate::architecture::StackId;
 use crate::config::{self, Env};
@@ -103,6 +103,17 @@ struct Run {
 }
 
 fn run_with(api: &Fake, settings: &Settings, answers: Answers, jobs: &[StackJob]) -> Run {
+    run_rechecked(api, settings, answers, jobs, None)
+}
+
+/// As [`run_with`], with a check the engine makes again after each approval at a prompt.
+fn run_rechecked(
+    api: &Fake,
+    settings: &Settings,
+    answers: Answers,
+    jobs: &[StackJob],
+    recheck: Option<&dyn Fn() -> Result<(), String>>,
+) -> Run {
     let stdout = Shared::default();
     let stderr = Shared::default();
     let progress = Progress::new(Mode::Lines, Box::new(stderr.clone()));
@@ -113,7 +124,7 @@ fn run_with(api: &Fake, settings: &Settings, answers: Answers, jobs: &[StackJob]
         .build()
         .expect("runtime");
     let report = runtime.block_on(async {
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             api,
             settings,
             &progress,
@@ -121,6 +132,10 @@ fn run_with(api: &Fake, settings: &Settings, answers: Answers, jobs: &[StackJob]
             &answers,
             Box::new(stdout.clone()),
         );
+        if let Some(check) = recheck {
+            let recheck: Recheck<'_> = Box::new(move || Box::pin(std::future::ready(check())));
+            engine = engine.with_recheck(recheck);
+        }
         engine.run(jobs).await
     });
     Run {
@@ -447,6 +462,87 @@ fn a_yes_at_the_prompt_deploys() {
         &[stack_job(StackId::Network, topic("t"))],
     );
 
+    assert_eq!(only(&run).outcome, Outcome::Created);
+}
+
+/// A check that counts its calls and refuses when `refuse` says so.
+fn counting_recheck(calls: &RefCell<u32>, refuse: bool) -> impl Fn() -> Result<(), String> {
+    move || {
+        *calls.borrow_mut() += 1;
+        if refuse {
+            Err("alice holds the release lock of beta".to_owned())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn what_changed_during_the_prompt_is_checked_again_and_refuses_the_approved_change() {
+    let api = Fake::default();
+    let mut settings = settings();
+    settings.approval.yes = false;
+    settings.approval.interactive = true;
+    let calls = RefCell::new(0);
+
+    let run = run_rechecked(
+        &api,
+        &settings,
+        Answers::scripted(["y"]),
+        &[stack_job(StackId::Network, topic("t"))],
+        Some(&counting_recheck(&calls, true)),
+    );
+
+    assert_eq!(*calls.borrow(), 1);
+    let report = only(&run);
+    assert_eq!(report.outcome, Outcome::Refused);
+    assert_eq!(run.report.status(), Status::Failure);
+    assert_eq!(
+        report.messages,
+        [
+            "alice holds the release lock of beta",
+            "its change set was deleted; nothing was changed"
+        ]
+    );
+    assert!(api.calls_of("ExecuteChangeSet").is_empty());
+    assert_eq!(api.calls_of("DeleteChangeSet").len(), 1);
+}
+
+#[test]
+fn a_recheck_that_passes_lets_the_approved_change_execute() {
+    let api = Fake::default();
+    let mut settings = settings();
+    settings.approval.yes = false;
+    settings.approval.interactive = true;
+    let calls = RefCell::new(0);
+
+    let run = run_rechecked(
+        &api,
+        &settings,
+        Answers::scripted(["y"]),
+        &[stack_job(StackId::Network, topic("t"))],
+        Some(&counting_recheck(&calls, false)),
+    );
+
+    assert_eq!(*calls.borrow(), 1);
+    assert_eq!(only(&run).outcome, Outcome::Created);
+    assert_eq!(api.calls_of("ExecuteChangeSet").len(), 1);
+}
+
+#[test]
+fn no_prompt_no_wait_and_no_recheck() {
+    let api = Fake::default();
+    let calls = RefCell::new(0);
+
+    let run = run_rechecked(
+        &api,
+        &settings(),
+        Answers::scripted(Vec::<String>::new()),
+        &[stack_job(StackId::Network, topic("t"))],
+        Some(&counting_recheck(&calls, true)),
+    );
+
+    assert_eq!(*calls.borrow(), 0, "--yes asked nothing, so nothing waited");
     assert_eq!(only(&run).outcome, Outcome::Created);
 }
 

@@ -43,7 +43,7 @@ pub mod sdk;
 pub mod timing;
 
 pub use approval::{Answers, Approval, RequireApproval};
-pub use engine::Engine;
+pub use engine::{Engine, Recheck};
 pub use jobs::{Planned, Settings, StackJob, job, sha256_hex};
 pub use report::{DeployReport, Outcome, StackReport};
 

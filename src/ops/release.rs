@@ -247,6 +247,20 @@ pub async fn release_guard(
         .map_err(|e| OpsError::Release(Box::new(e)))
 }
 
+/// [`release_guard`] again, for a deploy whose change was approved at a prompt: a release
+/// may have taken the lock while the prompt waited. `Err` is why the approved change is
+/// refused (a lock that cannot be read refuses it too: nothing is changed on a guess).
+pub async fn recheck_release_lock(aws: &crate::aws::Aws, env: &str) -> Result<(), String> {
+    match release_guard(aws, env, "the approved change was not executed").await {
+        Ok(_) => Ok(()),
+        Err(OpsError::Release(e)) => Err(e.to_string()),
+        Err(e) => Err(format!(
+            "the release lock could not be read again after the approval ({e}), so the \
+             approved change was not executed; run `ce deploy` again"
+        )),
+    }
+}
+
 /// Claims the change, writes the pointer (the env's, and the live colour's when there is
 /// one, so the live colour's new nodes boot it) and records the outcome; returns the log
 /// entry.
