@@ -376,9 +376,10 @@ pub async fn switch<P: Platform>(
         if let Err(e) = platform.set_sizes(colour.other(), old).await {
             notes.push(format!(
                 "{} keeps minimum {} although {colour} is live now: {e}; to let it scale in \
-                 (its nodes stay for rollback): aws autoscaling update-auto-scaling-group \
-                 --auto-scaling-group-name {} --min-size 0",
-                old_group.name, old_group.min, old_group.name
+                 (its nodes stay for rollback): {}",
+                old_group.name,
+                old_group.min,
+                old.command(&old_group.name)
             ));
         }
     }

@@ -42,6 +42,8 @@ pub struct State {
     pub failing: Option<&'static str>,
     /// A colour whose `set_sizes` fails.
     pub sizes_fail_for: Option<Colour>,
+    /// Every `set_sizes` fails while this colour is live (so only those after a switch to it).
+    pub sizes_fail_once_live: Option<Colour>,
     pub previews: BTreeMap<String, (Colour, String)>,
     pub previews_opened: u32,
     pub claims: Vec<(LiveChange, Option<bool>)>,
@@ -96,6 +98,7 @@ impl FakePlatform {
             switch: SwitchBehaviour::Works,
             failing: None,
             sizes_fail_for: None,
+            sizes_fail_once_live: None,
             previews: BTreeMap::new(),
             previews_opened: 0,
             claims: vec![],
@@ -152,7 +155,9 @@ impl Platform for FakePlatform {
     async fn set_sizes(&self, colour: Colour, sizes: Sizes) -> Result<(), OpsError> {
         self.fail("set_sizes")?;
         let mut s = self.state.borrow_mut();
-        if s.sizes_fail_for == Some(colour) {
+        if s.sizes_fail_for == Some(colour)
+            || (s.sizes_fail_once_live.is_some() && s.sizes_fail_once_live == s.live)
+        {
             return Err(OpsError::Refused(format!(
                 "UpdateAutoScalingGroup {colour} failed (injected)"
             )));

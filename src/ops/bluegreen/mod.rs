@@ -54,6 +54,23 @@ impl Sizes {
             desired: Some(desired),
         }
     }
+
+    /// The AWS CLI command that gives `group` these sizes: what a note tells the operator to
+    /// run when setting them failed.
+    pub fn command(&self, group: &str) -> String {
+        let mut command =
+            format!("aws autoscaling update-auto-scaling-group --auto-scaling-group-name {group}");
+        for (flag, value) in [
+            ("--min-size", self.min),
+            ("--max-size", self.max),
+            ("--desired-capacity", self.desired),
+        ] {
+            if let Some(value) = value {
+                command.push_str(&format!(" {flag} {value}"));
+            }
+        }
+        command
+    }
 }
 
 /// The sizes a colour keeps while it is live, as a release leaves them and as the compute

@@ -631,8 +631,11 @@ async fn after_switch<P: Platform>(
     let new_live = super::live_sizes(plan.env_min, plan.idle_group.max, n);
     if let Err(e) = platform.set_sizes(plan.idle, new_live).await {
         notes.push(format!(
-            "{} keeps minimum {n} (the release's) instead of {}: {e}",
-            plan.idle_group.name, plan.env_min
+            "{} keeps minimum {n} (the release's) instead of {}: {e}; to give it the live \
+             colour's sizes: {}",
+            plan.idle_group.name,
+            plan.env_min,
+            new_live.command(&plan.idle_group.name)
         ));
     }
     let old_live = Sizes {
@@ -642,8 +645,12 @@ async fn after_switch<P: Platform>(
     };
     if let Err(e) = platform.set_sizes(plan.live, old_live).await {
         notes.push(format!(
-            "{} stays pinned at {} node(s): {e}",
-            plan.live_group.name, plan.live_group.desired
+            "{} stays pinned at {} node(s) although {} is live now: {e}; to let it scale in \
+             (its nodes stay for rollback): {}",
+            plan.live_group.name,
+            plan.live_group.desired,
+            plan.idle,
+            old_live.command(&plan.live_group.name)
         ));
     }
     let preview = journal.borrow_mut().preview.take();
@@ -693,11 +700,7 @@ async fn undo<P: Platform>(
                 "{} back to min {} max {} desired {}",
                 idle.name, idle.min, idle.max, idle.desired
             ),
-            format!(
-                "aws autoscaling update-auto-scaling-group --auto-scaling-group-name {} \
-                 --min-size {} --max-size {} --desired-capacity {}",
-                idle.name, idle.min, idle.max, idle.desired
-            ),
+            Sizes::exactly(idle.min, idle.max, idle.desired).command(&idle.name),
             platform
                 .set_sizes(plan.idle, Sizes::exactly(idle.min, idle.max, idle.desired))
                 .await,
@@ -720,23 +723,15 @@ async fn undo<P: Platform>(
     }
     let live = &plan.live_group;
     if journal.borrow().pinned {
+        let unpinned = Sizes {
+            min: Some(live.min),
+            max: Some(live.max),
+            desired: None,
+        };
         outcome(
             format!("{} unpinned: min {} max {}", live.name, live.min, live.max),
-            format!(
-                "aws autoscaling update-auto-scaling-group --auto-scaling-group-name {} \
-                 --min-size {} --max-size {}",
-                live.name, live.min, live.max
-            ),
-            platform
-                .set_sizes(
-                    plan.live,
-                    Sizes {
-                        min: Some(live.min),
-                        max: Some(live.max),
-                        desired: None,
-                    },
-                )
-                .await,
+            unpinned.command(&live.name),
+            platform.set_sizes(plan.live, unpinned).await,
         );
     }
     let claim = journal.borrow_mut().claim.take();

@@ -332,6 +332,41 @@ async fn a_switch_that_took_effect_despite_an_error_finishes_the_release() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn sizes_failing_after_the_release_switch_leave_it_live_and_say_what_to_run() {
+    let aws = FakePlatform::new(2, OLD);
+    aws.state.borrow_mut().sizes_fail_once_live = Some(Colour::Green);
+
+    let released = release(&aws, &FakeProbe::default()).await.unwrap();
+
+    assert_eq!(released.colour, Colour::Green);
+    assert_eq!(aws.state.borrow().live, Some(Colour::Green));
+    assert_eq!(released.notes.len(), 2, "{:?}", released.notes);
+    // The same command the switch and rollback notes give, with the sizes the release meant.
+    assert!(
+        released.notes[0]
+            .starts_with("ce-test-nodes-green keeps minimum 2 (the release's) instead of 1: ")
+            && released.notes[0].ends_with(
+                "; to give it the live colour's sizes: aws autoscaling \
+                 update-auto-scaling-group --auto-scaling-group-name ce-test-nodes-green \
+                 --min-size 1 --max-size 4"
+            ),
+        "{:?}",
+        released.notes
+    );
+    assert!(
+        released.notes[1]
+            .starts_with("ce-test-nodes stays pinned at 2 node(s) although green is live now: ")
+            && released.notes[1].ends_with(
+                "; to let it scale in (its nodes stay for rollback): aws autoscaling \
+                 update-auto-scaling-group --auto-scaling-group-name ce-test-nodes \
+                 --min-size 0 --max-size 4"
+            ),
+        "{:?}",
+        released.notes
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failure_after_the_switch_never_strands_traffic() {
     let aws = FakePlatform::new(2, OLD);
     // Recording in the versions log fails once traffic has moved.
