@@ -424,6 +424,46 @@ fn a_new_allow_statement_needs_approval() {
     assert_eq!(d.class(), DiffClass::NeedsApproval);
 }
 
+#[test]
+fn a_file_system_policy_that_grants_more_needs_approval_and_one_that_grants_less_does_not() {
+    let file_system = |statements: Value| {
+        template(json!({"FileSystem": {"Type": "AWS::EFS::FileSystem",
+            "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {
+            "Encrypted": true,
+            "FileSystemPolicy": {"Version": "2012-10-17", "Statement": statements}}}}))
+    };
+    let mount = json!({"Sid": "Mount", "Effect": "Allow",
+        "Principal": {"AWS": ["arn:aws:iam::111111111111:root"]},
+        "Action": ["elasticfilesystem:ClientMount"]});
+    let write = json!({"Sid": "Write", "Effect": "Allow",
+        "Principal": {"AWS": ["arn:aws:iam::111111111111:root"]},
+        "Action": ["elasticfilesystem:ClientWrite"]});
+    let read_only = file_system(json!([mount.clone()]));
+    let writable = file_system(json!([mount, write]));
+
+    let wider = diff(&read_only, &writable);
+    assert!(wider.security.broadened, "{:#?}", wider.security);
+    assert_eq!(wider.class(), DiffClass::NeedsApproval);
+    let mut text = Vec::new();
+    format::write_stack_text(&mut text, &wider, false).expect("text");
+    let text = String::from_utf8(text).expect("utf-8");
+    assert!(
+        text.contains("  Security: permissions broadened\n"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("    + IAM Allow") && l.contains("elasticfilesystem:ClientWrite")
+        ),
+        "{text}"
+    );
+
+    let narrower = diff(&writable, &read_only);
+    assert!(!narrower.security.broadened, "{:#?}", narrower.security);
+    assert_eq!(narrower.security.statements_removed.len(), 1);
+    assert_eq!(narrower.class(), DiffClass::Changes);
+}
+
 // ---- parameters, outputs, exports ----------------------------------------------------
 
 fn with_outputs(outputs: Value, cidr: &str) -> Value {

@@ -1,4 +1,5 @@
-//! The security view of a diff: IAM statements and security-group rules, flattened into
+//! The security view of a diff: IAM statements (of roles, policies, and the resource policies
+//! of buckets, topics and EFS file systems) and security-group rules, flattened into
 //! comparable items and compared as sets across the whole stack.
 //!
 //! Flattening first means a rule moving from a group's inline `SecurityGroupIngress` to a
@@ -192,6 +193,10 @@ impl Items {
                 | "AWS::IAM::Policy"
                 | "AWS::IAM::ManagedPolicy" => {
                     items.document(id, "PolicyDocument", props.get("PolicyDocument"));
+                }
+                // A file system's resource policy sits on the file system itself.
+                "AWS::EFS::FileSystem" => {
+                    items.document(id, "FileSystemPolicy", props.get("FileSystemPolicy"));
                 }
                 "AWS::EC2::SecurityGroup" => {
                     for (key, direction) in [
@@ -495,6 +500,48 @@ mod tests {
         );
         assert!(d.broadened);
         assert_eq!(d.managed_policies_added[0].role, "Role");
+    }
+
+    fn file_system(statements: Value) -> NormTemplate {
+        template(
+            json!({"FileSystem": {"Type": "AWS::EFS::FileSystem", "Properties": {
+            "Encrypted": true,
+            "FileSystemPolicy": {"Version": "2012-10-17", "Statement": statements}}}}),
+        )
+    }
+
+    #[test]
+    fn a_file_system_policy_is_compared_like_any_other_policy() {
+        let deny_plain = json!({"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}});
+        let mount = json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"},
+            "Action": "elasticfilesystem:ClientMount"});
+        let write = json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"},
+            "Action": "elasticfilesystem:ClientWrite"});
+        let before = file_system(json!([deny_plain.clone(), mount.clone()]));
+
+        let same = SecurityDiff::between(&before, &before);
+        assert!(same.is_empty(), "{same:?}");
+
+        let writable = SecurityDiff::between(
+            &before,
+            &file_system(json!([deny_plain.clone(), mount.clone(), write])),
+        );
+        assert!(writable.broadened, "{writable:?}");
+        let added = &writable.statements_added[0];
+        assert_eq!(
+            (added.resource.as_str(), added.source.as_str()),
+            ("FileSystem", "FileSystemPolicy")
+        );
+        assert_eq!(added.actions, ["elasticfilesystem:ClientWrite"]);
+
+        let without_tls = SecurityDiff::between(&before, &file_system(json!([mount])));
+        assert!(without_tls.broadened, "a removed Deny: {without_tls:?}");
+        assert_eq!(without_tls.statements_removed[0].effect, "Deny");
+
+        let unmountable = SecurityDiff::between(&before, &file_system(json!([deny_plain])));
+        assert!(!unmountable.broadened, "{unmountable:?}");
+        assert_eq!(unmountable.statements_removed.len(), 1);
     }
 
     #[test]
