@@ -200,6 +200,53 @@ fn exports_that_change_while_imported_are_blockers_naming_their_importers() {
 }
 
 #[test]
+fn a_plan_keeps_the_steps_of_its_blocked_exports_and_shows_them_in_text_and_markdown() {
+    let sandbox = Sandbox::with_older_env();
+    let dir = TempDir::new().expect("temp dir");
+    let plan = dir.path().join("plan.json");
+    let plan = plan.to_str().expect("utf-8 path");
+
+    let planned = sandbox.ce(&["plan", "--out", plan]);
+    let text = sandbox.ce(&["plan", "--show", plan]);
+    let markdown = sandbox.ce(&["--format", "markdown", "plan", "--show", plan]);
+
+    assert_eq!(planned.code, Some(3), "{}", planned.describe());
+    for run in [&planned, &text] {
+        assert_eq!(run.code, Some(3), "{}", run.describe());
+        for line in [
+            "Blocked: ce-staging-network-SubnetIds of ce-staging-network (imported by \
+             ce-staging-compute, ce-staging-storage)\n  1. Stop importing \
+             ce-staging-network-SubnetIds in ce-staging-compute, ce-staging-storage",
+            "  2. Deploy ce-staging-network: ce-staging-network-SubnetIds takes its new value.\n",
+            "Blocked: ce-staging-storage-LogsBucketName of ce-staging-storage (imported by \
+             ce-staging-compute, ce-staging-edge)\n",
+        ] {
+            assert!(
+                run.stdout.contains(line),
+                "missing {line:?} in\n{}",
+                run.describe()
+            );
+        }
+    }
+    assert_eq!(markdown.code, Some(3), "{}", markdown.describe());
+    for part in [
+        "> [!IMPORTANT]\n> `ce-staging-network-SubnetIds` of `ce-staging-network` cannot change \
+         while `ce-staging-compute`, `ce-staging-storage` import it. Steps CloudFormation \
+         accepts:\n> - Stop importing ce-staging-network-SubnetIds in ce-staging-compute, \
+         ce-staging-storage",
+        "> - Deploy ce-staging-network: ce-staging-network-SubnetIds takes its new value.\n",
+        "> `ce-staging-storage-LogsBucketName` of `ce-staging-storage` cannot change while \
+         `ce-staging-compute`, `ce-staging-edge` import it.",
+    ] {
+        assert!(
+            markdown.stdout.contains(part),
+            "missing {part:?} in\n{}",
+            markdown.stdout
+        );
+    }
+}
+
+#[test]
 fn the_markdown_report_renders_the_diff() {
     let sandbox = Sandbox::with_older_env();
 

@@ -250,6 +250,7 @@ fn build_plan(
         class,
         exit_code: DiffClass::from(class).exit_code(),
         change_diagram: planned_diagram(live, &stacks)?,
+        blocked_exports: live.diff.blocked_exports_ways(&live.importers),
         approval_reasons,
         stacks,
     })
@@ -306,7 +307,7 @@ impl Report for PlanReport<'_> {
                 (None, _) => {}
             }
         }
-        Ok(())
+        format::write_ways_forward(out, &plan.blocked_exports)
     }
 
     /// The diff's markdown report, from the diffs the plan recorded.
@@ -317,7 +318,6 @@ impl Report for PlanReport<'_> {
             class: Verdict,
             exit_code: u8,
             approval_reasons: &'a [String],
-            /// The plan keeps each stack's diff; the steps are in `ce diff`'s report.
             blocked_exports: &'a [BlockedExport],
             stacks: Vec<&'a Value>,
             diagram: Option<String>,
@@ -328,7 +328,7 @@ impl Report for PlanReport<'_> {
             class: plan.class,
             exit_code: plan.exit_code,
             approval_reasons: &plan.approval_reasons,
-            blocked_exports: &[],
+            blocked_exports: &plan.blocked_exports,
             stacks: plan.stacks.iter().map(|s| &s.diff).collect(),
             diagram: plan.change_diagram.as_ref().map(ChangeDiagram::to_mermaid),
         };

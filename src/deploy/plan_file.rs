@@ -143,6 +143,11 @@ pub struct PlanFile {
     /// plans without changes (and in plans made before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_diagram: Option<crate::graph::change::ChangeDiagram>,
+    /// The export changes that importing stacks block, each with the steps that carry it
+    /// out (as `ce diff` gives them); absent when there are none (and in plans made before
+    /// they were recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_exports: Vec<crate::diff::BlockedExport>,
 }
 
 /// Why a plan file cannot be used.
@@ -441,6 +446,7 @@ mod tests {
             approval_reasons: Vec::new(),
             stacks: vec![planned()],
             change_diagram: None,
+            blocked_exports: Vec::new(),
         };
         let why = plan.wrong_env("prod", "us-east-1").expect("refused");
         assert!(why.contains("staging") && why.contains("prod"), "{why}");
@@ -471,6 +477,17 @@ mod tests {
                 }],
                 ..Default::default()
             }),
+            blocked_exports: vec![crate::diff::BlockedExport {
+                export: "ce-beta-network-SubnetIds".into(),
+                exporter: "ce-beta-network".into(),
+                change: crate::diff::ExportChange::ValueChanged,
+                importers: vec!["ce-beta-storage".into()],
+                waiting: vec!["ce-beta-storage/MountTargetA".into()],
+                steps: vec![
+                    "Stop importing it.".into(),
+                    "Deploy ce-beta-network.".into(),
+                ],
+            }],
         };
         plan.save(&path).unwrap();
         assert_eq!(PlanFile::load(&path).unwrap(), plan);

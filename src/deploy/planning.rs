@@ -301,6 +301,7 @@ mod tests {
             approval_reasons: Vec::new(),
             stacks: vec![stack],
             change_diagram: None,
+            blocked_exports: Vec::new(),
         }
     }
 

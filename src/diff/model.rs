@@ -313,7 +313,7 @@ pub struct OutputDiff {
 }
 
 /// How an export changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportChange {
     /// A new export.
