@@ -235,11 +235,6 @@ impl Printer {
         Printer::new(Format::Text, false, Stream::stdout(), Stream::stderr())
     }
 
-    /// The output format of stdout.
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     /// Whether `-v` asked for more detail on stderr.
     pub fn verbose(&self) -> bool {
         self.verbose
