@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -276,6 +276,8 @@ pub struct DelayingProxy {
     pub endpoint: String,
     /// The most connections that were open at once.
     pub peak_connections: Arc<AtomicUsize>,
+    /// Once set, no further chunk of any answer reaches its client.
+    withheld: Arc<AtomicBool>,
 }
 
 impl DelayingProxy {
@@ -287,6 +289,8 @@ impl DelayingProxy {
         let open = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let peak_connections = Arc::clone(&peak);
+        let withheld = Arc::new(AtomicBool::new(false));
+        let withhold = Arc::clone(&withheld);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let Ok(server) = TcpStream::connect(&upstream) else {
@@ -299,9 +303,11 @@ impl DelayingProxy {
                 let now = open.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
                 let open = Arc::clone(&open);
-                std::thread::spawn(move || pipe(client_in, server_out, Duration::ZERO));
+                let never = Arc::new(AtomicBool::new(false));
+                std::thread::spawn(move || pipe(client_in, server_out, Duration::ZERO, &never));
+                let withhold = Arc::clone(&withhold);
                 std::thread::spawn(move || {
-                    pipe(server, client, delay);
+                    pipe(server, client, delay, &withhold);
                     open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
@@ -309,21 +315,37 @@ impl DelayingProxy {
         DelayingProxy {
             endpoint: format!("http://127.0.0.1:{port}"),
             peak_connections,
+            withheld,
         }
+    }
+
+    /// From now on, answers (and the rest of answers under way) are never delivered: a client
+    /// that still ends did not wait for one.
+    pub fn withhold_answers(&self) {
+        self.withheld.store(true, Ordering::SeqCst);
     }
 }
 
-/// Copies `from` to `to`, holding back each chunk by `delay`, until `from` ends.
-fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+/// Copies `from` to `to`, holding back each chunk by `delay`, until `from` ends; once
+/// `withheld` is set, chunks are read but never passed on.
+fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, withheld: &AtomicBool) {
     let mut buf = [0u8; 16 * 1024];
     while let Ok(n) = from.read(&mut buf) {
         if n == 0 {
             break;
         }
         std::thread::sleep(delay);
+        if withheld.load(Ordering::SeqCst) {
+            continue;
+        }
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
     }
-    let _ = to.shutdown(std::net::Shutdown::Write);
+    if withheld.load(Ordering::SeqCst) {
+        // Closing would tell the client the answer ended; it stays open, silent, instead.
+        std::mem::forget(to);
+    } else {
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    }
 }
