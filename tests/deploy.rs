@@ -539,3 +539,95 @@ fn ctrl_c_stops_the_waiting_and_says_what_carries_on() {
         "{message}"
     );
 }
+
+/// An env deployed before origin protection: the load balancer's rule forwards every request
+/// and the distribution sends no origin header. Deploying everything at once would lock the
+/// load balancer before the distribution sends the header (compute goes before edge), so
+/// `ce deploy` and `ce plan` refuse and name the order that loses nothing; `--stack edge`
+/// first, then the whole env, goes through.
+#[test]
+fn the_origin_lock_waits_until_the_distribution_sends_its_header() {
+    let sandbox = Sandbox::bootstrapped();
+    // What the account held before origin protection, written straight through CloudFormation.
+    let templates = |action: &str| {
+        sandbox.python(&format!(
+            "import boto3, sys, json\n\
+             cfn = boto3.client('cloudformation', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                                aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+             def body(name):\n\
+             \x20   b = cfn.get_template(StackName=name)['TemplateBody']\n\
+             \x20   return json.loads(json.dumps(b)) if isinstance(b, dict) else json.loads(b)\n\
+             def update(name, template):\n\
+             \x20   params = cfn.describe_stacks(StackName=name)['Stacks'][0].get('Parameters', [])\n\
+             \x20   cfn.update_stack(StackName=name, TemplateBody=json.dumps(template),\n\
+             \x20       Parameters=[{{'ParameterKey': p['ParameterKey'], 'UsePreviousValue': True}} for p in params])\n\
+             def locked(t):\n\
+             \x20   return any(c.get('HttpHeaderConfig', {{}}).get('HttpHeaderName') == 'X-Origin-Verify'\n\
+             \x20       for r in t['Resources'].values() if r['Type'] == 'AWS::ElasticLoadBalancingV2::ListenerRule'\n\
+             \x20       for c in r['Properties']['Conditions'])\n\
+             def sends(t):\n\
+             \x20   return any('OriginCustomHeaders' in o\n\
+             \x20       for r in t['Resources'].values() if r['Type'] == 'AWS::CloudFront::Distribution'\n\
+             \x20       for o in r['Properties']['DistributionConfig']['Origins'])\n\
+             compute, edge = body('ce-staging-compute'), body('ce-staging-edge')\n\
+             if '{action}' == 'unprotect':\n\
+             \x20   compute['Resources']['OriginListenerRule']['Properties']['Conditions'] = [\n\
+             \x20       {{'Field': 'path-pattern', 'PathPatternConfig': {{'Values': ['/*']}}}}]\n\
+             \x20   for o in edge['Resources']['Distribution']['Properties']['DistributionConfig']['Origins']:\n\
+             \x20       o.pop('OriginCustomHeaders', None)\n\
+             \x20   update('ce-staging-compute', compute)\n\
+             \x20   update('ce-staging-edge', edge)\n\
+             \x20   compute, edge = body('ce-staging-compute'), body('ce-staging-edge')\n\
+             print(json.dumps({{'locked': locked(compute), 'sends': sends(edge)}}))\n"
+        ))
+    };
+    let state = |text: String| -> (bool, bool) {
+        let v: Value = serde_json::from_str(&text).expect("state as JSON");
+        (v["locked"] == json!(true), v["sends"] == json!(true))
+    };
+    assert_eq!(
+        state(templates("unprotect")),
+        (false, false),
+        "the older account"
+    );
+
+    let refused = |run: &Run| {
+        assert_eq!(run.code, Some(1), "{}", run.describe());
+        assert!(
+            run.stderr.contains("does not send it yet")
+                && run.stderr.contains(
+                    "Deploy in this order: `ce --env staging deploy --stack network`, then \
+                     `ce --env staging deploy --stack edge`, then `ce --env staging deploy`"
+                ),
+            "{}",
+            run.describe()
+        );
+    };
+    refused(&sandbox.ce(&["--env", "staging", "deploy", "--yes"]));
+    refused(&sandbox.ce(&["--env", "staging", "deploy", "--stack", "compute", "--yes"]));
+    let work = TempDir::new().expect("temp dir");
+    let plan = work.path().join("all.plan.json");
+    let run = sandbox.ce(&[
+        "--env",
+        "staging",
+        "plan",
+        "--out",
+        plan.to_str().expect("utf-8"),
+    ]);
+    refused(&run);
+    assert!(
+        run.stderr.contains("no plan was made"),
+        "{}",
+        run.describe()
+    );
+    assert!(!plan.exists(), "a refused plan is not written");
+    // Nothing was changed by the refusals.
+    assert_eq!(state(templates("read")), (false, false));
+
+    let edge = sandbox.ce(&["--env", "staging", "deploy", "--stack", "edge", "--yes"]);
+    assert_eq!(edge.code, Some(0), "{}", edge.describe());
+    assert_eq!(state(templates("read")), (false, true), "the header first");
+    let all = sandbox.ce(&["--env", "staging", "deploy", "--yes"]);
+    assert_eq!(all.code, Some(0), "{}", all.describe());
+    assert_eq!(state(templates("read")), (true, true), "then the lock");
+}

@@ -8,6 +8,9 @@
 //! A release holding the env's release lock refuses the deploy before anything changes, and
 //! again after an approval given at a prompt, before that change set executes: the release
 //! may have begun while the prompt waited.
+//! An env deployed before origin protection is refused a compute change that would lock the
+//! load balancer before its distribution sends the header (see
+//! [`deployed::origin_lock_too_early`]).
 //! Ctrl-C stops the waiting, not CloudFormation: the message says what carries on and that
 //! running `ce deploy` again picks it up.
 //!
@@ -152,6 +155,16 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
                     let (note, live) = tokio::try_join!(guard, live)?;
                     if let Some(note) = note {
                         ctx.printer.note(note)?;
+                    }
+                    if let Some(reason) = timing
+                        .aws(deployed::origin_lock_too_early(aws, &live))
+                        .await?
+                    {
+                        ctx.printer.interim(&Preflight(&live.diff))?;
+                        return Ok(Ended::Refused {
+                            status: Status::Failure,
+                            reason,
+                        });
                     }
                     if let Some((status, reason)) = refused_up_front(&settings, &live) {
                         ctx.printer.interim(&Preflight(&live.diff))?;

@@ -62,6 +62,10 @@ pub fn run_plan(
         let live = async { anyhow::Ok(deployed::diff_env(aws, env, only).await?) };
         let (lock_note, mut live) =
             tokio::try_join!(release_lock_note(aws, env.name.as_str()), live)?;
+        // A plan deploy would be refused for it: no change set is made.
+        if let Some(reason) = deployed::origin_lock_too_early(aws, &live).await? {
+            bail!("{reason}; no plan was made");
+        }
         let mut jobs = jobs_from_live(env, &live);
         fill_live_state(aws, &live, &mut jobs).await?;
         upload_large(aws, env, &mut jobs, &timing, &progress).await?;

@@ -287,6 +287,61 @@ pub enum DeployedError {
     },
 }
 
+/// Why deploying `live` now would cut the env's traffic, as the user reads it, or `None`: the
+/// compute stack's change locks the load balancer to the origin header (an env deployed before
+/// origin protection), and the deployed distribution does not send the header yet. Deployed in
+/// dependency order compute goes first, so every request through CloudFront would get 403
+/// until the edge stack is updated; the order that loses nothing is network, edge, then all.
+/// The edge stack is read when `live` does not hold it (`--stack compute`), and only then.
+pub async fn origin_lock_too_early(
+    aws: &Aws,
+    live: &DeployedEnv,
+) -> Result<Option<String>, DeployedError> {
+    let Some(compute) = live.stacks.iter().find(|s| s.id == StackId::Compute) else {
+        return Ok(None);
+    };
+    let Some(old) = compute.baseline() else {
+        return Ok(None);
+    };
+    let norm = |stack: &str, template: &Value, side| {
+        diff::normalise::normalise_template(template, side).map_err(|source| DeployedError::Diff {
+            stack: stack.to_owned(),
+            source,
+        })
+    };
+    let old = norm(&compute.name, old, "deployed")?;
+    let new = norm(&compute.name, &compute.rendered_json, "rendered")?;
+    // The edge stack matters (and is read) only when the lock is new.
+    if !diff::origin_lock_begins(&old, &new) {
+        return Ok(None);
+    }
+    let edge_name = architecture::stack_name(&live.env, StackId::Edge);
+    let fetched;
+    let edge = match live.stacks.iter().find(|s| s.id == StackId::Edge) {
+        Some(pair) => pair.baseline(),
+        None => {
+            fetched = aws.cloudformation().fetch_stack(&edge_name).await?;
+            fetched
+                .as_ref()
+                .filter(|d| !holds_no_resources(&d.status))
+                .map(|d| &d.template)
+        }
+    };
+    let edge = edge.map(|t| norm(&edge_name, t, "deployed")).transpose()?;
+    if !diff::origin_lock_before_header(&old, &new, edge.as_ref()) {
+        return Ok(None);
+    }
+    let env = &live.env;
+    Ok(Some(format!(
+        "{} would make the load balancer answer 403 to every request without the \
+         X-Origin-Verify header, and the deployed distribution ({edge_name}) does not send it \
+         yet: deploying compute first would cut the site off until the distribution is updated. \
+         Deploy in this order: `ce --env {env} deploy --stack network`, then `ce --env {env} \
+         deploy --stack edge`, then `ce --env {env} deploy` (README: Origin protection)",
+        compute.name
+    )))
+}
+
 /// Renders `env`, reads its stacks (all, or `only`) from CloudFormation at once, and diffs
 /// them; exports that would change or vanish are checked for importers.
 pub async fn diff_env(

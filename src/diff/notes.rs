@@ -1,6 +1,7 @@
 //! What a change means for traffic, said in words where the resource diff cannot say it: the
 //! first deploy of the web ACL, and of the origin lock that makes the load balancer refuse
-//! everything that does not come through the env's distribution.
+//! everything that does not come through the env's distribution; and whether that lock would
+//! arrive before the distribution sends the header it checks.
 
 use serde_json::Value;
 
@@ -36,6 +37,25 @@ pub fn traffic_notes(old: &NormTemplate, new: &NormTemplate) -> Vec<String> {
     notes
 }
 
+/// Whether the compute stack's change (`old` deployed, `new` rendered) locks the load balancer
+/// to the origin header for the first time on a stack that served traffic (one being created
+/// had none to lose).
+pub fn origin_lock_begins(old: &NormTemplate, new: &NormTemplate) -> bool {
+    !old.resources.is_empty() && requires_origin_header(new) && !requires_origin_header(old)
+}
+
+/// Whether that lock would arrive before the deployed distribution (`edge`, `None` when the
+/// edge stack holds nothing) sends the header: deployed in dependency order, compute goes
+/// before edge, and every request through CloudFront would get 403 until the distribution is
+/// updated.
+pub fn origin_lock_before_header(
+    old: &NormTemplate,
+    new: &NormTemplate,
+    edge: Option<&NormTemplate>,
+) -> bool {
+    origin_lock_begins(old, new) && edge.is_some_and(|edge| !sends_origin_header(edge))
+}
+
 fn has_web_acl(t: &NormTemplate) -> bool {
     t.resources.values().any(|r| r.ty == "AWS::WAFv2::WebACL")
 }
@@ -51,6 +71,26 @@ fn requires_origin_header(t: &NormTemplate) -> bool {
             c.pointer("/HttpHeaderConfig/HttpHeaderName")
                 .and_then(Value::as_str)
                 .is_some_and(|h| h.eq_ignore_ascii_case(ORIGIN_HEADER))
+        })
+}
+
+/// A distribution with an origin that is sent the origin header.
+fn sends_origin_header(t: &NormTemplate) -> bool {
+    t.resources
+        .values()
+        .filter(|r| r.ty == "AWS::CloudFront::Distribution")
+        .flat_map(|r| {
+            r.properties
+                .pointer("/DistributionConfig/Origins")
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .flat_map(|o| o.get("OriginCustomHeaders").and_then(Value::as_array))
+        .flatten()
+        .any(|h| {
+            h.get("HeaderName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(ORIGIN_HEADER))
         })
 }
 
@@ -89,6 +129,52 @@ mod tests {
             "{notes:?}"
         );
         assert!(traffic_notes(&template(origin_rule()), &template(origin_rule())).is_empty());
+    }
+
+    fn distribution(headers: Value) -> NormTemplate {
+        template(
+            json!({"Cdn": {"Type": "AWS::CloudFront::Distribution", "Properties": {
+            "DistributionConfig": {"Origins": [
+                {"Id": "static", "DomainName": "b.s3.amazonaws.com"},
+                {"Id": "alb", "DomainName": "lb.example", "OriginCustomHeaders": headers}]}}}}),
+        )
+    }
+
+    #[test]
+    fn the_origin_lock_waits_for_a_distribution_that_sends_the_header() {
+        let listener = json!({"Https": {"Type": "AWS::ElasticLoadBalancingV2::Listener",
+            "Properties": {"Port": 443}}});
+        let unlocked = template(listener.clone());
+        let mut locked = origin_rule();
+        locked["Https"] = listener["Https"].clone();
+        let locked = template(locked);
+        let silent = distribution(json!([{"HeaderName": "X-Other", "HeaderValue": "v"}]));
+        let sending = distribution(
+            json!([{"HeaderName": "x-origin-verify", "HeaderValue": "{{resolve:secretsmanager:s}}"}]),
+        );
+
+        // The lock arrives while the deployed distribution sends nothing: traffic would stop.
+        assert!(origin_lock_before_header(&unlocked, &locked, Some(&silent)));
+        // The distribution sends it already (the header's name in any case): safe.
+        assert!(!origin_lock_before_header(
+            &unlocked,
+            &locked,
+            Some(&sending)
+        ));
+        // No deployed distribution, a compute stack being created, a lock already in place, or
+        // no lock in the new template: nothing to cut.
+        assert!(!origin_lock_before_header(&unlocked, &locked, None));
+        assert!(!origin_lock_before_header(
+            &template(json!({})),
+            &locked,
+            Some(&silent)
+        ));
+        assert!(!origin_lock_before_header(&locked, &locked, Some(&silent)));
+        assert!(!origin_lock_before_header(
+            &unlocked,
+            &unlocked,
+            Some(&silent)
+        ));
     }
 
     #[test]
