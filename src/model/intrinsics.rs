@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, Serializer};
-use serde_json::json;
 
 use super::LogicalId;
 
@@ -137,33 +136,9 @@ impl Expr {
         }
     }
 
-    /// The JSON form CloudFormation reads.
+    /// The JSON form CloudFormation reads (what [`Expr`]'s `Serialize` writes).
     pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Expr::Str(s) => json!(s),
-            Expr::List(items) => json!(items.iter().map(Expr::to_json).collect::<Vec<_>>()),
-            Expr::Ref(id) => json!({ "Ref": id }),
-            Expr::GetAtt(id, attr) => json!({ "Fn::GetAtt": [id, attr] }),
-            Expr::Sub(text) => json!({ "Fn::Sub": text }),
-            Expr::SubWith(text, vars) => {
-                let vars: serde_json::Map<_, _> =
-                    vars.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
-                json!({ "Fn::Sub": [text, vars] })
-            }
-            Expr::Join(delimiter, parts) => json!({
-                "Fn::Join": [delimiter, parts.iter().map(Expr::to_json).collect::<Vec<_>>()]
-            }),
-            Expr::ImportValue(name) => json!({ "Fn::ImportValue": name.to_json() }),
-            Expr::Select(index, list) => {
-                json!({ "Fn::Select": [index.to_string(), list.to_json()] })
-            }
-            Expr::Split(delimiter, value) => json!({ "Fn::Split": [delimiter, value.to_json()] }),
-            Expr::GetAzs(region) => json!({ "Fn::GetAZs": region.to_json() }),
-            Expr::Base64(value) => json!({ "Fn::Base64": value.to_json() }),
-            Expr::If(cond, then, otherwise) => {
-                json!({ "Fn::If": [cond, then.to_json(), otherwise.to_json()] })
-            }
-        }
+        serde_json::to_value(self).expect("an expression serialises")
     }
 
     /// Every logical id or parameter this expression refers to (including pseudo parameters
@@ -205,13 +180,47 @@ pub fn sub_variables(text: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
+/// Each function's one shape: `{"Fn::Name": arguments}`, written straight to the serializer
+/// (no `Value` is built on the way: templates are written this way hundreds of times).
 impl Serialize for Expr {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Expr::Str(s) => serializer.serialize_str(s),
-            // Going through serde_json keeps one definition of each function's shape.
-            other => other.to_json().serialize(serializer),
+            Expr::Str(text) => s.serialize_str(text),
+            Expr::List(items) => items.serialize(s),
+            Expr::Ref(id) => function(s, "Ref", id),
+            Expr::GetAtt(id, attr) => function(s, "Fn::GetAtt", &(id, attr)),
+            Expr::Sub(text) => function(s, "Fn::Sub", text),
+            Expr::SubWith(text, vars) => function(s, "Fn::Sub", &(text, vars)),
+            Expr::Join(delimiter, parts) => function(s, "Fn::Join", &(delimiter, parts)),
+            Expr::ImportValue(name) => function(s, "Fn::ImportValue", name),
+            // CloudFormation documents the index as a string.
+            Expr::Select(index, list) => function(s, "Fn::Select", &(Text(index), list)),
+            Expr::Split(delimiter, value) => function(s, "Fn::Split", &(delimiter, value)),
+            Expr::GetAzs(region) => function(s, "Fn::GetAZs", region),
+            Expr::Base64(value) => function(s, "Fn::Base64", value),
+            Expr::If(cond, then, otherwise) => function(s, "Fn::If", &(cond, then, otherwise)),
         }
+    }
+}
+
+/// Writes `{name: args}`, the form of every intrinsic function.
+fn function<S: Serializer, T: Serialize + ?Sized>(
+    s: S,
+    name: &str,
+    args: &T,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(1))?;
+    map.serialize_entry(name, args)?;
+    map.end()
+}
+
+/// A value written as its text (a JSON string).
+struct Text<'a, T>(&'a T);
+
+impl<T: std::fmt::Display> Serialize for Text<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
     }
 }
 
@@ -254,24 +263,14 @@ pub enum Condition {
     Or(Vec<Condition>),
 }
 
-impl Condition {
-    fn to_json(&self) -> serde_json::Value {
-        match self {
-            Condition::Equals(a, b) => json!({ "Fn::Equals": [a.to_json(), b.to_json()] }),
-            Condition::Not(c) => json!({ "Fn::Not": [c.to_json()] }),
-            Condition::And(cs) => {
-                json!({ "Fn::And": cs.iter().map(Condition::to_json).collect::<Vec<_>>() })
-            }
-            Condition::Or(cs) => {
-                json!({ "Fn::Or": cs.iter().map(Condition::to_json).collect::<Vec<_>>() })
-            }
-        }
-    }
-}
-
 impl Serialize for Condition {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Condition::Equals(a, b) => function(s, "Fn::Equals", &(a, b)),
+            Condition::Not(c) => function(s, "Fn::Not", &[c]),
+            Condition::And(cs) => function(s, "Fn::And", cs),
+            Condition::Or(cs) => function(s, "Fn::Or", cs),
+        }
     }
 }
 
