@@ -14,6 +14,7 @@ pub mod efs;
 pub mod elbv2;
 pub mod iam;
 pub mod intrinsics;
+pub mod json;
 pub mod s3;
 pub mod secretsmanager;
 pub mod sns;

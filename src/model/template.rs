@@ -1,17 +1,20 @@
 //! A CloudFormation template: parameters, conditions, resources with their attributes, outputs.
 //!
-//! Resources are added as typed property structs (see the per-service modules) and stored in
-//! their JSON form, keyed by logical id in a `BTreeMap`, so the rendered text is byte-for-byte
-//! reproducible and the diff can compare any two templates the same way.
+//! Resources are added as typed property structs (see the per-service modules), keyed by logical
+//! id in a `BTreeMap`, and their properties are written with sorted keys (as a
+//! `serde_json::Value` holds them), so the rendered text is byte-for-byte reproducible and the
+//! diff can compare any two templates the same way. The properties stay typed until written:
+//! the render writes them straight into the template's text ([`super::json`]), and only the
+//! code that reads them as JSON asks for a `Value` ([`Properties::to_value`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
 
 use serde::{Serialize, Serializer};
-use serde_json::ser::Formatter;
+use serde_json::Value;
 
 use super::intrinsics::{Condition, Expr};
+use super::json::JsonOut;
 
 /// The template format version every rendered template declares.
 pub const FORMAT_VERSION: &str = "2010-09-09";
@@ -20,7 +23,7 @@ pub const FORMAT_VERSION: &str = "2010-09-09";
 pub const INLINE_TEMPLATE_LIMIT: usize = 51_200;
 
 /// The properties of one resource type, serialised in CloudFormation's PascalCase form.
-pub trait ResourceProperties: Serialize {
+pub trait ResourceProperties: Serialize + Clone + fmt::Debug + Send + Sync + 'static {
     /// The CloudFormation resource type, e.g. `AWS::EC2::VPC`.
     const TYPE: &'static str;
 }
@@ -197,13 +200,82 @@ pub struct Resource {
     /// Scanner findings accepted for this resource, each with its reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
-    /// The resource's properties in JSON form.
-    #[serde(skip_serializing_if = "is_empty_object")]
-    pub properties: serde_json::Value,
+    /// The resource's properties, as the typed struct they were added as.
+    #[serde(skip_serializing_if = "Properties::is_empty")]
+    pub properties: Properties,
 }
 
-fn is_empty_object(v: &serde_json::Value) -> bool {
-    v.as_object().is_some_and(|m| m.is_empty())
+/// A resource's typed properties, whatever their type.
+///
+/// Serialising them through serde (`serde_json::to_value` of a template, and so on) goes through
+/// their `Value`, keys sorted; the rendered text writes them directly, sorted as they are
+/// written ([`Template::to_json_string`]).
+pub struct Properties(Box<dyn TypedProperties>);
+
+/// What a template needs of a property struct once its type is erased.
+trait TypedProperties: fmt::Debug + Send + Sync {
+    fn to_value(&self) -> serde_json::Result<Value>;
+    fn write_sorted(&self, out: &JsonOut) -> serde_json::Result<()>;
+    fn clone_box(&self) -> Box<dyn TypedProperties>;
+}
+
+impl<P: ResourceProperties> TypedProperties for P {
+    fn to_value(&self) -> serde_json::Result<Value> {
+        serde_json::to_value(self)
+    }
+
+    fn write_sorted(&self, out: &JsonOut) -> serde_json::Result<()> {
+        out.sorted(self)
+    }
+
+    fn clone_box(&self) -> Box<dyn TypedProperties> {
+        Box::new(self.clone())
+    }
+}
+
+impl Properties {
+    /// The properties in JSON form, keys sorted.
+    ///
+    /// # Panics
+    /// If they do not serialise, which is a bug in the property struct.
+    pub fn to_value(&self) -> Value {
+        self.0
+            .to_value()
+            .unwrap_or_else(|e| panic!("properties do not serialise: {e}"))
+    }
+
+    /// Whether the properties are an empty object (and so left out).
+    fn is_empty(&self) -> bool {
+        self.to_value().as_object().is_some_and(|m| m.is_empty())
+    }
+}
+
+impl Clone for Properties {
+    fn clone(&self) -> Self {
+        Properties(self.0.clone_box())
+    }
+}
+
+impl fmt::Debug for Properties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Properties are equal when their JSON forms are.
+impl PartialEq for Properties {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_value() == other.to_value()
+    }
+}
+
+impl Serialize for Properties {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0
+            .to_value()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
 }
 
 impl Resource {
@@ -352,8 +424,6 @@ impl Template {
     /// If the logical id is already taken: ids come from the architecture code, and two
     /// resources sharing one is a bug there, not a user error.
     pub fn add<P: ResourceProperties>(&mut self, id: &LogicalId, properties: P) -> &mut Resource {
-        let properties = serde_json::to_value(&properties)
-            .unwrap_or_else(|e| panic!("properties of {id} do not serialise: {e}"));
         assert!(
             !self.resources.contains_key(id),
             "logical id {id} is used twice in one template"
@@ -367,7 +437,7 @@ impl Template {
             update_policy: None,
             creation_policy: None,
             metadata: None,
-            properties,
+            properties: Properties(Box::new(properties)),
         })
     }
 
@@ -393,20 +463,13 @@ impl Template {
     }
 
     /// [`Template::to_json_string`] and the size in bytes of [`Template::to_compact_json`],
-    /// counted while the pretty text is written rather than by serialising again or scanning
-    /// the text: pretty printing differs from compact only by the spaces and newlines its
-    /// layout calls write, and those are counted as they are written.
+    /// counted while the pretty text is written: the two differ only by the layout's newlines
+    /// and spaces, which the writer counts as it writes them.
+    ///
+    /// # Panics
+    /// If a part of the template does not serialise, which is a bug in the model.
     pub fn to_json_string_and_compact_len(&self) -> (String, usize) {
-        let mut layout = 0;
-        let formatter = LayoutCounter {
-            pretty: serde_json::ser::PrettyFormatter::new(),
-            layout: &mut layout,
-        };
-        let mut text = Vec::new();
-        let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
-        self.serialize(&mut serializer)
-            .unwrap_or_else(|e| panic!("template does not serialise: {e}"));
-        let compact = text.len() - layout;
+        let (mut text, compact) = self.write_json(true);
         text.push(b'\n');
         // serde_json writes valid UTF-8 (it escapes nothing into invalid sequences).
         let text = String::from_utf8(text).expect("serde_json writes UTF-8");
@@ -415,63 +478,99 @@ impl Template {
 
     /// The template in compact form, as sent to CloudFormation (the size limit applies to it).
     pub fn to_compact_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| panic!("template does not serialise: {e}"))
+        String::from_utf8(self.write_json(false).0).expect("serde_json writes UTF-8")
+    }
+
+    /// Writes the template as its derived `Serialize` would, except that each resource's
+    /// properties are written from their typed struct with sorted keys rather than through a
+    /// `Value` (the tests hold the two to the same text).
+    fn write_json(&self, pretty: bool) -> (Vec<u8>, usize) {
+        // A little over the largest rendered template, so the text grows at most once.
+        let out = JsonOut::new(pretty, 64 * 1024);
+        self.write_sections(&out)
+            .unwrap_or_else(|e| panic!("template does not serialise: {e}"));
+        out.finish()
+    }
+
+    fn write_sections(&self, out: &JsonOut) -> serde_json::Result<()> {
+        out.begin_object();
+        entry(out, true, "AWSTemplateFormatVersion", &self.format_version)?;
+        entry(out, false, "Description", &self.description)?;
+        if !self.parameters.is_empty() {
+            entry(out, false, "Parameters", &self.parameters)?;
+        }
+        if !self.conditions.is_empty() {
+            entry(out, false, "Conditions", &self.conditions)?;
+        }
+        out.key(false, "Resources")?;
+        out.begin_object();
+        for (n, (id, resource)) in self.resources.iter().enumerate() {
+            out.key(n == 0, id.as_str())?;
+            resource
+                .write_json(out)
+                .map_err(|e| serde::ser::Error::custom(format_args!("resource {id}: {e}")))?;
+            out.end_value();
+        }
+        out.end_object()?;
+        out.end_value();
+        if !self.outputs.is_empty() {
+            entry(out, false, "Outputs", &self.outputs)?;
+        }
+        out.end_object()
     }
 }
 
-/// serde_json's pretty formatter, counting the spaces and newlines it writes for layout (the
-/// only bytes in which pretty JSON differs from compact JSON).
-struct LayoutCounter<'a> {
-    pretty: serde_json::ser::PrettyFormatter<'static>,
-    layout: &'a mut usize,
+/// Writes one entry of an open object.
+fn entry<T: Serialize + ?Sized>(
+    out: &JsonOut,
+    first: bool,
+    key: &str,
+    value: &T,
+) -> serde_json::Result<()> {
+    out.key(first, key)?;
+    out.value(value)?;
+    out.end_value();
+    Ok(())
 }
 
-/// A writer that counts the spaces and newlines written through it.
-struct Counting<'a, W: ?Sized> {
-    inner: &'a mut W,
-    layout: &'a mut usize,
-}
-
-impl<W: ?Sized + io::Write> io::Write for Counting<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        *self.layout += buf[..n]
-            .iter()
-            .filter(|b| matches!(b, b' ' | b'\n'))
-            .count();
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Delegates one layout call of [`Formatter`] to the pretty formatter through a [`Counting`]
-/// writer.
-macro_rules! counted {
-    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
-        $(
-            fn $name<W: ?Sized + io::Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> io::Result<()> {
-                let mut counting = Counting { inner: writer, layout: &mut *self.layout };
-                self.pretty.$name(&mut counting $(, $arg)*)
-            }
-        )*
-    };
-}
-
-impl Formatter for LayoutCounter<'_> {
-    counted! {
-        begin_array();
-        end_array();
-        begin_array_value(first: bool);
-        end_array_value();
-        begin_object();
-        end_object();
-        begin_object_key(first: bool);
-        end_object_key();
-        begin_object_value();
-        end_object_value();
+impl Resource {
+    /// Writes the resource as its derived `Serialize` would, the properties straight from their
+    /// typed struct.
+    fn write_json(&self, out: &JsonOut) -> serde_json::Result<()> {
+        out.begin_object();
+        entry(out, true, "Type", self.kind)?;
+        if let Some(condition) = &self.condition {
+            entry(out, false, "Condition", condition)?;
+        }
+        if !self.depends_on.is_empty() {
+            entry(out, false, "DependsOn", &self.depends_on)?;
+        }
+        if let Some(policy) = &self.deletion_policy {
+            entry(out, false, "DeletionPolicy", policy)?;
+        }
+        if let Some(policy) = &self.update_replace_policy {
+            entry(out, false, "UpdateReplacePolicy", policy)?;
+        }
+        if let Some(policy) = &self.update_policy {
+            entry(out, false, "UpdatePolicy", policy)?;
+        }
+        if let Some(policy) = &self.creation_policy {
+            entry(out, false, "CreationPolicy", policy)?;
+        }
+        if let Some(metadata) = &self.metadata {
+            entry(out, false, "Metadata", metadata)?;
+        }
+        // Properties that come out as an empty object are left out, like `Properties::is_empty`.
+        let before = out.mark();
+        out.key(false, "Properties")?;
+        let value = out.mark();
+        self.properties.0.write_sorted(out)?;
+        if out.written_since(value, b"{}") {
+            out.rewind(before);
+        } else {
+            out.end_value();
+        }
+        out.end_object()
     }
 }
 
@@ -480,7 +579,7 @@ mod tests {
     use super::*;
     use serde::Serialize;
 
-    #[derive(Serialize)]
+    #[derive(Clone, Debug, Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Thing {
         name: Expr,
@@ -586,7 +685,115 @@ mod tests {
         t.output("O", "x : y", Expr::sub("${A} ${AWS::Region}"));
         let (text, compact_len) = t.to_json_string_and_compact_len();
         assert_eq!(text, t.to_json_string());
-        assert_eq!(compact_len, t.to_compact_json().len());
+        let compact = serde_json::to_string(&t).unwrap();
+        assert_eq!(t.to_compact_json(), compact);
+        assert_eq!(compact_len, compact.len());
+    }
+
+    /// Declared out of key order, with a nested struct that is too.
+    #[derive(Clone, Debug, Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Unsorted {
+        zone: Expr,
+        bucket: Nested,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        absent: Option<u32>,
+    }
+    impl ResourceProperties for Unsorted {
+        const TYPE: &'static str = "AWS::Test::Unsorted";
+    }
+
+    #[derive(Clone, Debug, Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Nested {
+        versioning: bool,
+        acl: Option<String>,
+    }
+
+    /// Properties that can come out as an empty object.
+    #[derive(Clone, Debug, Serialize)]
+    struct Optional {
+        #[serde(rename = "Size", skip_serializing_if = "Option::is_none")]
+        size: Option<u32>,
+    }
+    impl ResourceProperties for Optional {
+        const TYPE: &'static str = "AWS::Test::Optional";
+    }
+
+    /// Every section and attribute a template can hold.
+    fn everything() -> Template {
+        let mut t = Template::new("every section");
+        t.parameters.insert(
+            "Ami".into(),
+            Parameter {
+                kind: "AWS::EC2::Image::Id".into(),
+                description: Some("the image".into()),
+                default: None,
+                allowed_values: vec!["a".into(), "b".into()],
+                no_echo: true,
+            },
+        );
+        t.conditions.insert(
+            "IsProd".into(),
+            Condition::Not(Box::new(Condition::Equals(
+                Expr::Ref("Env".into()),
+                "prod".into(),
+            ))),
+        );
+        t.add(&LogicalId::new("Empty"), Optional { size: None });
+        t.add(&LogicalId::new("Sized"), Optional { size: Some(3) });
+        t.add(
+            &LogicalId::new("Unsorted"),
+            Unsorted {
+                zone: Expr::select(0, Expr::azs()),
+                bucket: Nested {
+                    versioning: true,
+                    acl: None,
+                },
+                absent: None,
+            },
+        )
+        .condition("IsProd")
+        .depends_on(&LogicalId::new("Sized"))
+        .retain()
+        .update_policy(UpdatePolicy {
+            auto_scaling_rolling_update: None,
+            auto_scaling_scheduled_action: Some(AutoScalingScheduledAction {
+                ignore_unmodified_group_size_properties: true,
+            }),
+        })
+        .creation_policy(CreationPolicy {
+            resource_signal: None,
+            auto_scaling_creation_policy: Some(AutoScalingCreationPolicy {
+                min_successful_instances_percent: 100,
+            }),
+        })
+        .waive("CKV_X_2", "b")
+        .waive("CKV_X_1", "a");
+        t.export(
+            "Zone",
+            "the zone",
+            Expr::get_att(&"Unsorted".into(), "Zone"),
+            "x-Zone",
+        );
+        t
+    }
+
+    #[test]
+    fn text_is_the_derived_serialisation_with_properties_sorted() {
+        let t = everything();
+        let (text, compact_len) = t.to_json_string_and_compact_len();
+        assert_eq!(text, serde_json::to_string_pretty(&t).unwrap() + "\n");
+        let compact = serde_json::to_string(&t).unwrap();
+        assert_eq!(t.to_compact_json(), compact);
+        assert_eq!(compact_len, compact.len());
+        let v = serde_json::to_value(&t).unwrap();
+        assert!(v["Resources"]["Empty"].get("Properties").is_none());
+        assert_eq!(v["Resources"]["Sized"]["Properties"]["Size"], 3);
+        assert!(
+            compact.contains(r#""Properties":{"Bucket":{"Acl":null,"Versioning":true},"Zone":"#),
+            "{compact}"
+        );
     }
 
     #[test]

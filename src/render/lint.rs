@@ -163,7 +163,7 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
                 ),
             );
         }
-        for name in references_in_json(&resource.properties) {
+        for name in references_in_json(&resource.properties.to_value()) {
             if !is_pseudo(&name) && !known.contains(name.as_str()) {
                 add(
                     location.clone(),
@@ -267,7 +267,7 @@ fn imports_of(t: &Template) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (id, resource) in &t.resources {
         let mut names = Vec::new();
-        collect_imports(&resource.properties, &mut names);
+        collect_imports(&resource.properties.to_value(), &mut names);
         out.extend(names.into_iter().map(|n| (format!("Resources.{id}"), n)));
     }
     for (name, output) in &t.outputs {
@@ -300,7 +300,7 @@ mod tests {
     use crate::model::ec2::{Subnet, Vpc};
     use crate::model::{Expr, LogicalId};
 
-    #[derive(serde::Serialize)]
+    #[derive(Clone, Debug, serde::Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Bucket {
         bucket_name: Expr,

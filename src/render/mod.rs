@@ -129,3 +129,35 @@ impl Staleness {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::architecture;
+    use crate::config;
+
+    /// The render writes properties straight from their typed structs; serde's path for the
+    /// same template goes through each resource's `Value` (keys sorted). Holding the two to the
+    /// same text for every stack of every env keeps every resource type's keys sorted.
+    #[test]
+    fn every_rendered_template_is_its_value_form() {
+        let envs = config::load_all(Path::new("envs")).expect("the envs load");
+        assert!(!envs.is_empty());
+        for env in &envs {
+            for stack in architecture::build(env).expect("the env builds") {
+                let t = &stack.template;
+                let (text, compact_len) = t.to_json_string_and_compact_len();
+                let expected = serde_json::to_string_pretty(t).unwrap() + "\n";
+                assert!(
+                    text == expected,
+                    "{} differs from its Value form",
+                    stack.name
+                );
+                let compact = serde_json::to_string(t).unwrap();
+                assert!(t.to_compact_json() == compact, "{} compact", stack.name);
+                assert_eq!(compact_len, compact.len(), "{}", stack.name);
+            }
+        }
+    }
+}

@@ -18,15 +18,15 @@ fn build_env(env: &Env) -> Template {
     build(&Ctx { env })
 }
 
-fn props<'t>(t: &'t Template, id: &str) -> &'t Value {
-    &t.resources[&LogicalId::new(id)].properties
+fn props(t: &Template, id: &str) -> Value {
+    t.resources[&LogicalId::new(id)].properties.to_value()
 }
 
-fn of_type<'t>(t: &'t Template, kind: &str) -> Vec<&'t Value> {
+fn of_type(t: &Template, kind: &str) -> Vec<Value> {
     t.resources
         .values()
         .filter(|r| r.kind == kind)
-        .map(|r| &r.properties)
+        .map(|r| r.properties.to_value())
         .collect()
 }
 
@@ -253,12 +253,13 @@ fn logs_expire_after_the_retention_days_and_accept_acls() {
     );
 }
 
-fn elb_statement(t: &Template) -> &Value {
+fn elb_statement(t: &Template) -> Value {
     let doc = &props(t, "LogsBucketPolicy")["PolicyDocument"];
     doc["Statement"]
         .as_array()
         .and_then(|s| s.iter().find(|st| st["Sid"] == "LoadBalancerAccessLogs"))
         .expect("ELB statement")
+        .clone()
 }
 
 #[test]
@@ -381,13 +382,14 @@ fn the_versions_log_and_links_have_point_in_time_recovery() {
     }
 }
 
-fn efs_statement<'a>(t: &'a Template, sid: &str) -> &'a Value {
+fn efs_statement(t: &Template, sid: &str) -> Value {
     props(t, FILE_SYSTEM)["FileSystemPolicy"]["Statement"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["Sid"] == sid)
         .unwrap_or_else(|| panic!("no statement {sid}"))
+        .clone()
 }
 
 #[test]
@@ -405,9 +407,8 @@ fn file_system_policy_requires_tls_and_writes_through_access_points() {
     let mount = efs_statement(&t, "MountFromTheAccount");
     assert_eq!(mount["Action"], json!(["elasticfilesystem:ClientMount"]));
     // No statement grants root access or unconditioned writes to the nodes.
-    let statements = props(&t, FILE_SYSTEM)["FileSystemPolicy"]["Statement"]
-        .as_array()
-        .unwrap();
+    let policy = props(&t, FILE_SYSTEM);
+    let statements = policy["FileSystemPolicy"]["Statement"].as_array().unwrap();
     assert!(
         statements
             .iter()
