@@ -14,23 +14,48 @@ use crate::render;
 use crate::render::lint::{self, Finding};
 
 /// `ce render [--all] [--check] [--out DIR]`.
+///
+/// One env at a time: its stacks are rendered, checked or written, and dropped before the next
+/// env is built, so only one env's templates and text are held at once.
 pub fn run_render(ctx: &Context, all: bool, check: bool, root: &Path) -> Result<Status> {
     let envs = ctx.envs(all)?;
-    let mut stacks = Vec::new();
+    let mut checked = 0;
+    let mut stale = Vec::new();
+    let mut written = Vec::new();
     for env in &envs {
-        stacks.extend(render::render_env(env)?);
-    }
-    for s in stacks.iter().filter(|s| !s.fits_inline()) {
-        ctx.printer.note(format_args!(
-            "warning: {} is {} bytes, over the 51,200-byte inline limit; deploy uploads it to S3",
-            s.stack_name, s.compact_size
-        ))?;
+        let stacks = render::render_env(env)?;
+        for s in stacks.iter().filter(|s| !s.fits_inline()) {
+            ctx.printer.note(format_args!(
+                "warning: {} is {} bytes, over the 51,200-byte inline limit; deploy uploads it to S3",
+                s.stack_name, s.compact_size
+            ))?;
+        }
+        if check {
+            checked += stacks.len();
+            stale.extend(
+                render::check(root, &stacks)
+                    .with_context(|| format!("reading {}", root.display()))?,
+            );
+            continue;
+        }
+        let changed = render::write(root, &stacks)
+            .with_context(|| format!("writing under {}", root.display()))?;
+        written.extend(stacks.into_iter().map(|s| {
+            let path = root.join(s.relative_path());
+            WrittenStack {
+                changed: changed.contains(&path),
+                path: path.display().to_string(),
+                env: s.env,
+                stack: s.id,
+                stack_name: s.stack_name,
+                bytes: s.compact_size,
+            }
+        }));
     }
     if check {
-        let stale =
-            render::check(root, &stacks).with_context(|| format!("reading {}", root.display()))?;
+        stale.sort();
         ctx.printer.report(&CheckReport {
-            checked: stacks.len(),
+            checked,
             stale: stale
                 .iter()
                 .map(|(path, why)| StaleFile {
@@ -50,24 +75,7 @@ pub fn run_render(ctx: &Context, all: bool, check: bool, root: &Path) -> Result<
         }
         return Ok(Status::Success);
     }
-    let changed = render::write(root, &stacks)
-        .with_context(|| format!("writing under {}", root.display()))?;
-    ctx.printer.report(&RenderReport {
-        stacks: stacks
-            .iter()
-            .map(|s| {
-                let path = root.join(s.relative_path());
-                WrittenStack {
-                    env: &s.env,
-                    stack: s.id,
-                    stack_name: &s.stack_name,
-                    path: path.display().to_string(),
-                    bytes: s.compact_size,
-                    changed: changed.contains(&path),
-                }
-            })
-            .collect(),
-    })?;
+    ctx.printer.report(&RenderReport { stacks: written })?;
     Ok(Status::Success)
 }
 
@@ -99,16 +107,16 @@ pub fn run_validate(ctx: &Context, all: bool) -> Result<Status> {
 
 /// What `ce render` wrote.
 #[derive(Serialize)]
-struct RenderReport<'a> {
-    stacks: Vec<WrittenStack<'a>>,
+struct RenderReport {
+    stacks: Vec<WrittenStack>,
 }
 
 /// One rendered file.
 #[derive(Serialize)]
-struct WrittenStack<'a> {
-    env: &'a str,
+struct WrittenStack {
+    env: String,
     stack: StackId,
-    stack_name: &'a str,
+    stack_name: String,
     path: String,
     /// The compact size sent to CloudFormation.
     bytes: usize,
@@ -116,7 +124,7 @@ struct WrittenStack<'a> {
     changed: bool,
 }
 
-impl Report for RenderReport<'_> {
+impl Report for RenderReport {
     fn write_text(&self, out: &mut dyn Write, _: Styles) -> io::Result<()> {
         for s in &self.stacks {
             let mark = if s.changed { "written" } else { "unchanged" };
