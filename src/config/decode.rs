@@ -6,7 +6,11 @@
 //! removed value is then reported missing, its table goes too. Values are identified by their
 //! spans, which removals leave unchanged, so every problem keeps the key path and line it has
 //! in the file. The loop ends when decoding succeeds or only the root is left.
+//!
+//! The index of the document's values and the key lines are only needed to place a problem,
+//! so a file without problems (every load of a valid env) never builds them.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::ops::Range;
 
@@ -39,8 +43,8 @@ pub(super) struct Decoded {
 /// More removals than any env file has values: a guard against a loop that makes no progress.
 const MAX_ROUNDS: usize = 1000;
 
-/// Decodes `text`; `lines` places unknown keys.
-pub(super) fn decode(text: &str, lines: &KeyLines) -> Decoded {
+/// Decodes `text`; `lines` places unknown keys (asked for only when there are some).
+pub(super) fn decode<'l>(text: &str, lines: impl Fn() -> &'l KeyLines) -> Decoded {
     let (mut root, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         let found = errors.iter().map(|e| syntax_problem(text, e)).collect();
@@ -55,8 +59,9 @@ pub(super) fn decode(text: &str, lines: &KeyLines) -> Decoded {
         return Decoded { file: None, found };
     }
 
-    // Values are known by their spans, which removals do not change (indices do).
-    let nodes = index(root.get_ref());
+    // Values are known by their spans, which removals do not change (indices do). The index
+    // is built on first use, which comes before the first removal.
+    let nodes = OnceCell::new();
     let mut found = Vec::new();
     let mut unknown = BTreeSet::new();
     let mut removed = BTreeSet::new();
@@ -67,7 +72,8 @@ pub(super) fn decode(text: &str, lines: &KeyLines) -> Decoded {
             let mut steps = Vec::new();
             ignored_steps(&path, &mut steps);
             let span = span_of(current, &steps);
-            let node = span.and_then(|span| deepest(&nodes, |n| n.span() == span));
+            let nodes = nodes.get_or_init(|| index(current));
+            let node = span.and_then(|span| deepest(nodes, |n| n.span() == span));
             unknown.insert(node.map_or_else(|| steps_path(&steps), |n| n.path.clone()));
         });
         let err = match result {
@@ -87,8 +93,9 @@ pub(super) fn decode(text: &str, lines: &KeyLines) -> Decoded {
         };
         // Removing `culprit` lets the next round get past this problem; a removed value that
         // is then missing takes its table with it.
+        let nodes = nodes.get_or_init(|| index(root.get_ref()));
         let culprit = if let Some(field) = missing_field(err.message()) {
-            let table = deepest(&nodes, |n| n.is_table && n.span() == span);
+            let table = deepest(nodes, |n| n.is_table && n.span() == span);
             let key = join(table.map_or("", |n| n.path.as_str()), field);
             if !removed.contains(&key) {
                 let line = table.map_or(1, |_| line_at(text, span.start));
@@ -100,7 +107,7 @@ pub(super) fn decode(text: &str, lines: &KeyLines) -> Decoded {
             }
             table
         } else {
-            let node = deepest(&nodes, |n| {
+            let node = deepest(nodes, |n| {
                 n.span().start <= span.start && span.end <= n.span().end
             });
             found.push(Found {
@@ -118,7 +125,7 @@ pub(super) fn decode(text: &str, lines: &KeyLines) -> Decoded {
         }
     }
     found.extend(unknown.into_iter().map(|key| Found {
-        line: lines.line_of(&key),
+        line: lines().line_of(&key),
         message: "unknown key".into(),
         key,
     }));

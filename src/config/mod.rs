@@ -226,8 +226,10 @@ pub fn parse(path: &Path, name: &str, text: &str) -> Result<Env, ConfigError> {
         }
     };
 
-    let lines = KeyLines::index(text);
-    let decoded = decode::decode(text, &lines);
+    // Where each key is written: only needed to place a problem, so indexed on first use.
+    let lines = std::cell::OnceCell::new();
+    let lines = || lines.get_or_init(|| KeyLines::index(text));
+    let decoded = decode::decode(text, lines);
     problems.extend(
         decoded
             .found
@@ -237,7 +239,7 @@ pub fn parse(path: &Path, name: &str, text: &str) -> Result<Env, ConfigError> {
     if let (Some(file), Some(env_name)) = (&decoded.file, &env_name) {
         let rules = validate::check(env_name, file);
         for (key, message) in rules.into_iter().chain(settings::check_must_match(file)) {
-            problems.push(at(lines.line_of(&key), key, message));
+            problems.push(at(lines().line_of(&key), key, message));
         }
     }
     match (decoded.file, env_name) {
