@@ -57,8 +57,15 @@ pub fn check_env(stacks: &[Stack]) -> Vec<Finding> {
                 message,
             })
         };
-        check_template(&stack.template, &mut add);
-        for (location, name) in imports_of(&stack.template) {
+        // The rules read properties as JSON: each resource's is built once for all of them.
+        let properties: Vec<serde_json::Value> = stack
+            .template
+            .resources
+            .values()
+            .map(|r| r.properties.to_value())
+            .collect();
+        check_template(&stack.template, &properties, &mut add);
+        for (location, name) in imports_of(&stack.template, &properties) {
             match exports.get(&name) {
                 Some(from) if stack.id.depends_on().contains(from) => {}
                 Some(from) => add(
@@ -93,7 +100,12 @@ pub fn check_env(stacks: &[Stack]) -> Vec<Finding> {
     findings
 }
 
-fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
+/// `properties`: each resource's properties as JSON, in the template's order.
+fn check_template(
+    t: &Template,
+    properties: &[serde_json::Value],
+    add: &mut impl FnMut(String, String),
+) {
     let size = t.to_compact_json().len();
     if size > INLINE_TEMPLATE_LIMIT {
         add(
@@ -125,7 +137,7 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
         .map(|id| id.as_str())
         .chain(t.parameters.keys().map(String::as_str))
         .collect();
-    for (id, resource) in &t.resources {
+    for ((id, resource), properties) in t.resources.iter().zip(properties) {
         let location = format!("Resources.{id}");
         if !id.is_valid() {
             add(
@@ -163,7 +175,7 @@ fn check_template(t: &Template, add: &mut impl FnMut(String, String)) {
                 ),
             );
         }
-        for name in references_in_json(&resource.properties.to_value()) {
+        for name in references_in_json(properties) {
             if !is_pseudo(&name) && !known.contains(name.as_str()) {
                 add(
                     location.clone(),
@@ -263,11 +275,11 @@ fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// Every `Fn::ImportValue` with a literal name in a template, with where it is.
-fn imports_of(t: &Template) -> Vec<(String, String)> {
+fn imports_of(t: &Template, properties: &[serde_json::Value]) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (id, resource) in &t.resources {
+    for (id, properties) in t.resources.keys().zip(properties) {
         let mut names = Vec::new();
-        collect_imports(&resource.properties.to_value(), &mut names);
+        collect_imports(properties, &mut names);
         out.extend(names.into_iter().map(|n| (format!("Resources.{id}"), n)));
     }
     for (name, output) in &t.outputs {
