@@ -59,6 +59,8 @@ struct Entry {
     sep: usize,
     key: usize,
     key_end: usize,
+    /// Whether the key as written holds an escape (and so does not compare as written).
+    escaped: bool,
 }
 
 /// A position to return to, so that an entry found empty after writing can be taken back.
@@ -222,6 +224,7 @@ impl State {
                 sep,
                 key: self.buf.len(),
                 key_end: self.buf.len(),
+                escaped: false,
             });
         }
     }
@@ -231,6 +234,7 @@ impl State {
             && let Some(entry) = self.entries.last_mut()
         {
             entry.key_end = self.buf.len();
+            entry.escaped = self.buf[entry.key..entry.key_end].contains(&b'\\');
         }
     }
 
@@ -248,25 +252,26 @@ impl State {
     fn sort_entries(&mut self, object: &OpenObject) -> io::Result<()> {
         let entries = &self.entries[object.first_entry..];
         let buf = &self.buf;
-        let key = |e: &Entry| &buf[e.key..e.key_end];
+        let compare = |a: &Entry, b: &Entry| compare_keys(buf, a, b);
         if entries
             .windows(2)
-            .all(|w| compare_keys(key(&w[0]), key(&w[1])) == Ordering::Less)
+            .all(|w| compare(&w[0], &w[1]) == Ordering::Less)
         {
             return Ok(());
         }
         self.order.clear();
         self.order.extend(0..entries.len());
         self.order
-            .sort_by(|&a, &b| compare_keys(key(&entries[a]), key(&entries[b])));
+            .sort_by(|&a, &b| compare(&entries[a], &entries[b]));
         if let Some(w) = self
             .order
             .windows(2)
-            .find(|w| compare_keys(key(&entries[w[0]]), key(&entries[w[1]])) == Ordering::Equal)
+            .find(|w| compare(&entries[w[0]], &entries[w[1]]) == Ordering::Equal)
         {
+            let key = &entries[w[0]];
             return Err(io::Error::other(format!(
                 "an object has the key {} twice",
-                String::from_utf8_lossy(key(&entries[w[0]]))
+                String::from_utf8_lossy(&buf[key.key..key.key_end])
             )));
         }
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -290,13 +295,14 @@ impl State {
     }
 }
 
-/// Orders two quoted JSON keys as their strings order (a `BTreeMap<String, _>`'s order). Keys
-/// without escapes compare as written; one with an escape is decoded first.
-fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
-    if !a.contains(&b'\\') && !b.contains(&b'\\') {
-        return a[1..a.len() - 1].cmp(&b[1..b.len() - 1]);
+/// Orders the keys of two entries as their strings order (a `BTreeMap<String, _>`'s order).
+/// Keys without escapes compare as written, quotes stripped; one with an escape is decoded.
+fn compare_keys(buf: &[u8], a: &Entry, b: &Entry) -> Ordering {
+    if !a.escaped && !b.escaped {
+        return buf[a.key + 1..a.key_end - 1].cmp(&buf[b.key + 1..b.key_end - 1]);
     }
-    let decode = |k: &[u8]| serde_json::from_slice::<String>(k).unwrap_or_default();
+    let decode =
+        |e: &Entry| serde_json::from_slice::<String>(&buf[e.key..e.key_end]).unwrap_or_default();
     decode(a).cmp(&decode(b))
 }
 
