@@ -6,6 +6,12 @@
 //! SDK costs them nothing. Against real AWS the SDK's standard chain finds credentials
 //! (profiles, SSO, environment, `AWS_ENDPOINT_URL`); with `--local` every client talks to the
 //! sandbox on 127.0.0.1 with dummy credentials. Service errors are interpreted in [`errors`].
+//!
+//! The HTTP client is the SDK's own (hyper and rustls, HTTPS to AWS, plain HTTP to the
+//! sandbox), configured here with the `ring` crypto provider instead of the SDK's default
+//! aws-lc: aws-lc is a C library whose static initialiser probes the CPU at the start of every
+//! process, `ce --version` included, and `ring` is linked anyway (the SSO credential provider
+//! uses it) and probes only when TLS is first used.
 
 pub mod cloudformation;
 pub mod errors;
@@ -18,6 +24,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::Credentials;
+use aws_sdk_sts::config::SharedHttpClient;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
 
 pub use cloudformation::{DeployedStack, ExportValue, Output, Parameter};
 pub use errors::AwsError;
@@ -45,6 +55,21 @@ pub enum Target {
     },
 }
 
+/// The SDK's default HTTP client (rustls with the system's roots, connection settings and sleep
+/// from each client's configuration, proxies from the environment) on the `ring` provider.
+fn https_client() -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
 /// The SDK configuration every client is made from, and where it points.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -56,6 +81,7 @@ impl Aws {
     /// Loads the configuration for `region` (the env file's), pointed at `target`.
     pub async fn connect(region: &str, target: Target) -> Self {
         let loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .region(Region::new(region.to_owned()))
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .timeout_config(

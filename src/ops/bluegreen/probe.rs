@@ -31,8 +31,8 @@ impl HttpProbe {
     /// A client trusting the system's certificate roots.
     pub fn new() -> Result<Self, String> {
         // The provider named, not the process default: the SDK's crates may enable more than
-        // one, and then rustls cannot choose.
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // one, and then rustls cannot choose. `ring`, as the SDK's client uses (src/aws/mod.rs).
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup: {e}"))?
