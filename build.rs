@@ -1,21 +1,108 @@
-//! Links the `ce` binary as a position-dependent executable, for start-up time.
+//! Links the `ce` binary for start-up time and resident memory: position-dependent, with the
+//! offline commands' code laid out together, and its unwinder linked in.
 //!
-//! A position-independent `ce` carries about 50,000 relative relocations (the AWS SDK's vtables
-//! and string tables, mostly) that the dynamic loader applies at every start, writing to and so
-//! faulting in every page that holds one, before `main` runs: about as long as `ce render --all`
-//! takes for its own work, and a few MiB of resident memory. Linked at a fixed address, the
-//! linker resolves them once and the pages stay clean, shared and untouched until used. The
-//! code itself is unchanged (rustc still compiles it position-independent), so this changes
-//! only the link of the binary: no rebuild of dependencies, and no other target is affected.
-//! The cost is that the executable's own image is not randomised by ASLR (the libraries it
-//! loads, its heap and stacks still are).
+//! **Position-dependent.** A position-independent `ce` carries about 50,000 relative
+//! relocations (the AWS SDK's vtables and string tables, mostly) that the dynamic loader
+//! applies at every start, writing to and so faulting in every page that holds one, before
+//! `main` runs: about as long as `ce render --all` takes for its own work, and a few MiB of
+//! resident memory. Linked at a fixed address, the linker resolves them once and the pages stay
+//! clean, shared and untouched until used. The code itself is unchanged (rustc still compiles
+//! it position-independent), so this changes only the link of the binary: no rebuild of
+//! dependencies, and no other target is affected. The cost is that the executable's own image
+//! is not randomised by ASLR (the libraries it loads, its heap and stacks still are).
+//!
+//! **Symbol order.** The code `render`, `validate`, `--version` and `--help` run is a few
+//! hundred KiB spread through 20 MB of (mostly AWS SDK) code, and every page fault on the
+//! binary maps the 64 KiB around it, so those commands' resident memory and page faults follow
+//! how scattered their code is rather than how much of it runs. `ce.order`, written by
+//! `benches/order-file.sh`, lists the functions (and the data they refer to) those commands use,
+//! in the order they first need them; the linker places those sections first (rustc emits one
+//! section per function). Names it does not find, from a file older than the code, are skipped
+//! without a warning: a stale file costs locality, never the build. Without the file the link
+//! is the default one.
+//!
+//! **Unwinder linked in.** Rust's standard library unwinds panics through libgcc's unwinder,
+//! which it links as the shared `libgcc_s`: one more library for the loader to find, map and
+//! relocate at every start, and an initialiser that probes the CPU (`cpuid`, which traps to the
+//! hypervisor on a virtual machine). `ce` links the same unwinder from GCC's static
+//! `libgcc_eh.a` instead (whole, so its definitions take precedence), and the linker, which only
+//! records libraries that are used, then drops `libgcc_s`. Panics, backtraces and unwinding
+//! behave as before.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn main() {
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    // The GNU toolchain on Linux, as the project is built and tested; elsewhere the default link.
-    if target_os == "linux" && target_env == "gnu" {
-        println!("cargo:rustc-link-arg-bin=ce=-no-pie");
-    }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=ce.order");
+    println!("cargo:rerun-if-env-changed=CC");
+    // The GNU toolchain on Linux, as the project is built and tested; elsewhere the default link.
+    if target_os != "linux" || target_env != "gnu" {
+        return;
+    }
+    println!("cargo:rustc-link-arg-bin=ce=-no-pie");
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let order = Path::new(&manifest_dir).join("ce.order");
+    // In a debug build the names (their hashes) do not match and the file changes nothing.
+    if order.is_file() && links_with_lld() {
+        println!(
+            "cargo:rustc-link-arg-bin=ce=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        println!("cargo:rustc-link-arg-bin=ce=-Wl,--no-warn-symbol-ordering");
+    }
+    if let Some(libgcc_eh) = libgcc_eh() {
+        println!(
+            "cargo:rustc-link-arg-bin=ce=-Wl,--push-state,--whole-archive,{},--pop-state",
+            libgcc_eh.display()
+        );
+    }
+}
+
+/// GCC's static unwinder, as the C compiler that drives the link finds it; none when it has no
+/// such file (the link then keeps the shared `libgcc_s`).
+fn libgcc_eh() -> Option<PathBuf> {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let output = Command::new(cc)
+        .arg("-print-file-name=libgcc_eh.a")
+        .output()
+        .ok()?;
+    // An unknown file is echoed back as its bare name.
+    let path = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
+    (output.status.success() && path.is_absolute() && path.is_file()).then_some(path)
+}
+
+/// Whether rustc links with LLD: its default on x86_64 GNU/Linux since Rust 1.90, unless the
+/// flags choose another linker. The ordering option is LLD's; GNU ld would reject it.
+fn links_with_lld() -> bool {
+    if std::env::var("TARGET").as_deref() != Ok("x86_64-unknown-linux-gnu") {
+        return false;
+    }
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    if [
+        "linker-features",
+        "link-self-contained",
+        "linker-flavor",
+        "fuse-ld",
+    ]
+    .iter()
+    .any(|f| flags.contains(f))
+    {
+        return flags.contains("fuse-ld=lld") || flags.contains("linker-features=+lld");
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let version = Command::new(rustc)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    // "rustc 1.95.0 (...)": the minor version.
+    version
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').nth(1))
+        .and_then(|minor| minor.parse::<u32>().ok())
+        .is_some_and(|minor| minor >= 90)
 }
