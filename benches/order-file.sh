@@ -86,10 +86,12 @@ for line in open(os.path.join(work, "nm")):
         data.append((addr, addr + size, name))
 data.sort()
 
-# Functions executed, per command, in the order callgrind lists them; first the C runtime's
-# entry point, which callgrind reports as "(below main)".
+# Functions executed: the C runtime's entry point (callgrind reports it as "(below main)"), then
+# per command those it ran that no earlier command did, sorted by name so that the file depends
+# only on what runs, not on how the profiled binary was laid out.
 order, seen = ["_start"], {"_start"}
 for path in sorted(glob.glob(os.path.join(work, "cg.*"))):
+    ran = set()
     for line in open(path):
         if line.startswith(("fn=", "cfn=")):
             name = line.split("=", 1)[1].strip()
@@ -97,14 +99,15 @@ for path in sorted(glob.glob(os.path.join(work, "cg.*"))):
                 name = name.split(")", 1)[1].strip()
             name = name.split("'", 1)[0]  # callgrind's recursion marks: f'2
             if name in code and name not in seen:
-                seen.add(name)
-                order.append(name)
+                ran.add(name)
+    seen |= ran
+    order.extend(sorted(ran))
 
-# Data those functions' code refers to: absolute and RIP-relative operands that fall inside a
-# named data symbol (the binary is linked at a fixed address, so objdump shows them resolved).
+# Data those functions' code refers to: RIP-relative operands (objdump shows their targets
+# resolved) that fall inside a named data symbol.
 starts = [start for start, _, _ in data]
 func_re = re.compile(r"^[0-9a-f]+ <(.+)>:$")
-ref_re = re.compile(r"#\s*([0-9a-f]+)\s*<|\$0x([0-9a-f]+)")
+ref_re = re.compile(r"#\s*([0-9a-f]+)\s*<")
 wanted, current, refs = set(order), None, {}
 disasm = subprocess.Popen(["objdump", "-d", "--no-show-raw-insn", binary],
                           stdout=subprocess.PIPE, text=True)
@@ -116,7 +119,7 @@ for line in disasm.stdout:
     if current is None:
         continue
     for m in ref_re.finditer(line):
-        addr = int(m.group(1) or m.group(2), 16)
+        addr = int(m.group(1), 16)
         i = bisect.bisect_right(starts, addr) - 1
         if i >= 0 and addr < data[i][1]:
             refs.setdefault(current, []).append(data[i][2])
