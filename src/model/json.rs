@@ -69,6 +69,10 @@ pub struct Mark {
     len: usize,
     layout: usize,
     has_value: bool,
+    /// Entries of sorted objects recorded so far: those after the mark are taken back too.
+    entries: usize,
+    /// Objects open at the mark: a rewind stays within the same open object.
+    objects: usize,
 }
 
 impl JsonOut {
@@ -140,6 +144,8 @@ impl JsonOut {
             len: state.buf.len(),
             layout: state.layout,
             has_value: state.has_value,
+            entries: state.entries.len(),
+            objects: state.objects.len(),
         }
     }
 
@@ -151,9 +157,15 @@ impl JsonOut {
     /// Takes back everything written since `mark` (within the same open object).
     pub fn rewind(&self, mark: Mark) {
         let mut state = self.state.borrow_mut();
+        assert_eq!(
+            state.objects.len(),
+            mark.objects,
+            "a rewind stays within the object open at its mark"
+        );
         state.buf.truncate(mark.len);
         state.layout = mark.layout;
         state.has_value = mark.has_value;
+        state.entries.truncate(mark.entries);
     }
 
     /// The text written and the size in bytes the same document has in compact form.
@@ -526,6 +538,48 @@ mod tests {
             })
             .unwrap_err();
         assert!(err.to_string().contains("the key \"K\" twice"), "{err}");
+    }
+
+    #[test]
+    fn keys_with_escapes_sort_as_their_strings() {
+        // As written, `\` (0x5C) sorts after `#` and ` `; decoded, `"` (0x22) sorts before `#`
+        // and a tab (0x09) before a space: only decoding gives the map's order.
+        let map: HashMap<&str, u8> = [("A#", 1), ("A\"", 2), ("B ", 3), ("B\t", 4), ("C", 5)]
+            .into_iter()
+            .collect();
+        let value = serde_json::to_value(&map).unwrap();
+        assert_eq!(
+            write(true, true, &map).0,
+            serde_json::to_string_pretty(&value).unwrap()
+        );
+        assert_eq!(
+            write(false, true, &map).0,
+            r#"{"A\"":2,"A#":1,"B\t":4,"B ":3,"C":5}"#
+        );
+    }
+
+    #[test]
+    fn an_entry_of_a_sorted_object_can_be_taken_back() {
+        let out = JsonOut::new(false, 0);
+        let outer = std::mem::replace(&mut out.state.borrow_mut().sort, true);
+        out.begin_object();
+        out.key(true, "B").unwrap();
+        out.value(&1).unwrap();
+        out.end_value();
+        let mark = out.mark();
+        out.key(false, "A").unwrap();
+        out.value(&2).unwrap();
+        out.end_value();
+        out.rewind(mark);
+        out.key(false, "C").unwrap();
+        out.value(&3).unwrap();
+        out.end_value();
+        out.end_object().unwrap();
+        out.state.borrow_mut().sort = outer;
+        assert_eq!(
+            String::from_utf8(out.finish().0).unwrap(),
+            r#"{"B":1,"C":3}"#
+        );
     }
 
     #[test]
