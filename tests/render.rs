@@ -355,3 +355,41 @@ fn validate_names_the_line_of_a_value_breaking_a_rule() {
         run.describe()
     );
 }
+
+/// A render that cannot write an env's files stops there and says which envs are written:
+/// those before it are complete and current, it and those after it are untouched.
+#[test]
+fn a_write_that_fails_names_the_envs_written_before_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let names = env_names();
+    assert!(names.len() >= 2, "the test needs two envs: {names:?}");
+    let (first, second) = (&names[0], &names[1]);
+    // The second env's directory cannot be made: a file holds its name.
+    std::fs::write(dir.path().join(second), "not a directory").expect("write blocker");
+
+    let run = run_ce([
+        "render".as_ref(),
+        "--all".as_ref(),
+        "--out".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let first_line = run.stderr.lines().next().unwrap_or_default();
+    assert_eq!(
+        first_line,
+        format!(
+            "error: writing env {second}'s files under {}; those of {first} were written before it",
+            dir.path().display()
+        ),
+        "{}",
+        run.describe()
+    );
+    let written = rendered_files(dir.path());
+    assert_eq!(
+        written.len(),
+        STACKS_PER_ENV,
+        "only {first}'s files: {written:?}"
+    );
+    assert!(written.keys().all(|p| p.starts_with(first)), "{written:?}");
+}

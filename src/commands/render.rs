@@ -13,6 +13,26 @@ use crate::printer::Styles;
 use crate::render;
 use crate::render::lint::{self, Finding};
 
+/// What a failure to render `env` leaves behind: the envs before it are written already (each
+/// complete and current), the rest are not.
+fn written_before(env: &crate::config::Env, written: &[WrittenStack]) -> String {
+    match earlier_envs(written) {
+        Some(envs) => format!(
+            "rendering env {}; the files of {envs} were written before it (complete and \
+             current), those of {} and any env after it were not",
+            env.name, env.name
+        ),
+        None => format!("rendering env {}; no file was written", env.name),
+    }
+}
+
+/// The envs whose files are written, as a list to read; `None` before the first.
+fn earlier_envs(written: &[WrittenStack]) -> Option<String> {
+    let mut envs: Vec<&str> = written.iter().map(|w| w.env.as_str()).collect();
+    envs.dedup();
+    (!envs.is_empty()).then(|| envs.join(", "))
+}
+
 /// `ce render [--all] [--check] [--out DIR]`.
 ///
 /// One env at a time: its stacks are rendered, checked or written, and dropped before the next
@@ -23,7 +43,7 @@ pub fn run_render(ctx: &Context, all: bool, check: bool, root: &Path) -> Result<
     let mut stale = Vec::new();
     let mut written = Vec::new();
     for env in &envs {
-        let stacks = render::render_env(env)?;
+        let stacks = render::render_env(env).with_context(|| written_before(env, &written))?;
         for s in stacks.iter().filter(|s| !s.fits_inline()) {
             ctx.printer.note(format_args!(
                 "warning: {} is {} bytes, over the 51,200-byte inline limit; deploy uploads it to S3",
@@ -38,8 +58,15 @@ pub fn run_render(ctx: &Context, all: bool, check: bool, root: &Path) -> Result<
             );
             continue;
         }
-        let changed = render::write(root, &stacks)
-            .with_context(|| format!("writing under {}", root.display()))?;
+        let changed =
+            render::write(root, &stacks).with_context(|| match earlier_envs(&written) {
+                Some(envs) => format!(
+                    "writing env {}'s files under {}; those of {envs} were written before it",
+                    env.name,
+                    root.display()
+                ),
+                None => format!("writing env {}'s files under {}", env.name, root.display()),
+            })?;
         written.extend(stacks.into_iter().map(|s| {
             let path = root.join(s.relative_path());
             WrittenStack {
