@@ -203,6 +203,43 @@ fn a_committed_template_given_as_a_plan_is_named_and_never_suggested_as_output()
     }
 }
 
+/// Every command that takes a subcommand, given none, says so in one `error:` line (a command
+/// added without `arg_required_else_help = false` would print its whole help instead).
+#[test]
+fn every_command_without_its_subcommand_is_one_error_line() {
+    fn walk(command: &clap::Command, path: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
+        if command.has_subcommands() {
+            found.push(path.clone());
+        }
+        for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
+            path.push(sub.get_name().to_owned());
+            walk(sub, path, found);
+            path.pop();
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &<ce_infra::cli::Cli as clap::CommandFactory>::command(),
+        &mut Vec::new(),
+        &mut found,
+    );
+    assert!(found.len() >= 5, "{found:?}");
+    for path in found {
+        let run = run_in_process(path.iter().map(String::as_str));
+        let shown = std::iter::once("ce").chain(path.iter().map(String::as_str));
+        let expected = format!(
+            "error: `{}` needs a command, one of: ",
+            shown.collect::<Vec<_>>().join(" ")
+        );
+        assert_eq!(run.code, Some(1), "{path:?}: {}", run.describe());
+        assert!(
+            run.stderr.starts_with(&expected) && run.stderr.lines().count() == 1,
+            "{path:?}: {}",
+            run.describe()
+        );
+    }
+}
+
 #[test]
 fn completion_scripts_are_generated_for_bash_zsh_and_fish() {
     for shell in ["bash", "zsh", "fish"] {

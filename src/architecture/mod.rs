@@ -23,6 +23,8 @@ use crate::model::{Expr, Tag, Template};
 pub use colour::{COLOUR_TAG, Colour, LIVE_COLOUR_PARAMETER, UnknownColour};
 pub use compute::{LIVE_ROUTE_OUTPUT, group_output, target_group_output};
 pub use edge::PREVIEW_HEADER;
+/// The header the load balancer checks for the env's secret (see `origin`).
+pub use origin::HEADER as ORIGIN_HEADER;
 pub use user_data::{UserDataError, colour_version_key, version_key};
 
 /// Key prefixes of the short-link storage bucket, shared by its lifecycle and the node role.

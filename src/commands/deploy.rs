@@ -542,7 +542,9 @@ enum DeployResult {
     Deployed,
     /// Nothing needed changing.
     NoChanges,
-    /// A change needed approval it did not get (before or during the run).
+    /// Stopped before a change executed: approval not given, a release holding the env's
+    /// lock, an origin lock the deployed distribution cannot pass yet, an export other stacks
+    /// import, or a stack policy.
     Refused,
     /// A stack failed or its change was declined.
     Failed,

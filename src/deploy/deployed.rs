@@ -333,12 +333,13 @@ pub async fn origin_lock_too_early(
     }
     let env = &live.env;
     Ok(Some(format!(
-        "{} would make the load balancer answer 403 to every request without the \
-         X-Origin-Verify header, and the deployed distribution ({edge_name}) does not send it \
-         yet: deploying compute first would cut the site off until the distribution is updated. \
-         Deploy in this order: `ce --env {env} deploy --stack network`, then `ce --env {env} \
-         deploy --stack edge`, then `ce --env {env} deploy` (README: Origin protection)",
-        compute.name
+        "{} would make the load balancer answer 403 to every request without the {} \
+         header, and the deployed distribution ({edge_name}) does not send it yet: deploying \
+         compute first would cut the site off until the distribution is updated. Deploy in \
+         this order: `ce --env {env} deploy --stack network`, then `ce --env {env} deploy \
+         --stack edge`, then `ce --env {env} deploy` (README: Origin protection)",
+        compute.name,
+        architecture::ORIGIN_HEADER,
     )))
 }
 

@@ -6,9 +6,7 @@
 use serde_json::Value;
 
 use super::normalise::NormTemplate;
-
-/// The header the origin rule checks (see `architecture::origin`).
-const ORIGIN_HEADER: &str = "X-Origin-Verify";
+use crate::architecture::ORIGIN_HEADER;
 
 /// Notes on the changes from `old` to `new`.
 pub fn traffic_notes(old: &NormTemplate, new: &NormTemplate) -> Vec<String> {

@@ -254,9 +254,11 @@ pub async fn recheck_release_lock(aws: &crate::aws::Aws, env: &str) -> Result<()
     match release_guard(aws, env, "the approved change was not executed").await {
         Ok(_) => Ok(()),
         Err(OpsError::Release(e)) => Err(e.to_string()),
+        // The whole chain, on the one line the deploy's report has for it.
         Err(e) => Err(format!(
-            "the release lock could not be read again after the approval ({e}), so the \
-             approved change was not executed; run `ce deploy` again"
+            "the release lock could not be read again after the approval ({:#}), so the \
+             approved change was not executed; run `ce deploy` again",
+            anyhow::Error::from(e)
         )),
     }
 }
