@@ -6,8 +6,8 @@
 //! `--yes`) stops there, showing the diff, before a single change set exists. With a plan, every
 //! planned change set is checked to still be what was reviewed before the first one runs.
 //! A release holding the env's release lock refuses the deploy before anything changes, and
-//! again after an approval given at a prompt, before that change set executes: the release
-//! may have begun while the prompt waited.
+//! again before each change set that executes after the run has waited (at a prompt, or for
+//! an earlier stack's change set): the release may have begun meanwhile.
 //! An env deployed before origin protection is refused a compute change that would lock the
 //! load balancer before its distribution sends the header (see
 //! [`deployed::origin_lock_too_early`]).
@@ -176,8 +176,8 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
                     jobs
                 }
             };
-            // A release may take the lock while a prompt waits: each approval given at one
-            // is followed by the same check before its change set executes.
+            // A release may take the lock while the run waits (at a prompt, or for an earlier
+            // stack): after a wait, each change set is checked again before it executes.
             let engine = Engine::new(
                 &api,
                 &settings,

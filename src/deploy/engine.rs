@@ -52,6 +52,9 @@ pub struct Engine<'a, A: StackApi> {
     out: RefCell<Box<dyn Write + 'a>>,
     turn: tokio::sync::Mutex<()>,
     recheck: Option<Recheck<'a>>,
+    /// Whether this run has waited yet (at a prompt, or for a change set to execute): from
+    /// then on, what was checked when the deploy began is checked again before each change.
+    waited: std::cell::Cell<bool>,
 }
 
 impl<'a, A: StackApi> Engine<'a, A> {
@@ -73,10 +76,13 @@ impl<'a, A: StackApi> Engine<'a, A> {
             out: RefCell::new(out),
             turn: tokio::sync::Mutex::new(()),
             recheck: None,
+            waited: std::cell::Cell::new(false),
         }
     }
 
-    /// Makes `recheck` after every approval given at a prompt, before the change executes.
+    /// Makes `recheck` before each change set executes once the run has waited: after an
+    /// approval given at a prompt, or after an earlier stack's change set ran (minutes, on a
+    /// real account). A run that has not waited was checked just before it began.
     pub fn with_recheck(mut self, recheck: Recheck<'a>) -> Self {
         self.recheck = Some(recheck);
         self
@@ -322,37 +328,38 @@ impl<'a, A: StackApi> Engine<'a, A> {
             return Ok(false);
         }
         match self.settings.approval.decide(class) {
-            Decision::Proceed => Ok(true),
+            Decision::Proceed => {}
             Decision::Refuse { status, reason } => {
                 report.outcome = Outcome::Refused;
                 report.exit = status;
                 report.messages.push(reason);
-                Ok(false)
+                return Ok(false);
             }
             Decision::Ask(question) => {
                 let prompt = self.settings.approval.prompt(question, &job.name);
                 self.progress.hold(true);
                 let answer = self.timing.prompt(self.answers.ask(&prompt)).await;
                 self.progress.hold(false);
+                self.waited.set(true);
                 if !self.settings.approval.approves(question, &answer?) {
                     report.outcome = Outcome::Declined;
                     report.exit = Status::Failure;
                     report.messages.push("not approved".to_owned());
                     return Ok(false);
                 }
-                // The world may have moved on while the prompt waited.
-                let Some(recheck) = &self.recheck else {
-                    return Ok(true);
-                };
-                match self.timing.aws(recheck()).await {
-                    Ok(()) => Ok(true),
-                    Err(why) => {
-                        report.outcome = Outcome::Refused;
-                        report.exit = Status::Failure;
-                        report.messages.push(why);
-                        Ok(false)
-                    }
-                }
+            }
+        }
+        // The world may have moved on while the run waited.
+        let Some(recheck) = self.recheck.as_ref().filter(|_| self.waited.get()) else {
+            return Ok(true);
+        };
+        match self.timing.aws(recheck()).await {
+            Ok(()) => Ok(true),
+            Err(why) => {
+                report.outcome = Outcome::Refused;
+                report.exit = Status::Failure;
+                report.messages.push(why);
+                Ok(false)
             }
         }
     }
@@ -402,6 +409,7 @@ impl<'a, A: StackApi> Engine<'a, A> {
             .await
             .map_err(|e| DeployError::aws(name, e))?;
         self.progress.phase(name, "executing change set");
+        self.waited.set(true);
         // From the moment the request may have left, an interruption must name this stack.
         self.progress.status(name, "change set executing");
         self.progress.executing(name, true);

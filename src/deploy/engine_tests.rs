@@ -530,6 +530,31 @@ fn a_recheck_that_passes_lets_the_approved_change_execute() {
 }
 
 #[test]
+fn a_change_after_another_stacks_execution_is_checked_again_without_a_prompt() {
+    let api = Fake::default();
+    let calls = RefCell::new(0);
+
+    let run = run_rechecked(
+        &api,
+        &settings(),
+        Answers::scripted(Vec::<String>::new()),
+        &[
+            stack_job(StackId::Network, topic("t")),
+            stack_job(StackId::Storage, table("PAY_PER_REQUEST")),
+        ],
+        Some(&counting_recheck(&calls, true)),
+    );
+
+    // Network went first, checked when the deploy began; storage waited for it, so it is
+    // checked again, and the release that took the lock meanwhile stops it.
+    assert_eq!(*calls.borrow(), 1);
+    let outcomes: Vec<Outcome> = run.report.stacks.iter().map(|s| s.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Created, Outcome::Refused]);
+    assert_eq!(api.calls_of("ExecuteChangeSet").len(), 1);
+    assert_eq!(run.report.status(), Status::Failure);
+}
+
+#[test]
 fn no_prompt_no_wait_and_no_recheck() {
     let api = Fake::default();
     let calls = RefCell::new(0);

@@ -247,16 +247,17 @@ pub async fn release_guard(
         .map_err(|e| OpsError::Release(Box::new(e)))
 }
 
-/// [`release_guard`] again, for a deploy whose change was approved at a prompt: a release
-/// may have taken the lock while the prompt waited. `Err` is why the approved change is
-/// refused (a lock that cannot be read refuses it too: nothing is changed on a guess).
+/// [`release_guard`] again, for a deploy that has waited (at a prompt, or for an earlier
+/// stack's change set): a release may have taken the lock meanwhile. `Err` is why the
+/// approved change is refused (a lock that cannot be read refuses it too: nothing is changed
+/// on a guess).
 pub async fn recheck_release_lock(aws: &crate::aws::Aws, env: &str) -> Result<(), String> {
     match release_guard(aws, env, "the approved change was not executed").await {
         Ok(_) => Ok(()),
         Err(OpsError::Release(e)) => Err(e.to_string()),
         // The whole chain, on the one line the deploy's report has for it.
         Err(e) => Err(format!(
-            "the release lock could not be read again after the approval ({:#}), so the \
+            "the release lock could not be read again before executing ({:#}), so the \
              approved change was not executed; run `ce deploy` again",
             anyhow::Error::from(e)
         )),
