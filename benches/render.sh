@@ -22,14 +22,9 @@ if ((${#missing[@]})); then
     exit 1
 fi
 
-if [[ -n ${CE_BIN:-} ]]; then
-    bin=$CE_BIN
-else
-    printf 'building --release...\n' >&2
-    cargo build --release --quiet --bin ce
-    bin=${CARGO_TARGET_DIR:-$repo/target}/release/ce
-fi
-[[ -x $bin ]] || { printf 'benches/render.sh: no binary at %s\n' "$bin" >&2; exit 1; }
+# shellcheck source=benches/release-bin.sh
+source "$repo/benches/release-bin.sh"
+release_bin benches/render.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
