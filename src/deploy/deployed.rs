@@ -297,24 +297,15 @@ pub async fn origin_lock_too_early(
     aws: &Aws,
     live: &DeployedEnv,
 ) -> Result<Option<String>, DeployedError> {
-    let Some(compute) = live.stacks.iter().find(|s| s.id == StackId::Compute) else {
+    // The diff says whether the lock is new; only then does the edge stack matter.
+    let Some((compute, _)) = live
+        .stacks
+        .iter()
+        .zip(&live.diff.stacks)
+        .find(|(s, d)| s.id == StackId::Compute && d.security.origin_lock_begins)
+    else {
         return Ok(None);
     };
-    let Some(old) = compute.baseline() else {
-        return Ok(None);
-    };
-    let norm = |stack: &str, template: &Value, side| {
-        diff::normalise::normalise_template(template, side).map_err(|source| DeployedError::Diff {
-            stack: stack.to_owned(),
-            source,
-        })
-    };
-    let old = norm(&compute.name, old, "deployed")?;
-    let new = norm(&compute.name, &compute.rendered_json, "rendered")?;
-    // The edge stack matters (and is read) only when the lock is new.
-    if !diff::origin_lock_begins(&old, &new) {
-        return Ok(None);
-    }
     let edge_name = architecture::stack_name(&live.env, StackId::Edge);
     let fetched;
     let edge = match live.stacks.iter().find(|s| s.id == StackId::Edge) {
@@ -327,8 +318,17 @@ pub async fn origin_lock_too_early(
                 .map(|d| &d.template)
         }
     };
-    let edge = edge.map(|t| norm(&edge_name, t, "deployed")).transpose()?;
-    if !diff::origin_lock_before_header(&old, &new, edge.as_ref()) {
+    // No deployed distribution: no traffic through CloudFront to cut.
+    let Some(edge) = edge else {
+        return Ok(None);
+    };
+    let edge = diff::normalise::normalise_template(edge, "deployed").map_err(|source| {
+        DeployedError::Diff {
+            stack: edge_name.clone(),
+            source,
+        }
+    })?;
+    if diff::sends_origin_header(&edge) {
         return Ok(None);
     }
     let env = &live.env;

@@ -35,7 +35,7 @@ pub use model::{
     ExportDiff, GroupSize, Impact, Location, OutputDiff, ParameterDiff, Policy, Read, ReadChange,
     ResourceDiff, StackDiff, Summary,
 };
-pub use notes::{origin_lock_before_header, origin_lock_begins};
+pub use notes::sends_origin_header;
 pub use security::SecurityDiff;
 pub use spread::{ChangedImports, ImportedChange, ListElements};
 

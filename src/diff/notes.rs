@@ -42,18 +42,6 @@ pub fn origin_lock_begins(old: &NormTemplate, new: &NormTemplate) -> bool {
     !old.resources.is_empty() && requires_origin_header(new) && !requires_origin_header(old)
 }
 
-/// Whether that lock would arrive before the deployed distribution (`edge`, `None` when the
-/// edge stack holds nothing) sends the header: deployed in dependency order, compute goes
-/// before edge, and every request through CloudFront would get 403 until the distribution is
-/// updated.
-pub fn origin_lock_before_header(
-    old: &NormTemplate,
-    new: &NormTemplate,
-    edge: Option<&NormTemplate>,
-) -> bool {
-    origin_lock_begins(old, new) && edge.is_some_and(|edge| !sends_origin_header(edge))
-}
-
 fn has_web_acl(t: &NormTemplate) -> bool {
     t.resources.values().any(|r| r.ty == "AWS::WAFv2::WebACL")
 }
@@ -72,8 +60,11 @@ fn requires_origin_header(t: &NormTemplate) -> bool {
         })
 }
 
-/// A distribution with an origin that is sent the origin header.
-fn sends_origin_header(t: &NormTemplate) -> bool {
+/// Whether a distribution sends the origin header to one of its origins. Until the deployed
+/// one does, a first origin lock ([`origin_lock_begins`]) would arrive before the header:
+/// deployed in dependency order, compute goes before edge, and every request through
+/// CloudFront would get 403 until the distribution is updated.
+pub fn sends_origin_header(t: &NormTemplate) -> bool {
     t.resources
         .values()
         .filter(|r| r.ty == "AWS::CloudFront::Distribution")
@@ -151,28 +142,18 @@ mod tests {
             json!([{"HeaderName": "x-origin-verify", "HeaderValue": "{{resolve:secretsmanager:s}}"}]),
         );
 
-        // The lock arrives while the deployed distribution sends nothing: traffic would stop.
-        assert!(origin_lock_before_header(&unlocked, &locked, Some(&silent)));
-        // The distribution sends it already (the header's name in any case): safe.
-        assert!(!origin_lock_before_header(
-            &unlocked,
-            &locked,
-            Some(&sending)
-        ));
-        // No deployed distribution, a compute stack being created, a lock already in place, or
-        // no lock in the new template: nothing to cut.
-        assert!(!origin_lock_before_header(&unlocked, &locked, None));
-        assert!(!origin_lock_before_header(
-            &template(json!({})),
-            &locked,
-            Some(&silent)
-        ));
-        assert!(!origin_lock_before_header(&locked, &locked, Some(&silent)));
-        assert!(!origin_lock_before_header(
-            &unlocked,
-            &unlocked,
-            Some(&silent)
-        ));
+        // The lock is new on a stack that served traffic.
+        assert!(origin_lock_begins(&unlocked, &locked));
+        // A compute stack being created, a lock already in place, or no lock in the new
+        // template: nothing to cut.
+        assert!(!origin_lock_begins(&template(json!({})), &locked));
+        assert!(!origin_lock_begins(&locked, &locked));
+        assert!(!origin_lock_begins(&unlocked, &unlocked));
+        // A distribution that sends nothing (or another header) would be cut off; one that
+        // sends it (the header's name in any case) is safe; no distribution sends nothing.
+        assert!(!sends_origin_header(&silent));
+        assert!(sends_origin_header(&sending));
+        assert!(!sends_origin_header(&template(json!({}))));
     }
 
     #[test]

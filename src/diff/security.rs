@@ -95,6 +95,10 @@ pub struct SecurityDiff {
     pub rules_removed: Vec<SgRule>,
     /// What the change means for traffic, where the items cannot say it (see `notes`).
     pub notes: Vec<String>,
+    /// Whether the change locks the load balancer to the origin header for the first time
+    /// (one of the `notes`): a deploy then checks that the distribution sends it.
+    #[serde(skip)]
+    pub origin_lock_begins: bool,
 }
 
 impl SecurityDiff {
@@ -150,6 +154,7 @@ impl SecurityDiff {
             rules_added,
             rules_removed: old.rules.difference(&new.rules).cloned().collect(),
             notes: notes::traffic_notes(old_template, new_template),
+            origin_lock_begins: notes::origin_lock_begins(old_template, new_template),
         }
     }
 }
