@@ -493,18 +493,27 @@ impl Template {
     }
 
     fn write_sections(&self, out: &JsonOut) -> serde_json::Result<()> {
+        // Every field named: one added to the struct but not written here does not compile.
+        let Template {
+            format_version,
+            description,
+            parameters,
+            conditions,
+            resources,
+            outputs,
+        } = self;
         out.begin_object();
-        entry(out, true, "AWSTemplateFormatVersion", &self.format_version)?;
-        entry(out, false, "Description", &self.description)?;
-        if !self.parameters.is_empty() {
-            entry(out, false, "Parameters", &self.parameters)?;
+        entry(out, true, "AWSTemplateFormatVersion", format_version)?;
+        entry(out, false, "Description", description)?;
+        if !parameters.is_empty() {
+            entry(out, false, "Parameters", parameters)?;
         }
-        if !self.conditions.is_empty() {
-            entry(out, false, "Conditions", &self.conditions)?;
+        if !conditions.is_empty() {
+            entry(out, false, "Conditions", conditions)?;
         }
         out.key(false, "Resources")?;
         out.begin_object();
-        for (n, (id, resource)) in self.resources.iter().enumerate() {
+        for (n, (id, resource)) in resources.iter().enumerate() {
             out.key(n == 0, id.as_str())?;
             resource
                 .write_json(out)
@@ -513,8 +522,8 @@ impl Template {
         }
         out.end_object()?;
         out.end_value();
-        if !self.outputs.is_empty() {
-            entry(out, false, "Outputs", &self.outputs)?;
+        if !outputs.is_empty() {
+            entry(out, false, "Outputs", outputs)?;
         }
         out.end_object()
     }
@@ -537,34 +546,46 @@ impl Resource {
     /// Writes the resource as its derived `Serialize` would, the properties straight from their
     /// typed struct.
     fn write_json(&self, out: &JsonOut) -> serde_json::Result<()> {
+        // Every field named: one added to the struct but not written here does not compile.
+        let Resource {
+            kind,
+            condition,
+            depends_on,
+            deletion_policy,
+            update_replace_policy,
+            update_policy,
+            creation_policy,
+            metadata,
+            properties,
+        } = self;
         out.begin_object();
-        entry(out, true, "Type", self.kind)?;
-        if let Some(condition) = &self.condition {
+        entry(out, true, "Type", kind)?;
+        if let Some(condition) = condition {
             entry(out, false, "Condition", condition)?;
         }
-        if !self.depends_on.is_empty() {
-            entry(out, false, "DependsOn", &self.depends_on)?;
+        if !depends_on.is_empty() {
+            entry(out, false, "DependsOn", depends_on)?;
         }
-        if let Some(policy) = &self.deletion_policy {
+        if let Some(policy) = deletion_policy {
             entry(out, false, "DeletionPolicy", policy)?;
         }
-        if let Some(policy) = &self.update_replace_policy {
+        if let Some(policy) = update_replace_policy {
             entry(out, false, "UpdateReplacePolicy", policy)?;
         }
-        if let Some(policy) = &self.update_policy {
+        if let Some(policy) = update_policy {
             entry(out, false, "UpdatePolicy", policy)?;
         }
-        if let Some(policy) = &self.creation_policy {
+        if let Some(policy) = creation_policy {
             entry(out, false, "CreationPolicy", policy)?;
         }
-        if let Some(metadata) = &self.metadata {
+        if let Some(metadata) = metadata {
             entry(out, false, "Metadata", metadata)?;
         }
         // Properties that come out as an empty object are left out, like `Properties::is_empty`.
         let before = out.mark();
         out.key(false, "Properties")?;
         let value = out.mark();
-        self.properties.0.write_sorted(out)?;
+        properties.0.write_sorted(out)?;
         if out.written_since(value, b"{}") {
             out.rewind(before);
         } else {
