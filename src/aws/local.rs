@@ -35,20 +35,10 @@ async fn sandbox_certificate(aws: &Aws, env: &Env) -> Result<String, AwsError> {
             message: format!("env {} names no domain alias", env.name),
         });
     };
-    let mut pages = acm
-        .list_certificates()
-        .certificate_statuses(CertificateStatus::Issued)
-        .certificate_statuses(CertificateStatus::PendingValidation)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(summary) = pages.next().await {
-        let summary = summary.map_err(|e| AwsError::from_sdk("ListCertificates", None, e))?;
-        if summary.domain_name() == Some(primary.as_str())
-            && let Some(arn) = summary.certificate_arn()
-        {
-            return Ok(arn.to_owned());
-        }
+    // The first certificate listed for the name is the one every run uses: when two runs
+    // request one at once (or a killed run's request lands late), they still agree.
+    if let Some(arn) = first_certificate(&acm, primary).await? {
+        return Ok(arn);
     }
     let mut request = acm.request_certificate().domain_name(primary);
     for alias in env.file.domain.aliases.iter().skip(1) {
@@ -58,12 +48,36 @@ async fn sandbox_certificate(aws: &Aws, env: &Env) -> Result<String, AwsError> {
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("RequestCertificate", None, e))?;
-    answer
+    let requested = answer
         .certificate_arn()
         .map(str::to_owned)
         .ok_or_else(|| AwsError::Other {
             operation: "RequestCertificate".into(),
             code: "no ARN".into(),
             message: "the sandbox issued a certificate without an ARN".into(),
-        })
+        })?;
+    Ok(first_certificate(&acm, primary).await?.unwrap_or(requested))
+}
+
+/// The first certificate the sandbox lists for `domain` (issued or pending).
+async fn first_certificate(
+    acm: &aws_sdk_acm::Client,
+    domain: &str,
+) -> Result<Option<String>, AwsError> {
+    let mut pages = acm
+        .list_certificates()
+        .certificate_statuses(CertificateStatus::Issued)
+        .certificate_statuses(CertificateStatus::PendingValidation)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(summary) = pages.next().await {
+        let summary = summary.map_err(|e| AwsError::from_sdk("ListCertificates", None, e))?;
+        if summary.domain_name() == Some(domain)
+            && let Some(arn) = summary.certificate_arn()
+        {
+            return Ok(Some(arn.to_owned()));
+        }
+    }
+    Ok(None)
 }
