@@ -46,10 +46,16 @@ fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     let order = Path::new(&manifest_dir).join("ce.order");
     // In a debug build the names (their hashes) do not match and the file changes nothing.
-    if order.is_file() && links_with_lld() {
+    // The linker reads a copy in OUT_DIR: cargo keeps this script's output for every checkout
+    // that shares the target directory, so a path into the checkout it ran in would name a
+    // file another checkout may have deleted.
+    let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from);
+    if let Some(out_dir) = out_dir.filter(|_| order.is_file() && links_with_lld()) {
+        let copy = out_dir.join("ce.order");
+        std::fs::copy(&order, &copy).expect("copying ce.order into OUT_DIR");
         println!(
             "cargo:rustc-link-arg-bin=ce=-Wl,--symbol-ordering-file={}",
-            order.display()
+            copy.display()
         );
         println!("cargo:rustc-link-arg-bin=ce=-Wl,--no-warn-symbol-ordering");
     }

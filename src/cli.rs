@@ -84,7 +84,16 @@ impl Format {
 }
 
 /// The commands.
+///
+/// Each command's arguments are built only when it is the one run (`defer`, here and on the
+/// action enums): building the whole tree before parsing was half of `ce --version`'s work.
+/// Code that inspects arguments (completions, man pages) builds the tree first with
+/// `Command::build`. The commands with actions are newtype variants so that the names of
+/// their actions are registered at once (for the help and the missing-command error) and each
+/// variant's own about and `arg_required_else_help = false` are applied after the action
+/// enum's, as without deferral.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Write each stack's CloudFormation template to <out>/<env>/<stack>.json.
     Render {
@@ -152,30 +161,18 @@ pub enum Command {
         recreate_failed: bool,
     },
     /// The env's web nodes: which build each runs; replace them to run the live one.
-    #[command(arg_required_else_help = false)]
-    Instances {
-        /// What to do.
-        #[command(subcommand)]
-        action: InstancesAction,
-    },
+    #[command(subcommand, arg_required_else_help = false)]
+    Instances(InstancesAction),
     /// The env's builds: list them, put one live, its history, the lock.
-    #[command(arg_required_else_help = false)]
-    Builds {
-        /// What to do.
-        #[command(subcommand)]
-        action: BuildsAction,
-    },
+    #[command(subcommand, arg_required_else_help = false)]
+    Builds(BuildsAction),
     /// Put VERSION (or `latest`) live on fresh nodes of the idle colour: bring them up, check
     /// them, switch the load balancer. The same as `ce blue-green deploy VERSION`.
     Release(ReleaseArgs),
     /// The env's two node groups: which is live, switching between them, rollback, cleanup.
     #[command(name = "blue-green")]
-    #[command(arg_required_else_help = false)]
-    BlueGreen {
-        /// What to do.
-        #[command(subcommand)]
-        action: BlueGreenAction,
-    },
+    #[command(subcommand, arg_required_else_help = false)]
+    BlueGreen(BlueGreenAction),
     /// Show the env's stacks: status, last change, drift when checked, outputs.
     Status,
     /// Detect drift of the env's stacks and show it like a diff: exit 0 in sync, 2 drifted.
@@ -222,16 +219,13 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Run the local AWS emulator that --local talks to.
-    #[command(arg_required_else_help = false)]
-    Sandbox {
-        /// What to do with it.
-        #[command(subcommand)]
-        action: SandboxAction,
-    },
+    #[command(subcommand, arg_required_else_help = false)]
+    Sandbox(SandboxAction),
 }
 
 /// `ce sandbox` actions.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SandboxAction {
     /// Start moto on 127.0.0.1 (installing it on first use); it runs until stopped.
     Start {
@@ -247,6 +241,7 @@ pub enum SandboxAction {
 
 /// `ce instances` actions.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum InstancesAction {
     /// Address, id, state, type, target health, launch time and build of every node, marking
     /// those that predate the live build.
@@ -272,6 +267,7 @@ pub enum InstancesAction {
 
 /// `ce builds` actions.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BuildsAction {
     /// Builds in the bucket, newest first, the live one marked.
     List {
@@ -321,7 +317,8 @@ pub enum BuildsAction {
     },
 }
 
-/// `ce release` (and `ce blue-green deploy`).
+// `ce release` and `ce blue-green deploy`. Not a doc comment: clap would make it the about of
+// both commands, over each variant's own, when the deferred arguments are built.
 #[derive(Debug, clap::Args)]
 pub struct ReleaseArgs {
     /// A version from `ce builds list`, or `latest` (the newest complete build of the branch
@@ -347,6 +344,7 @@ pub struct ReleaseArgs {
 
 /// `ce blue-green` actions.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BlueGreenAction {
     /// Both colours: group sizes, target health of each node, the build each boots, which is
     /// live.

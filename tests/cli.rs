@@ -205,6 +205,25 @@ fn a_committed_template_given_as_a_plan_is_named_and_never_suggested_as_output()
 
 /// Every command that takes a subcommand, given none, says so in one `error:` line (a command
 /// added without `arg_required_else_help = false` would print its whole help instead).
+/// The visible subcommands of a built command, without clap's own `help`.
+fn subcommand_names(command: &clap::Command) -> Vec<&str> {
+    command
+        .get_subcommands()
+        .filter(|c| c.get_name() != "help" && !c.is_hide_set())
+        .map(clap::Command::get_name)
+        .collect()
+}
+
+/// The whole command tree, built: the commands' arguments are deferred until then.
+fn built_command_tree() -> clap::Command {
+    let mut root = <ce_infra::cli::Cli as clap::CommandFactory>::command();
+    root.build();
+    root
+}
+
+/// Every command that takes a subcommand, given none, says so in one `error:` line naming
+/// all of them (a command added without `arg_required_else_help = false` would print its
+/// whole help instead).
 #[test]
 fn every_command_without_its_subcommand_is_one_error_line() {
     fn walk(command: &clap::Command, path: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
@@ -217,26 +236,54 @@ fn every_command_without_its_subcommand_is_one_error_line() {
             path.pop();
         }
     }
+    let root = built_command_tree();
     let mut found = Vec::new();
-    walk(
-        &<ce_infra::cli::Cli as clap::CommandFactory>::command(),
-        &mut Vec::new(),
-        &mut found,
-    );
+    walk(&root, &mut Vec::new(), &mut found);
     assert!(found.len() >= 5, "{found:?}");
     for path in found {
         let run = run_in_process(path.iter().map(String::as_str));
-        let shown = std::iter::once("ce").chain(path.iter().map(String::as_str));
+        let command = path
+            .iter()
+            .try_fold(&root, |parent, name| parent.find_subcommand(name))
+            .expect("the walked path exists");
+        let shown = std::iter::once("ce")
+            .chain(path.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
         let expected = format!(
-            "error: `{}` needs a command, one of: ",
-            shown.collect::<Vec<_>>().join(" ")
+            "error: `{shown}` needs a command, one of: {}; see `{shown} --help`\n",
+            subcommand_names(command).join(", ")
         );
         assert_eq!(run.code, Some(1), "{path:?}: {}", run.describe());
-        assert!(
-            run.stderr.starts_with(&expected) && run.stderr.lines().count() == 1,
-            "{path:?}: {}",
-            run.describe()
-        );
+        assert_eq!(run.stderr, expected, "{path:?}: {}", run.describe());
+    }
+}
+
+/// A command's arguments are built only when it runs (`defer`); what is built then must not
+/// replace the description its parent lists (an `Args` struct's or an action enum's doc
+/// comment would): every command's about in `ce --help` is the one in its own help.
+#[test]
+fn every_command_keeps_its_own_description_once_built() {
+    fn abouts(command: &clap::Command, path: &str, found: &mut Vec<(String, String)>) {
+        for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
+            let path = format!("{path} {}", sub.get_name());
+            let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+            found.push((path.clone(), about));
+            abouts(sub, &path, found);
+        }
+    }
+    let unbuilt = <ce_infra::cli::Cli as clap::CommandFactory>::command();
+    let mut listed = Vec::new();
+    abouts(&unbuilt, "ce", &mut listed);
+    let mut built = Vec::new();
+    abouts(&built_command_tree(), "ce", &mut built);
+    // The unbuilt tree holds the commands and their actions (the names the parent's help and
+    // the missing-command error list) but not the actions' arguments.
+    assert!(listed.len() >= 25, "{listed:?}");
+    for (path, about) in &listed {
+        assert!(!about.is_empty(), "{path} has no description");
+        let once_built = built.iter().find(|(p, _)| p == path).map(|(_, a)| a);
+        assert_eq!(once_built, Some(about), "{path}");
     }
 }
 
