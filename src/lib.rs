@@ -25,7 +25,6 @@ mod commands;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -58,16 +57,15 @@ impl Status {
     }
 }
 
-/// Runs `ce` with the process's arguments, terminals and exit code.
-pub fn main() -> ExitCode {
+/// Runs `ce` with the process's arguments and terminals; the status is the exit code.
+pub fn main() -> Status {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let status = run_on(
+    run_on(
         std::env::args_os().collect(),
         Stream::stdout(),
         Stream::stderr(),
         interactive,
-    );
-    ExitCode::from(status.code())
+    )
 }
 
 /// Runs `ce` in-process with `args` (the first is the program's name), writing data to

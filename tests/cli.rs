@@ -128,6 +128,37 @@ fn help_and_version_exit_0_on_stdout() {
     );
 }
 
+/// Output into a pipe nobody reads any more (`ce render --all | head -1`, after `head` is
+/// gone) ends the run quietly with exit 0: SIGPIPE is ignored, so the write fails with
+/// EPIPE, which `ce` takes as the end of its output instead of being killed by the signal.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_with_exit_0() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_ce"))
+        .args(["render", "--all", "--out"])
+        .arg(out.path())
+        .current_dir(common::crate_root())
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .output()
+        .expect("ce runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{:?}: {stderr}",
+        output.status
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+    // The work was done: only the report was cut short.
+    assert_eq!(
+        common::rendered_files(out.path()),
+        common::rendered_files(&common::stacks_dir())
+    );
+}
+
 #[test]
 fn in_process_runs_give_the_binarys_exit_codes() {
     assert_eq!(run_in_process(["diff", "--stak", "compute"]).code, Some(1));
