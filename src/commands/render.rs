@@ -11,12 +11,13 @@ use crate::Status;
 use crate::architecture::{self, StackId};
 use crate::printer::Styles;
 use crate::render;
+use crate::render::Staleness;
 use crate::render::lint::{self, Finding};
 
 /// What a failure to render `env` leaves behind: the envs before it are written already (each
 /// complete and current), the rest are not.
 fn written_before(env: &crate::config::Env, written: &[WrittenStack]) -> String {
-    match earlier_envs(written) {
+    match earlier_envs(written, env) {
         Some(envs) => format!(
             "rendering env {}; the files of {envs} were written before it (complete and \
              current), those of {} and any env after it were not",
@@ -26,58 +27,75 @@ fn written_before(env: &crate::config::Env, written: &[WrittenStack]) -> String 
     }
 }
 
-/// The envs whose files are written, as a list to read; `None` before the first.
-fn earlier_envs(written: &[WrittenStack]) -> Option<String> {
-    let mut envs: Vec<&str> = written.iter().map(|w| w.env.as_str()).collect();
+/// The envs before `env` whose files are written, as a list to read; `None` before the first.
+fn earlier_envs(written: &[WrittenStack], env: &crate::config::Env) -> Option<String> {
+    let mut envs: Vec<&str> = written
+        .iter()
+        .map(|w| w.env.as_str())
+        .filter(|&name| name != env.name.as_str())
+        .collect();
     envs.dedup();
     (!envs.is_empty()).then(|| envs.join(", "))
 }
 
 /// `ce render [--all] [--check] [--out DIR]`.
 ///
-/// One env at a time: its stacks are rendered, checked or written, and dropped before the next
-/// env is built, so only one env's templates and text are held at once.
+/// One env at a time, one stack at a time: an env's stacks are built, then each is rendered
+/// into the same buffer as the one before and checked or written at once, so only one env's
+/// model and one template's text are held.
 pub fn run_render(ctx: &Context, all: bool, check: bool, root: &Path) -> Result<Status> {
     let envs = ctx.envs(all)?;
+    let mut buffers = render::Buffers::default();
     let mut checked = 0;
     let mut stale = Vec::new();
     let mut written = Vec::new();
     for env in &envs {
-        let stacks = render::render_env(env).with_context(|| written_before(env, &written))?;
-        for s in stacks.iter().filter(|s| !s.fits_inline()) {
-            ctx.printer.note(format_args!(
-                "warning: {} is {} bytes, over the 51,200-byte inline limit; deploy uploads it to S3",
-                s.stack_name, s.compact_size
-            ))?;
+        let stacks = architecture::build(env).with_context(|| written_before(env, &written))?;
+        let mut paths = Vec::with_capacity(stacks.len());
+        for stack in &stacks {
+            let (text, file) = buffers.render(env.name.as_str(), stack);
+            if !text.fits_inline() {
+                ctx.printer.note(format_args!(
+                    "warning: {} is {} bytes, over the 51,200-byte inline limit; deploy uploads it to S3",
+                    text.stack_name, text.compact_size
+                ))?;
+            }
+            let path = root.join(&text.relative_path);
+            if check {
+                checked += 1;
+                if let Some(why) = render::check_stack(&path, text.text, file)
+                    .with_context(|| format!("reading {}", root.display()))?
+                {
+                    stale.push((path.clone(), why));
+                }
+                paths.push(path);
+                continue;
+            }
+            let changed =
+                render::write_stack(&path, text.text, file).with_context(|| match earlier_envs(
+                    &written, env,
+                ) {
+                    Some(envs) => format!(
+                        "writing env {}'s files under {}; those of {envs} were written before it",
+                        env.name,
+                        root.display()
+                    ),
+                    None => format!("writing env {}'s files under {}", env.name, root.display()),
+                })?;
+            written.push(WrittenStack {
+                changed,
+                path: path.display().to_string(),
+                env: env.name.to_string(),
+                stack: stack.id,
+                stack_name: stack.name.clone(),
+                bytes: text.compact_size,
+            });
         }
         if check {
-            checked += stacks.len();
-            stale.extend(
-                render::check(root, &stacks)
-                    .with_context(|| format!("reading {}", root.display()))?,
-            );
-            continue;
+            let extra = render::extra_files(root, env.name.as_str(), &paths)
+                .with_context(|| format!("reading {}", root.display()))?;
+            stale.extend(extra.into_iter().map(|p| (p, Staleness::Extra)));
         }
-        let changed =
-            render::write(root, &stacks).with_context(|| match earlier_envs(&written) {
-                Some(envs) => format!(
-                    "writing env {}'s files under {}; those of {envs} were written before it",
-                    env.name,
-                    root.display()
-                ),
-                None => format!("writing env {}'s files under {}", env.name, root.display()),
-            })?;
-        written.extend(stacks.into_iter().map(|s| {
-            let path = root.join(s.relative_path());
-            WrittenStack {
-                changed: changed.contains(&path),
-                path: path.display().to_string(),
-                env: s.env,
-                stack: s.id,
-                stack_name: s.stack_name,
-                bytes: s.compact_size,
-            }
-        }));
     }
     if check {
         stale.sort();

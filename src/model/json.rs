@@ -78,9 +78,16 @@ pub struct Mark {
 impl JsonOut {
     /// An empty document; `capacity` is a hint for the text's size.
     pub fn new(pretty: bool, capacity: usize) -> Self {
+        Self::into_buffer(pretty, Vec::with_capacity(capacity))
+    }
+
+    /// An empty document written into `buf`, emptied first: a buffer kept from an earlier
+    /// document is written over without allocating (or touching new memory) again.
+    pub fn into_buffer(pretty: bool, mut buf: Vec<u8>) -> Self {
+        buf.clear();
         JsonOut {
             state: RefCell::new(State {
-                buf: Vec::with_capacity(capacity),
+                buf,
                 pretty,
                 depth: 0,
                 has_value: false,

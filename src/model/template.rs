@@ -22,6 +22,10 @@ pub const FORMAT_VERSION: &str = "2010-09-09";
 /// CloudFormation's limit on a template body passed inline to the API.
 pub const INLINE_TEMPLATE_LIMIT: usize = 51_200;
 
+/// Room reserved for a template's text: a little over the largest rendered template, so the
+/// text grows at most once.
+const TEXT_CAPACITY: usize = 64 * 1024;
+
 /// The properties of one resource type, serialised in CloudFormation's PascalCase form.
 pub trait ResourceProperties: Serialize + Clone + fmt::Debug + Send + Sync + 'static {
     /// The CloudFormation resource type, e.g. `AWS::EC2::VPC`.
@@ -469,24 +473,33 @@ impl Template {
     /// # Panics
     /// If a part of the template does not serialise, which is a bug in the model.
     pub fn to_json_string_and_compact_len(&self) -> (String, usize) {
-        let (mut text, compact) = self.write_json(true);
-        text.push(b'\n');
+        let mut text = Vec::with_capacity(TEXT_CAPACITY);
+        let compact = self.write_pretty_into(&mut text);
         // serde_json writes valid UTF-8 (it escapes nothing into invalid sequences).
         let text = String::from_utf8(text).expect("serde_json writes UTF-8");
         (text, compact)
     }
 
+    /// [`Template::to_json_string_and_compact_len`] written into `buf` (emptied first), so
+    /// that one buffer serves every template a command writes one after another. Returns the
+    /// size of the compact form.
+    pub fn write_pretty_into(&self, buf: &mut Vec<u8>) -> usize {
+        let (mut text, compact) = self.write_json(JsonOut::into_buffer(true, std::mem::take(buf)));
+        text.push(b'\n');
+        *buf = text;
+        compact
+    }
+
     /// The template in compact form, as sent to CloudFormation (the size limit applies to it).
     pub fn to_compact_json(&self) -> String {
-        String::from_utf8(self.write_json(false).0).expect("serde_json writes UTF-8")
+        let (text, _) = self.write_json(JsonOut::new(false, TEXT_CAPACITY));
+        String::from_utf8(text).expect("serde_json writes UTF-8")
     }
 
     /// Writes the template as its derived `Serialize` would, except that each resource's
     /// properties are written from their typed struct with sorted keys rather than through a
     /// `Value` (the tests hold the two to the same text).
-    fn write_json(&self, pretty: bool) -> (Vec<u8>, usize) {
-        // A little over the largest rendered template, so the text grows at most once.
-        let out = JsonOut::new(pretty, 64 * 1024);
+    fn write_json(&self, out: JsonOut) -> (Vec<u8>, usize) {
         self.write_sections(&out)
             .unwrap_or_else(|e| panic!("template does not serialise: {e}"));
         out.finish()

@@ -4,7 +4,7 @@
 
 pub mod lint;
 
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::architecture::{self, StackId, UserDataError};
@@ -55,24 +55,79 @@ pub fn render_env(env: &Env) -> Result<Vec<RenderedStack>, UserDataError> {
         .collect())
 }
 
-/// Writes rendered stacks under `root`, each atomically (temp file, then rename) so an
-/// interrupted render never leaves a half-written template. Returns the paths changed.
-pub fn write(root: &Path, stacks: &[RenderedStack]) -> io::Result<Vec<PathBuf>> {
-    let mut changed = Vec::new();
-    for stack in stacks {
-        let path = root.join(stack.relative_path());
-        if std::fs::read_to_string(&path).is_ok_and(|old| old == stack.text) {
-            continue;
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, &stack.text)?;
-        std::fs::rename(&tmp, &path)?;
-        changed.push(path);
+/// The buffers a render reuses for every stack it writes or checks: the text rendered and
+/// the file read to compare with it. One pair for a whole command, so the memory first
+/// touched for one stack serves the next; every new page is a page fault, a large part of
+/// what `ce render --all` costs besides the work itself.
+#[derive(Default)]
+pub struct Buffers {
+    text: Vec<u8>,
+    file: Vec<u8>,
+}
+
+/// One stack's text, rendered into [`Buffers`]: valid until the next stack is rendered.
+pub struct StackText<'a> {
+    /// Path relative to the stacks root: `<env>/<stack>.json`.
+    pub relative_path: PathBuf,
+    /// `ce-<env>-<stack>`.
+    pub stack_name: &'a str,
+    /// Pretty JSON as committed.
+    pub text: &'a [u8],
+    /// Size in bytes of the compact JSON sent to CloudFormation.
+    pub compact_size: usize,
+}
+
+impl StackText<'_> {
+    /// Whether the template can be sent inline (else it needs an S3 `TemplateURL`).
+    pub fn fits_inline(&self) -> bool {
+        self.compact_size <= INLINE_TEMPLATE_LIMIT
     }
-    Ok(changed)
+}
+
+impl Buffers {
+    /// Renders `stack` of env `env` into the text buffer; the text lasts until the next call.
+    /// Also returns the file buffer, for [`write_stack`] or [`check_stack`].
+    pub fn render<'a>(
+        &'a mut self,
+        env: &str,
+        stack: &'a architecture::Stack,
+    ) -> (StackText<'a>, &'a mut Vec<u8>) {
+        let compact_size = stack.template.write_pretty_into(&mut self.text);
+        let text = StackText {
+            relative_path: Path::new(env).join(format!("{}.json", stack.id)),
+            stack_name: &stack.name,
+            text: &self.text,
+            compact_size,
+        };
+        (text, &mut self.file)
+    }
+}
+
+/// Reads the file at `path` into `buf` (emptied first); `false` when there is no such file.
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<bool> {
+    buf.clear();
+    match std::fs::File::open(path) {
+        Ok(mut file) => file.read_to_end(buf).map(|_| true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `text` to `path` unless the file holds it already, atomically (temp file, then
+/// rename) so an interrupted render never leaves a half-written template; `file` is the
+/// buffer the current file is read into. Returns whether the file was written.
+pub fn write_stack(path: &Path, text: &[u8], file: &mut Vec<u8>) -> io::Result<bool> {
+    // A file that cannot be read (missing, or not a file at all) is written over, as before.
+    if read_into(path, file).unwrap_or(false) && file.as_slice() == text {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(true)
 }
 
 /// Why a committed file does not match a fresh render.
@@ -86,37 +141,33 @@ pub enum Staleness {
     Extra,
 }
 
-/// Compares the files under `root` with fresh renders of the envs in `stacks`.
-pub fn check(root: &Path, stacks: &[RenderedStack]) -> io::Result<Vec<(PathBuf, Staleness)>> {
-    let mut stale = Vec::new();
-    let mut envs: Vec<&str> = Vec::new();
-    for stack in stacks {
-        if !envs.contains(&stack.env.as_str()) {
-            envs.push(&stack.env);
-        }
-        let path = root.join(stack.relative_path());
-        match std::fs::read_to_string(&path) {
-            Ok(text) if text == stack.text => {}
-            Ok(_) => stale.push((path, Staleness::Differs)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => stale.push((path, Staleness::Missing)),
-            Err(e) => return Err(e),
-        }
-    }
-    for env in envs {
-        let dir = root.join(env);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry?.path();
-            let is_rendered = stacks.iter().any(|s| root.join(s.relative_path()) == path);
-            if path.extension().is_some_and(|e| e == "json") && !is_rendered {
-                stale.push((path, Staleness::Extra));
-            }
+/// Compares the file at `path` with a fresh render's `text`, read into `file`: `None` when
+/// it holds exactly that text.
+pub fn check_stack(path: &Path, text: &[u8], file: &mut Vec<u8>) -> io::Result<Option<Staleness>> {
+    Ok(if !read_into(path, file)? {
+        Some(Staleness::Missing)
+    } else if file.as_slice() != text {
+        Some(Staleness::Differs)
+    } else {
+        None
+    })
+}
+
+/// The `.json` files in `root/<env>` that are none of `rendered` (the paths an env's stacks
+/// render to), sorted; none when the directory is missing.
+pub fn extra_files(root: &Path, env: &str, rendered: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(root.join(env)) else {
+        return Ok(Vec::new());
+    };
+    let mut extra = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") && !rendered.contains(&path) {
+            extra.push(path);
         }
     }
-    stale.sort();
-    Ok(stale)
+    extra.sort();
+    Ok(extra)
 }
 
 impl Staleness {
@@ -133,6 +184,8 @@ impl Staleness {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use super::Buffers;
 
     use crate::architecture;
     use crate::config;
@@ -158,6 +211,35 @@ mod tests {
                 assert!(t.to_compact_json() == compact, "{} compact", stack.name);
                 assert_eq!(compact_len, compact.len(), "{}", stack.name);
             }
+        }
+    }
+
+    /// One pair of buffers serves every stack of every env in turn, the largest first: each
+    /// text is exactly its own template's, with nothing left over from a longer one before it.
+    #[test]
+    fn reused_buffers_hold_exactly_each_stacks_text() {
+        let envs = config::load_all(Path::new("envs")).expect("the envs load");
+        let mut stacks: Vec<_> = envs
+            .iter()
+            .flat_map(|env| {
+                architecture::build(env)
+                    .expect("the env builds")
+                    .into_iter()
+                    .map(move |stack| (env.name.to_string(), stack))
+            })
+            .collect();
+        // Longest text first, so every later text is written over a longer one.
+        stacks.sort_by_key(|(_, stack)| std::cmp::Reverse(stack.template.to_json_string().len()));
+        let mut buffers = Buffers::default();
+        for (env, stack) in &stacks {
+            let (expected, compact) = stack.template.to_json_string_and_compact_len();
+            let (text, _) = buffers.render(env, stack);
+            assert!(text.text == expected.as_bytes(), "{} differs", stack.name);
+            assert_eq!(text.compact_size, compact, "{}", stack.name);
+            assert_eq!(
+                text.relative_path,
+                Path::new(env).join(format!("{}.json", stack.id))
+            );
         }
     }
 }
