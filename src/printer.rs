@@ -271,7 +271,9 @@ impl Printer {
 
     /// Writes `report` to stdout in the printer's format.
     pub fn report<R: Report>(&self, report: &R) -> io::Result<()> {
-        let mut out = self.stdout();
+        // Written whole into memory first, then to stdout at once: a line-buffered stdout
+        // would otherwise make one write per line.
+        let mut out = Vec::new();
         match self.format {
             Format::Json if R::ENVELOPE => write_json(
                 &mut out,
@@ -286,7 +288,9 @@ impl Printer {
             Format::Mermaid => report.write_mermaid(&mut out)?,
             Format::Dot => report.write_dot(&mut out)?,
         }
-        out.flush()
+        let mut stdout = self.stdout();
+        stdout.write_all(&out)?;
+        stdout.flush()
     }
 
     /// Writes `report` to stdout in the text forms only: data shown along the way (what is

@@ -25,9 +25,18 @@ pub enum Setting {
 
 /// Looks up a dotted key such as `compute.health_check.path`.
 pub fn lookup(file: &EnvFile, key: &str) -> Setting {
+    lookup_in(&as_value(file), key)
+}
+
+/// The env file as the tree [`lookup_in`] walks.
+fn as_value(file: &EnvFile) -> Value {
     // Serialising a plain struct of strings, numbers and maps cannot fail.
-    let whole = serde_json::to_value(file).unwrap_or(Value::Null);
-    let mut here = &whole;
+    serde_json::to_value(file).unwrap_or(Value::Null)
+}
+
+/// [`lookup`] in the env file's tree, made once for several keys.
+fn lookup_in(whole: &Value, key: &str) -> Setting {
+    let mut here = whole;
     for (depth, part) in key.split('.').enumerate() {
         match here {
             Value::Null => return Setting::UnderUnset,
@@ -52,6 +61,7 @@ pub fn lookup(file: &EnvFile, key: &str) -> Setting {
 /// The problems of a `must_match` list, as `(key, message)`.
 pub fn check_must_match(file: &EnvFile) -> Vec<(String, String)> {
     let mut problems = Vec::new();
+    let whole = as_value(file);
     for (i, key) in file.must_match.iter().enumerate() {
         let at = format!("must_match[{i}]");
         if key.is_empty() || key == "must_match" || key.starts_with("must_match.") {
@@ -62,7 +72,7 @@ pub fn check_must_match(file: &EnvFile) -> Vec<(String, String)> {
             problems.push((at, format!("{key:?} is listed twice")));
             continue;
         }
-        if let Setting::Unknown { known } = lookup(file, key) {
+        if let Setting::Unknown { known } = lookup_in(&whole, key) {
             let message = if known.is_empty() {
                 format!("unknown setting {key:?}: it goes below a value that has no keys")
             } else {

@@ -4,7 +4,7 @@
 
 pub mod lint;
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::architecture::{self, StackId, UserDataError};
@@ -121,11 +121,20 @@ pub fn write_stack(path: &Path, text: &[u8], file: &mut Vec<u8>) -> io::Result<b
     if read_into(path, file).unwrap_or(false) && file.as_slice() == text {
         return Ok(false);
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)?;
+    // The directory is made when the file cannot be created for want of it, not checked
+    // before every file.
+    let mut temp = match std::fs::File::create(&tmp) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::File::create(&tmp)?
+        }
+        created => created?,
+    };
+    temp.write_all(text)?;
+    drop(temp);
     std::fs::rename(&tmp, path)?;
     Ok(true)
 }
