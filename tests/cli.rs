@@ -234,8 +234,6 @@ fn a_committed_template_given_as_a_plan_is_named_and_never_suggested_as_output()
     }
 }
 
-/// Every command that takes a subcommand, given none, says so in one `error:` line (a command
-/// added without `arg_required_else_help = false` would print its whole help instead).
 /// The visible subcommands of a built command, without clap's own `help`.
 fn subcommand_names(command: &clap::Command) -> Vec<&str> {
     command
@@ -295,11 +293,14 @@ fn every_command_without_its_subcommand_is_one_error_line() {
 /// comment would): every command's about in `ce --help` is the one in its own help.
 #[test]
 fn every_command_keeps_its_own_description_once_built() {
-    fn abouts(command: &clap::Command, path: &str, found: &mut Vec<(String, String)>) {
+    /// Each command's path with its about and long about.
+    type Described = (String, (String, Option<String>));
+    fn abouts(command: &clap::Command, path: &str, found: &mut Vec<Described>) {
         for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
             let path = format!("{path} {}", sub.get_name());
             let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
-            found.push((path.clone(), about));
+            let long = sub.get_long_about().map(ToString::to_string);
+            found.push((path.clone(), (about, long)));
             abouts(sub, &path, found);
         }
     }
@@ -312,7 +313,7 @@ fn every_command_keeps_its_own_description_once_built() {
     // the missing-command error list) but not the actions' arguments.
     assert!(listed.len() >= 25, "{listed:?}");
     for (path, about) in &listed {
-        assert!(!about.is_empty(), "{path} has no description");
+        assert!(!about.0.is_empty(), "{path} has no description");
         let once_built = built.iter().find(|(p, _)| p == path).map(|(_, a)| a);
         assert_eq!(once_built, Some(about), "{path}");
     }

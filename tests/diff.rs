@@ -157,10 +157,10 @@ fn reformat(value: &Value, key: Option<&str>) -> Value {
             Value::Array(items)
         }
         Value::Object(obj) => {
-            if let Some(Value::Array(parts)) = obj.get("Fn::GetAtt") {
-                if let [Value::String(id), Value::String(attr)] = parts.as_slice() {
-                    return json!({"Fn::GetAtt": format!("{id}.{attr}")});
-                }
+            if let Some(Value::Array(parts)) = obj.get("Fn::GetAtt")
+                && let [Value::String(id), Value::String(attr)] = parts.as_slice()
+            {
+                return json!({"Fn::GetAtt": format!("{id}.{attr}")});
             }
             if let Some(Value::String(text)) = obj.get("Fn::Sub") {
                 return json!({"Fn::Sub": [text, {}]});

@@ -293,10 +293,10 @@ pub fn start(
         State::Stopped => {}
     }
     let server = ensure_venv(&paths.venv, &paths.python, printer)?;
-    if let Some(port) = requested {
-        if !port_free(port) {
-            return Err(SandboxError::PortInUse(port));
-        }
+    if let Some(port) = requested
+        && !port_free(port)
+    {
+        return Err(SandboxError::PortInUse(port));
     }
     let begun = Instant::now();
     let mut attempts = 0;

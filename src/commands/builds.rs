@@ -404,10 +404,10 @@ async fn kept(ctx: &Context, s: &Session, keep: usize) -> Result<(Kept, Vec<Stri
         if &resources.builds_bucket != bucket {
             continue;
         }
-        if let Some(static_bucket) = &resources.static_bucket {
-            if !statics.contains(static_bucket) {
-                statics.push(static_bucket.clone());
-            }
+        if let Some(static_bucket) = &resources.static_bucket
+            && !statics.contains(static_bucket)
+        {
+            statics.push(static_bucket.clone());
         }
         let store = BuildsBucket::new(&s.aws, bucket);
         kept.keep(

@@ -84,10 +84,10 @@ pub fn run_deploy(ctx: &Context, args: &DeployArgs<'_>) -> Result<Status> {
     let env = ctx.env()?;
     let only = args.stack;
     let plan = args.plan.map(PlanFile::load).transpose()?;
-    if let Some(plan) = &plan {
-        if let Some(why) = plan.wrong_env(env.name.as_str(), &env.file.region) {
-            bail!("{why}");
-        }
+    if let Some(plan) = &plan
+        && let Some(why) = plan.wrong_env(env.name.as_str(), &env.file.region)
+    {
+        bail!("{why}");
     }
     let remote = ctx.remote(env, Purpose::Render)?;
     let env = &remote.env;
@@ -321,14 +321,16 @@ async fn refuse_moved_traffic(
             .next()
             .flatten();
         let Some(deployed) = deployed else { continue };
-        if let Some(now) = live_colour_of(aws, &deployed.outputs).await? {
-            if now.as_str() != planned {
-                bail!(
-                    "{}: the plan was made while {planned} was live, and {now} is live now (a                      release or switch since); executing it would move traffic back. Nothing                      was executed: plan again (`ce --env {} plan --out FILE`)",
-                    job.name,
-                    env.name
-                );
-            }
+        if let Some(now) = live_colour_of(aws, &deployed.outputs).await?
+            && now.as_str() != planned
+        {
+            bail!(
+                "{}: the plan was made while {planned} was live, and {now} is live now (a \
+                 release or switch since); executing it would move traffic back. Nothing \
+                 was executed: plan again (`ce --env {} plan --out FILE`)",
+                job.name,
+                env.name
+            );
         }
     }
     Ok(())

@@ -156,13 +156,13 @@ fn check_account(file: &EnvFile, p: &mut Problems) {
             ),
         );
     }
-    if let Some(id) = &file.account_id {
-        if !shapes::is_account_id(id) {
-            p.add(
-                "account_id",
-                format!("{id:?} is not an AWS account id: exactly 12 digits"),
-            );
-        }
+    if let Some(id) = &file.account_id
+        && !shapes::is_account_id(id)
+    {
+        p.add(
+            "account_id",
+            format!("{id:?} is not an AWS account id: exactly 12 digits"),
+        );
     }
 }
 
@@ -218,16 +218,16 @@ fn cidr(key: &str, text: &str, prefixes: Option<(u8, u8)>, p: &mut Problems) -> 
             format!("{text} has host bits set; did you mean {}?", net.trunc()),
         );
     }
-    if let Some((lo, hi)) = prefixes {
-        if !(lo..=hi).contains(&net.prefix_len()) {
-            p.add(
-                key,
-                format!(
-                    "prefix /{} is out of range: allowed /{lo} to /{hi}",
-                    net.prefix_len()
-                ),
-            );
-        }
+    if let Some((lo, hi)) = prefixes
+        && !(lo..=hi).contains(&net.prefix_len())
+    {
+        p.add(
+            key,
+            format!(
+                "prefix /{} is out of range: allowed /{lo} to /{hi}",
+                net.prefix_len()
+            ),
+        );
     }
     Some(net)
 }
@@ -361,13 +361,12 @@ fn same_account(file: &EnvFile, key: &str, account: &str, p: &mut Problems) {
         .account_id
         .as_ref()
         .filter(|id| shapes::is_account_id(id))
+        && id != account
     {
-        if id != account {
-            p.add(
-                key,
-                format!("the certificate belongs to account {account}, not the env's {id}"),
-            );
-        }
+        p.add(
+            key,
+            format!("the certificate belongs to account {account}, not the env's {id}"),
+        );
     }
 }
 

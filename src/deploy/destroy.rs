@@ -242,10 +242,10 @@ async fn physical_ids(client: &Client, stack: &str) -> Result<BTreeMap<String, S
             resource.map_err(|e| AwsError::from_sdk("ListStackResources", Some(stack), e))?;
         if let (Some(logical), Some(physical)) =
             (resource.logical_resource_id, resource.physical_resource_id)
+            && !logical.is_empty()
+            && !physical.is_empty()
         {
-            if !logical.is_empty() && !physical.is_empty() {
-                ids.insert(logical, physical);
-            }
+            ids.insert(logical, physical);
         }
     }
     Ok(ids)

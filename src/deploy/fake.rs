@@ -409,10 +409,8 @@ impl StackApi for Fake {
             .statuses
             .last()
             .is_some_and(|s| s.status.ends_with("_COMPLETE") && !s.status.contains("ROLLBACK"));
-        if succeeds {
-            if let Some(d) = entry.deployed.as_mut() {
-                d.template = cs.template.clone();
-            }
+        if succeeds && let Some(d) = entry.deployed.as_mut() {
+            d.template = cs.template.clone();
         }
         entry.script = recording.statuses.into();
         entry.hidden_events = recording.events;

@@ -138,11 +138,12 @@ async fn plan_stack<A: StackApi>(
             return Ok(plan);
         }
     };
-    if let (ChangeSetKind::Update, Some(current)) = (kind, deployed) {
-        if !target.diff.has_changes() && !job.differs_outside_template(current) {
-            plan.action = PlannedAction::NoChanges;
-            return Ok(plan);
-        }
+    if let (ChangeSetKind::Update, Some(current)) = (kind, deployed)
+        && !target.diff.has_changes()
+        && !job.differs_outside_template(current)
+    {
+        plan.action = PlannedAction::NoChanges;
+        return Ok(plan);
     }
     let request = ChangeSetRequest {
         stack_name: job.name.clone(),

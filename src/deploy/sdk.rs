@@ -312,10 +312,9 @@ impl StackApi for Cfn {
             if matches!(
                 failure,
                 AttemptFailure::MaybeApplied | AttemptFailure::AlreadyExists
-            ) {
-                if let Some(made) = self.change_set_made_by(request, &mark).await {
-                    return Ok(made);
-                }
+            ) && let Some(made) = self.change_set_made_by(request, &mark).await
+            {
+                return Ok(made);
             }
             if !failure.send_again() || attempt >= CREATE_ATTEMPTS {
                 return Err(err);

@@ -75,10 +75,10 @@ impl Drop for Outside {
     fn drop(&mut self) {
         let left = self.0.outstanding.get().saturating_sub(1);
         self.0.outstanding.set(left);
-        if left == 0 {
-            if let Some(since) = self.0.since.take() {
-                self.0.waiting.set(self.0.waiting.get() + since.elapsed());
-            }
+        if left == 0
+            && let Some(since) = self.0.since.take()
+        {
+            self.0.waiting.set(self.0.waiting.get() + since.elapsed());
         }
     }
 }

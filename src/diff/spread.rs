@@ -202,10 +202,10 @@ pub(crate) fn spread(
                 entry.impact = impact;
                 moved = true;
             }
-            if let Some(export) = value.blocked_by {
-                if !entry.blocked_by.contains(&export) {
-                    entry.blocked_by.push(export);
-                }
+            if let Some(export) = value.blocked_by
+                && !entry.blocked_by.contains(&export)
+            {
+                entry.blocked_by.push(export);
             }
             if !entry.causes.contains(&cause) {
                 entry.causes.push(cause);

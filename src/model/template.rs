@@ -24,7 +24,7 @@ pub const INLINE_TEMPLATE_LIMIT: usize = 51_200;
 
 /// Room reserved for a template's text: a little over the largest rendered template, so the
 /// text grows at most once.
-const TEXT_CAPACITY: usize = 64 * 1024;
+pub(crate) const TEXT_CAPACITY: usize = 64 * 1024;
 
 /// The properties of one resource type, serialised in CloudFormation's PascalCase form.
 pub trait ResourceProperties: Serialize + Clone + fmt::Debug + Send + Sync + 'static {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::architecture::{self, StackId, UserDataError};
 use crate::config::Env;
-use crate::model::template::INLINE_TEMPLATE_LIMIT;
+use crate::model::template::{INLINE_TEMPLATE_LIMIT, TEXT_CAPACITY};
 
 /// One stack's rendered template.
 #[derive(Clone, Debug)]
@@ -59,10 +59,19 @@ pub fn render_env(env: &Env) -> Result<Vec<RenderedStack>, UserDataError> {
 /// the file read to compare with it. One pair for a whole command, so the memory first
 /// touched for one stack serves the next; every new page is a page fault, a large part of
 /// what `ce render --all` costs besides the work itself.
-#[derive(Default)]
 pub struct Buffers {
     text: Vec<u8>,
     file: Vec<u8>,
+}
+
+impl Default for Buffers {
+    /// Room for the largest template from the start, so the text grows at most once.
+    fn default() -> Self {
+        Buffers {
+            text: Vec::with_capacity(TEXT_CAPACITY),
+            file: Vec::new(),
+        }
+    }
 }
 
 /// One stack's text, rendered into [`Buffers`]: valid until the next stack is rendered.
@@ -250,5 +259,35 @@ mod tests {
                 Path::new(env).join(format!("{}.json", stack.id))
             );
         }
+    }
+
+    /// `--check`'s three verdicts, a file that is not UTF-8 among them (it differs, it is not
+    /// an error), and the `.json` files no stack renders to.
+    #[test]
+    fn check_stack_tells_missing_differing_and_current_files_apart() {
+        use super::{Staleness, check_stack, extra_files};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("env").join("network.json");
+        let text = b"{}\n";
+        let mut file = Vec::new();
+        assert_eq!(
+            check_stack(&path, text, &mut file).unwrap(),
+            Some(Staleness::Missing)
+        );
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"{\xff}\n").unwrap();
+        assert_eq!(
+            check_stack(&path, text, &mut file).unwrap(),
+            Some(Staleness::Differs)
+        );
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(check_stack(&path, text, &mut file).unwrap(), None);
+        std::fs::write(dir.path().join("env").join("old.json"), text).unwrap();
+        std::fs::write(dir.path().join("env").join("notes.txt"), text).unwrap();
+        assert_eq!(
+            extra_files(dir.path(), "env", std::slice::from_ref(&path)).unwrap(),
+            [dir.path().join("env").join("old.json")]
+        );
+        assert!(extra_files(dir.path(), "absent", &[]).unwrap().is_empty());
     }
 }

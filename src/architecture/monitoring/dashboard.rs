@@ -108,7 +108,8 @@ impl Row {
 
 impl Serialize for Row {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut row = serializer.serialize_seq(Some(self.names.len() + 1))?;
+        let len = self.names.len() + usize::from(self.options.is_some());
+        let mut row = serializer.serialize_seq(Some(len))?;
         for name in &self.names {
             row.serialize_element(name)?;
         }

@@ -50,16 +50,16 @@ pub fn cloudfront_prefix_list(file: &EnvFile) -> Option<&str> {
 /// SSH from everywhere is what a scanner finds first; an admin range must be a real range.
 pub(super) fn check_ssh(n: &Network, p: &mut Problems) {
     for (i, text) in n.admin_cidrs.iter().enumerate() {
-        if let Ok(net) = text.parse::<IpNet>() {
-            if net.prefix_len() == 0 {
-                p.add(
-                    format!("network.admin_cidrs[{i}]"),
-                    format!(
-                        "{text} opens SSH to the whole internet; list the admin network's own \
+        if let Ok(net) = text.parse::<IpNet>()
+            && net.prefix_len() == 0
+        {
+            p.add(
+                format!("network.admin_cidrs[{i}]"),
+                format!(
+                    "{text} opens SSH to the whole internet; list the admin network's own \
                          range (or none: Session Manager needs no open port)"
-                    ),
-                );
-            }
+                ),
+            );
         }
     }
 }
@@ -91,16 +91,16 @@ pub(super) fn check_origin(file: &EnvFile, p: &mut Problems) {
             &e.origin_previous_secret_version,
         ),
     ] {
-        if let Some(v) = version {
-            if !is_version_id(v) {
-                p.add(
-                    key,
-                    format!(
-                        "{v:?} is not a Secrets Manager version id (32 to 64 letters, digits \
+        if let Some(v) = version
+            && !is_version_id(v)
+        {
+            p.add(
+                key,
+                format!(
+                    "{v:?} is not a Secrets Manager version id (32 to 64 letters, digits \
                          and hyphens, as put-secret-value prints)"
-                    ),
-                );
-            }
+                ),
+            );
         }
     }
     match (&e.origin_secret_version, &e.origin_previous_secret_version) {

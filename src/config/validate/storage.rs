@@ -24,13 +24,15 @@ pub(super) fn check_storage(s: &Storage, p: &mut Problems) {
         ),
         _ => {}
     }
-    if let Some(days) = s.efs_transition_to_ia_days {
-        if !IA_DAYS.contains(&days) {
-            p.add(
-                "storage.efs_transition_to_ia_days",
-                format!("{days} is not an EFS lifecycle period; use 1, 7, 14, 30, 60, 90, 180, 270 or 365"),
-            );
-        }
+    if let Some(days) = s.efs_transition_to_ia_days
+        && !IA_DAYS.contains(&days)
+    {
+        p.add(
+            "storage.efs_transition_to_ia_days",
+            format!(
+                "{days} is not an EFS lifecycle period; use 1, 7, 14, 30, 60, 90, 180, 270 or 365"
+            ),
+        );
     }
     for (i, arn) in s.efs_admin_role_arns.iter().enumerate() {
         if !is_role_arn(arn) {

@@ -620,12 +620,12 @@ async fn after_switch<P: Platform>(
 ) -> Released {
     let mut notes = Vec::new();
     let claim = journal.borrow().claim.clone();
-    if let Some(claim) = claim {
-        if let Err(e) = platform.finish(&claim, true).await {
-            notes.push(format!(
-                "the release is live but the versions log could not record it: {e}"
-            ));
-        }
+    if let Some(claim) = claim
+        && let Err(e) = platform.finish(&claim, true).await
+    {
+        notes.push(format!(
+            "the release is live but the versions log could not record it: {e}"
+        ));
     }
     let n = plan.capacity;
     let new_live = super::live_sizes(plan.env_min, plan.idle_group.max, n);
@@ -654,10 +654,10 @@ async fn after_switch<P: Platform>(
         ));
     }
     let preview = journal.borrow_mut().preview.take();
-    if let Some(handle) = preview {
-        if let Err(e) = platform.close_preview(&handle).await {
-            notes.push(format!("the preview listener rule {handle} is left: {e}"));
-        }
+    if let Some(handle) = preview
+        && let Err(e) = platform.close_preview(&handle).await
+    {
+        notes.push(format!("the preview listener rule {handle} is left: {e}"));
     }
     for note in &notes {
         progress(note);
