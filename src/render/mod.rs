@@ -26,18 +26,6 @@ pub struct RenderedStack {
     pub compact_size: usize,
 }
 
-impl RenderedStack {
-    /// Path relative to the stacks root: `<env>/<stack>.json`.
-    pub fn relative_path(&self) -> PathBuf {
-        Path::new(&self.env).join(format!("{}.json", self.id))
-    }
-
-    /// Whether the template can be sent inline (else it needs an S3 `TemplateURL`).
-    pub fn fits_inline(&self) -> bool {
-        self.compact_size <= INLINE_TEMPLATE_LIMIT
-    }
-}
-
 /// Builds and renders every stack of an env.
 pub fn render_env(env: &Env) -> Result<Vec<RenderedStack>, UserDataError> {
     Ok(architecture::build(env)?
