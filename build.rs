@@ -1,5 +1,17 @@
-//! Links the `ce` binary for start-up time and resident memory: position-dependent, with the
-//! offline commands' code laid out together, and its unwinder linked in.
+//! Compiles the user-data header template, and links the `ce` binary for start-up time and
+//! resident memory: position-dependent, with the offline commands' code laid out together, and
+//! its unwinder linked in.
+//!
+//! **The user-data header.** `templates/user-data.sh.hbs` is fixed when `ce` is built, yet
+//! compiling it with handlebars (a pest parser, about 1,400 instructions per byte of template)
+//! was a tenth of every `ce render`. handlebars compiles it here instead, and the result is
+//! written to `OUT_DIR/user_data_header.rs` as its pieces in order: text as handlebars would
+//! write it (standalone lines and whitespace control already applied), and the names of the
+//! values between. `src/architecture/user_data.rs` fills the names in, strictly: a name with no
+//! value fails the render, as in handlebars' strict mode. Only plain `{{name}}` expressions (and
+//! comments) are accepted; a helper, block or partial fails the build with the line it is on,
+//! since only handlebars itself can render those. A test holds the result to handlebars' own
+//! rendering of the template for every env.
 //!
 //! **Position-dependent.** A position-independent `ce` carries about 50,000 relative
 //! relocations (the AWS SDK's vtables and string tables, mostly) that the dynamic loader
@@ -33,6 +45,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
+    compile_user_data_header();
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     println!("cargo:rerun-if-changed=build.rs");
@@ -65,6 +78,56 @@ fn main() {
             libgcc_eh.display()
         );
     }
+}
+
+/// Compiles `templates/user-data.sh.hbs` into `OUT_DIR/user_data_header.rs`: a Rust array of
+/// `Piece::Text(..)` and `Piece::Value(..)` (see the module documentation).
+fn compile_user_data_header() {
+    use handlebars::template::{Parameter, Template, TemplateElement};
+    use handlebars::{Path as ValuePath, PathSeg};
+
+    const SOURCE: &str = "templates/user-data.sh.hbs";
+    println!("cargo:rerun-if-changed={SOURCE}");
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(Path::new(&manifest_dir).join(SOURCE))
+        .unwrap_or_else(|e| panic!("reading {SOURCE}: {e}"));
+    let template = Template::compile_with_name(&text, SOURCE.to_owned())
+        .unwrap_or_else(|e| panic!("{SOURCE} does not compile: {e}"));
+    let mut pieces = String::from("&[\n");
+    for (n, element) in template.elements.iter().enumerate() {
+        let line = template.mapping.get(n).map_or(0, |m| m.0);
+        let name = match element {
+            TemplateElement::RawString(text) => {
+                pieces.push_str(&format!("    Piece::Text({text:?}),\n"));
+                continue;
+            }
+            TemplateElement::Comment(_) => continue,
+            TemplateElement::Expression(expr) | TemplateElement::HtmlExpression(expr)
+                if !expr.block && expr.params.is_empty() && expr.hash.is_empty() =>
+            {
+                match &expr.name {
+                    Parameter::Name(name) => Some(name.clone()),
+                    Parameter::Path(ValuePath::Relative((segments, _))) => match &segments[..] {
+                        [PathSeg::Named(name)] => Some(name.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let Some(name) = name else {
+            panic!(
+                "{SOURCE}:{line}: only plain {{{{name}}}} expressions can be compiled when ce is \
+                 built (found {element:?})"
+            );
+        };
+        pieces.push_str(&format!("    Piece::Value({name:?}),\n"));
+    }
+    pieces.push_str("]\n");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out_dir.join("user_data_header.rs"), pieces)
+        .expect("writing user_data_header.rs into OUT_DIR");
 }
 
 /// GCC's static unwinder, as the C compiler that drives the link finds it; none when it has no

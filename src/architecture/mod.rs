@@ -304,7 +304,8 @@ impl Ctx<'_> {
 
     /// `ce-<env>-<suffix>`, for physical names of resources.
     pub fn resource_name(&self, suffix: &str) -> String {
-        format!("ce-{}-{suffix}", self.env_name())
+        // One allocation of the right size (`format!` would grow the string a few times).
+        ["ce-", self.env_name(), "-", suffix].concat()
     }
 
     /// The export name of a value: `ce-<env>-<stack>-<Output>`.
@@ -349,7 +350,9 @@ pub fn stack_name(env: &str, stack: StackId) -> String {
 
 /// `ce-<env>-<stack>-<Output>`.
 pub fn export_name(env: &str, export: Export) -> String {
-    format!("ce-{env}-{}-{}", export.stack(), export.output_name())
+    // One allocation of the right size (`format!` would grow the string a few times).
+    let stack = export.stack();
+    ["ce-", env, "-", stack.as_str(), "-", export.output_name()].concat()
 }
 
 /// One built stack.

@@ -2,16 +2,17 @@
 //! by `templates/user-data-body.sh` (the boot logic, verbatim).
 //!
 //! Two layers fill the script in. Handlebars (strict mode: a missing value is an error, not an
-//! empty string) writes what the env file knows: the env name and the paths on the node.
+//! empty string) writes what the env file knows: the env name and the paths on the node. The
+//! template is fixed when `ce` is built, so handlebars compiles it then (`build.rs`) into its
+//! text and the names of the values between, which [`header`] fills in; a test holds that to
+//! handlebars' own rendering of the template, for every env.
 //! CloudFormation's `Fn::Sub` writes what only it knows: the imported file system and bucket,
 //! and pseudo parameters. Because `Fn::Sub` claims every `${...}`, the rendered script is
 //! checked to hold no `${...}` besides those, so a shell-style `${VAR}` fails the render
 //! instead of the deploy.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
-use handlebars::Handlebars;
 use serde::Serialize;
 
 use crate::model::Expr;
@@ -19,8 +20,16 @@ use crate::model::intrinsics::sub_variables;
 
 use super::{Ctx, Export};
 
-/// The template text, compiled into the binary so `ce` runs from anywhere.
-const TEMPLATE: &str = include_str!("../../templates/user-data.sh.hbs");
+/// The header template as handlebars compiled it when `ce` was built: see `build.rs`.
+const HEADER: &[Piece] = include!(concat!(env!("OUT_DIR"), "/user_data_header.rs"));
+
+/// A piece of the compiled header template.
+enum Piece {
+    /// Text, written as it is.
+    Text(&'static str),
+    /// A `{{name}}`: the value of that name.
+    Value(&'static str),
+}
 /// The boot logic after the variables: plain shell, appended verbatim.
 const BODY: &str = include_str!("../../templates/user-data-body.sh");
 
@@ -107,9 +116,7 @@ pub fn colour_version_key(env: &str, colour: super::Colour) -> String {
 
 /// The launch template's `UserData`: the rendered script in `Fn::Base64` of `Fn::Sub`.
 pub(super) fn user_data(ctx: &Ctx<'_>) -> Result<Expr, UserDataError> {
-    let mut script = node_registry()?
-        .render(TEMPLATE_NAME, &Values::for_env(ctx.env_name()))
-        .map_err(|e| UserDataError(e.to_string()))?;
+    let mut script = header(&Values::for_env(ctx.env_name()))?;
     script.push_str(BODY);
     let variables = sub_variable_map(ctx);
     check_sub_variables(&script, &variables)?;
@@ -131,12 +138,40 @@ fn sub_variable_map(ctx: &Ctx<'_>) -> BTreeMap<String, Expr> {
     ])
 }
 
+/// The header: the compiled template's text with `values` filled in, strictly (a name with no
+/// value is an error, as in handlebars' strict mode) and without escaping (the output is a
+/// shell script). Text values are written as they are, numbers and booleans as JSON writes
+/// them, as handlebars does.
+fn header<T: Serialize>(values: &T) -> Result<String, UserDataError> {
+    let values = serde_json::to_value(values).map_err(|e| UserDataError(e.to_string()))?;
+    let mut script = String::with_capacity(1024);
+    for piece in HEADER {
+        match piece {
+            Piece::Text(text) => script.push_str(text),
+            Piece::Value(name) => match values.get(name) {
+                Some(serde_json::Value::String(text)) => script.push_str(text),
+                Some(value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                    script.push_str(&value.to_string());
+                }
+                _ => {
+                    return Err(UserDataError(format!(
+                        "templates/user-data.sh.hbs: no text value for {{{{{name}}}}}"
+                    )));
+                }
+            },
+        }
+    }
+    Ok(script)
+}
+
+#[cfg(test)]
 const TEMPLATE_NAME: &str = "user-data";
 
-/// A registry holding one template, in strict mode and without HTML escaping (the output is a
-/// shell script).
-fn registry(template: &str) -> Result<Handlebars<'static>, UserDataError> {
-    let mut registry = Handlebars::new();
+/// A handlebars registry holding one template, in strict mode and without HTML escaping, as
+/// the header is rendered.
+#[cfg(test)]
+fn registry(template: &str) -> Result<handlebars::Handlebars<'static>, UserDataError> {
+    let mut registry = handlebars::Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(handlebars::no_escape);
     registry
@@ -145,15 +180,7 @@ fn registry(template: &str) -> Result<Handlebars<'static>, UserDataError> {
     Ok(registry)
 }
 
-/// The node template, compiled once per process: compiling it is most of a render's work.
-fn node_registry() -> Result<&'static Handlebars<'static>, UserDataError> {
-    static NODE: OnceLock<Result<Handlebars<'static>, String>> = OnceLock::new();
-    NODE.get_or_init(|| registry(TEMPLATE).map_err(|e| e.0))
-        .as_ref()
-        .map_err(|e| UserDataError(e.clone()))
-}
-
-/// Renders a template in strict mode.
+/// Renders a template with handlebars itself, in strict mode.
 #[cfg(test)]
 fn render_script<T: Serialize>(template: &str, values: &T) -> Result<String, UserDataError> {
     registry(template)?
@@ -280,6 +307,52 @@ mod tests {
         let (script, _) = rendered("prod");
         // EC2 takes at most 16 KiB of user data before base64.
         assert!(script.len() < 16 * 1024, "{} bytes", script.len());
+    }
+
+    /// The header compiled when `ce` was built renders as handlebars renders the template
+    /// itself, for every env.
+    #[test]
+    fn the_compiled_header_renders_as_handlebars_renders_the_template() {
+        let template = include_str!("../../templates/user-data.sh.hbs");
+        let envs = crate::config::load_all(Path::new("envs")).unwrap();
+        assert!(!envs.is_empty());
+        for env in &envs {
+            let values = Values::for_env(env.name.as_str());
+            assert_eq!(
+                header(&values).unwrap(),
+                render_script(template, &values).unwrap(),
+                "{}",
+                env.name
+            );
+        }
+        assert!(HEADER.iter().any(|p| matches!(p, Piece::Value("env"))));
+    }
+
+    /// Strict, as handlebars' strict mode: a name with no value fails, as does one whose
+    /// value is not text (or a number or boolean); numbers are written as JSON writes them.
+    #[test]
+    fn a_name_without_a_text_value_is_an_error() {
+        let mut values = serde_json::to_value(Values::for_env("beta")).unwrap();
+        let mut set = |value: Option<serde_json::Value>| {
+            let object = values.as_object_mut().unwrap();
+            match value {
+                Some(value) => object.insert("deploy_dir".into(), value),
+                None => object.remove("deploy_dir"),
+            };
+            values.clone()
+        };
+        let err = header(&set(None)).unwrap_err().to_string();
+        assert!(err.contains("{{deploy_dir}}"), "{err}");
+        let err = header(&set(Some(serde_json::json!(["a"]))))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("{{deploy_dir}}"), "{err}");
+        let values = set(Some(serde_json::json!(42)));
+        assert!(header(&values).unwrap().contains("DEPLOY_DIR='42'"));
+        assert_eq!(
+            header(&values).unwrap(),
+            render_script(include_str!("../../templates/user-data.sh.hbs"), &values).unwrap()
+        );
     }
 
     #[test]

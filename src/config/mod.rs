@@ -112,63 +112,89 @@ fn format_problems(problems: &[Problem]) -> String {
 
 /// The envs present in a directory, sorted by name.
 pub fn list_envs(dir: &Path) -> Result<Vec<EnvName>, ConfigError> {
+    scan(dir).map(|(names, _)| names)
+}
+
+/// One pass over a directory: the envs in it, sorted by name, and a problem for each `*.toml`
+/// file whose name is not an env name (which would otherwise be skipped without a word),
+/// sorted by file.
+fn scan(dir: &Path) -> Result<(Vec<EnvName>, Vec<Problem>), ConfigError> {
     let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
         path: dir.display().to_string(),
         source,
     })?;
-    let mut names: Vec<EnvName> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let path = e.path();
-            if path.extension()? != "toml" {
-                return None;
-            }
-            EnvName::parse(path.file_stem()?.to_str()?).ok()
-        })
-        .collect();
+    let mut names = Vec::new();
+    let mut misnamed = Vec::new();
+    for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+        if path.extension().is_none_or(|ext| ext != "toml") {
+            continue;
+        }
+        let Some(stem) = path.file_stem() else {
+            continue;
+        };
+        // A name that is not UTF-8 is not an env's: its lossy form does not parse.
+        match EnvName::parse(&stem.to_string_lossy()) {
+            Ok(name) => names.push(name),
+            Err(message) => misnamed.push(Problem {
+                file: path.display().to_string(),
+                line: 1,
+                key: String::new(),
+                message: format!("not loaded: {message}"),
+            }),
+        }
+    }
     names.sort();
-    Ok(names)
+    misnamed.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok((names, misnamed))
 }
 
 /// Loads and checks `dir/<name>.toml`.
 pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
     let path = dir.join(format!("{name}.toml"));
-    if !path.is_file() {
-        let known = list_envs(dir)
-            .map(|envs| {
-                envs.iter()
-                    .map(EnvName::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        return Err(ConfigError::UnknownEnv {
-            name: name.to_owned(),
-            // The name came from the command line: a newline in it must not start a new line.
-            path: crate::printer::escape_control(&path.display().to_string()).into_owned(),
-            known: if known.is_empty() {
-                "none".into()
-            } else {
-                known
-            },
-        });
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    // Read first and look at what is there only when that fails: one system call fewer for
+    // every env that loads.
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(_) if !path.is_file() => return Err(unknown_env(dir, name, &path)),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
     parse(&path, name, &text)
+}
+
+/// No env file by that name: the error names the envs there are.
+fn unknown_env(dir: &Path, name: &str, path: &Path) -> ConfigError {
+    let known = list_envs(dir)
+        .map(|envs| {
+            envs.iter()
+                .map(EnvName::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    ConfigError::UnknownEnv {
+        name: name.to_owned(),
+        // The name came from the command line: a newline in it must not start a new line.
+        path: crate::printer::escape_control(&path.display().to_string()).into_owned(),
+        known: if known.is_empty() {
+            "none".into()
+        } else {
+            known
+        },
+    }
 }
 
 /// Loads every env in a directory; problems of all files are reported together.
 pub fn load_all(dir: &Path) -> Result<Vec<Env>, ConfigError> {
-    let names = list_envs(dir)?;
+    let (names, mut problems) = scan(dir)?;
     if names.is_empty() {
         return Err(ConfigError::NoEnvs(dir.display().to_string()));
     }
     let mut envs = Vec::new();
-    // A misnamed file would otherwise be skipped without a word.
-    let mut problems = misnamed_files(dir);
     for name in names {
         match load(dir, name.as_str()) {
             Ok(env) => envs.push(env),
@@ -181,30 +207,6 @@ pub fn load_all(dir: &Path) -> Result<Vec<Env>, ConfigError> {
     } else {
         Err(ConfigError::Invalid(problems))
     }
-}
-
-/// `*.toml` files in `dir` whose names are not env names.
-fn misnamed_files(dir: &Path) -> Vec<Problem> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut problems: Vec<Problem> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-        .filter_map(|path| {
-            let stem = path.file_stem()?.to_string_lossy().into_owned();
-            let message = EnvName::parse(&stem).err()?;
-            Some(Problem {
-                file: path.display().to_string(),
-                line: 1,
-                key: String::new(),
-                message: format!("not loaded: {message}"),
-            })
-        })
-        .collect();
-    problems.sort_by(|a, b| a.file.cmp(&b.file));
-    problems
 }
 
 /// Parses and checks the text of an env file (`path` and `name` are used in messages and as

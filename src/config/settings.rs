@@ -61,6 +61,9 @@ fn lookup_in(whole: &Value, key: &str) -> Setting {
 /// The problems of a `must_match` list, as `(key, message)`.
 pub fn check_must_match(file: &EnvFile) -> Vec<(String, String)> {
     let mut problems = Vec::new();
+    if file.must_match.is_empty() {
+        return problems;
+    }
     let whole = as_value(file);
     for (i, key) in file.must_match.iter().enumerate() {
         let at = format!("must_match[{i}]");

@@ -49,7 +49,15 @@ pub fn render_env(env: &Env) -> Result<Vec<RenderedStack>, UserDataError> {
 /// what `ce render --all` costs besides the work itself.
 pub struct Buffers {
     text: Vec<u8>,
-    file: Vec<u8>,
+    file: Files,
+}
+
+/// What a render knows of the files it writes or checks: the buffer a file is read into, and
+/// the directory it made itself, in which no file needs to be read before it is written.
+#[derive(Default)]
+pub struct Files {
+    buf: Vec<u8>,
+    made: Option<PathBuf>,
 }
 
 impl Default for Buffers {
@@ -57,7 +65,7 @@ impl Default for Buffers {
     fn default() -> Self {
         Buffers {
             text: Vec::with_capacity(TEXT_CAPACITY),
-            file: Vec::new(),
+            file: Files::default(),
         }
     }
 }
@@ -88,7 +96,7 @@ impl Buffers {
         &'a mut self,
         env: &str,
         stack: &'a architecture::Stack,
-    ) -> (StackText<'a>, &'a mut Vec<u8>) {
+    ) -> (StackText<'a>, &'a mut Files) {
         let compact_size = stack.template.write_pretty_into(&mut self.text);
         let text = StackText {
             relative_path: Path::new(env).join(format!("{}.json", stack.id)),
@@ -111,11 +119,14 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<bool> {
 }
 
 /// Writes `text` to `path` unless the file holds it already, atomically (temp file, then
-/// rename) so an interrupted render never leaves a half-written template; `file` is the
-/// buffer the current file is read into. Returns whether the file was written.
-pub fn write_stack(path: &Path, text: &[u8], file: &mut Vec<u8>) -> io::Result<bool> {
-    // A file that cannot be read (missing, or not a file at all) is written over, as before.
-    if read_into(path, file).unwrap_or(false) && file.as_slice() == text {
+/// rename) so an interrupted render never leaves a half-written template. Returns whether the
+/// file was written.
+pub fn write_stack(path: &Path, text: &[u8], files: &mut Files) -> io::Result<bool> {
+    let dir = path.parent();
+    // In a directory this render made, nothing is there to compare with. Elsewhere a file
+    // that cannot be read (missing, or not a file at all) is written over, as before.
+    let fresh = dir.is_some() && files.made.as_deref() == dir;
+    if !fresh && read_into(path, &mut files.buf).unwrap_or(false) && files.buf.as_slice() == text {
         return Ok(false);
     }
     let tmp = path.with_extension("json.tmp");
@@ -123,8 +134,9 @@ pub fn write_stack(path: &Path, text: &[u8], file: &mut Vec<u8>) -> io::Result<b
     // before every file.
     let mut temp = match std::fs::File::create(&tmp) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
+            if let Some(dir) = dir {
                 std::fs::create_dir_all(dir)?;
+                files.made = Some(dir.to_owned());
             }
             std::fs::File::create(&tmp)?
         }
@@ -147,12 +159,12 @@ pub enum Staleness {
     Extra,
 }
 
-/// Compares the file at `path` with a fresh render's `text`, read into `file`: `None` when
-/// it holds exactly that text.
-pub fn check_stack(path: &Path, text: &[u8], file: &mut Vec<u8>) -> io::Result<Option<Staleness>> {
-    Ok(if !read_into(path, file)? {
+/// Compares the file at `path` with a fresh render's `text`: `None` when it holds exactly
+/// that text.
+pub fn check_stack(path: &Path, text: &[u8], files: &mut Files) -> io::Result<Option<Staleness>> {
+    Ok(if !read_into(path, &mut files.buf)? {
         Some(Staleness::Missing)
-    } else if file.as_slice() != text {
+    } else if files.buf.as_slice() != text {
         Some(Staleness::Differs)
     } else {
         None
@@ -191,7 +203,7 @@ impl Staleness {
 mod tests {
     use std::path::Path;
 
-    use super::Buffers;
+    use super::{Buffers, Files};
 
     use crate::architecture;
     use crate::config;
@@ -257,7 +269,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("env").join("network.json");
         let text = b"{}\n";
-        let mut file = Vec::new();
+        let mut file = Files::default();
         assert_eq!(
             check_stack(&path, text, &mut file).unwrap(),
             Some(Staleness::Missing)
@@ -277,5 +289,29 @@ mod tests {
             [dir.path().join("env").join("old.json")]
         );
         assert!(extra_files(dir.path(), "absent", &[]).unwrap().is_empty());
+    }
+
+    /// The first file written into a missing directory makes it; the others written there
+    /// are not compared with anything. A later render finds them unchanged and writes only
+    /// what differs.
+    #[test]
+    fn write_stack_makes_the_directory_and_writes_only_what_changed() {
+        use super::write_stack;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = dir.path().join("stacks").join("env");
+        let (a, b) = (env.join("a.json"), env.join("b.json"));
+        let mut files = Files::default();
+        assert!(write_stack(&a, b"{}\n", &mut files).unwrap());
+        assert_eq!(files.made.as_deref(), Some(env.as_path()));
+        assert!(write_stack(&b, b"[]\n", &mut files).unwrap());
+        assert_eq!(std::fs::read(&a).unwrap(), b"{}\n");
+        assert_eq!(std::fs::read(&b).unwrap(), b"[]\n");
+        assert!(!env.join("a.json.tmp").exists() && !env.join("b.json.tmp").exists());
+
+        let mut files = Files::default();
+        assert!(!write_stack(&a, b"{}\n", &mut files).unwrap());
+        assert!(write_stack(&b, b"[1]\n", &mut files).unwrap());
+        assert_eq!(files.made, None);
+        assert_eq!(std::fs::read(&b).unwrap(), b"[1]\n");
     }
 }
