@@ -122,6 +122,18 @@ fn compile_user_data_header() {
                  built (found {element:?})"
             );
         };
+        // A name that is also a helper's (`len`, `lookup`…) would call the helper in
+        // handlebars: ask handlebars what `{{name}}` renders to with the name given a value.
+        let mut probe = handlebars::Handlebars::new();
+        probe.register_escape_fn(handlebars::no_escape);
+        let value = std::collections::BTreeMap::from([(name.clone(), "\u{1}value")]);
+        let rendered = probe.render_template(&format!("{{{{{name}}}}}"), &value);
+        if rendered.as_deref().ok() != Some("\u{1}value") {
+            panic!(
+                "{SOURCE}:{line}: {{{{{name}}}}} is not a plain value to handlebars (a helper has \
+                 that name); rename the value"
+            );
+        }
         pieces.push_str(&format!("    Piece::Value({name:?}),\n"));
     }
     pieces.push_str("]\n");

@@ -30,6 +30,7 @@ enum Piece {
     /// A `{{name}}`: the value of that name.
     Value(&'static str),
 }
+
 /// The boot logic after the variables: plain shell, appended verbatim.
 const BODY: &str = include_str!("../../templates/user-data-body.sh");
 

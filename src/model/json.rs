@@ -732,7 +732,7 @@ impl serde::ser::SerializeStructVariant for Compound<'_> {
 }
 
 /// An object's key, as serde_json writes it: strings, and numbers, booleans and chars as
-/// strings; anything else is an error.
+/// strings, the value of a `Some`; anything else is an error.
 struct KeySer<'a>(&'a mut State);
 
 fn key_must_be_a_string() -> serde_json::Error {
@@ -861,8 +861,8 @@ impl serde::Serializer for KeySer<'_> {
         Err(key_must_be_a_string())
     }
 
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> serde_json::Result<()> {
-        Err(key_must_be_a_string())
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> serde_json::Result<()> {
+        value.serialize(self)
     }
 
     fn serialize_unit(self) -> serde_json::Result<()> {
@@ -1372,25 +1372,63 @@ mod tests {
     }
 
     #[test]
-    fn keys_serde_json_refuses_are_refused() {
-        let out = JsonOut::new(false, 0);
-        let err = out.value(&BTreeMap::from([(vec![1u8], 1u8)])).unwrap_err();
-        assert_eq!(err.to_string(), "key must be a string");
-        let out = JsonOut::new(false, 0);
-        let err = out.value(&HashMap::from([(Some(1u8), 1u8)])).unwrap_err();
-        assert_eq!(err.to_string(), "key must be a string");
-        struct NanKey;
-        impl Serialize for NanKey {
+    fn keys_are_refused_and_accepted_as_serde_json_does() {
+        struct Keyed<K>(K);
+        impl<K: Serialize> Serialize for Keyed<K> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeMap;
                 let mut map = s.serialize_map(Some(1))?;
-                map.serialize_entry(&f64::NAN, &1)?;
+                map.serialize_entry(&self.0, &1)?;
                 map.end()
             }
         }
-        let ours = JsonOut::new(false, 0).value(&NanKey).unwrap_err();
-        let theirs = serde_json::to_string(&NanKey).unwrap_err();
-        assert_eq!(ours.to_string(), theirs.to_string());
+        fn same_as_serde_json<K: Serialize>(key: K) {
+            let value = Keyed(key);
+            let ours = JsonOut::new(false, 0);
+            match (ours.value(&value), serde_json::to_string(&value)) {
+                (Ok(()), Ok(theirs)) => {
+                    assert_eq!(String::from_utf8(ours.finish().0).unwrap(), theirs)
+                }
+                (Err(ours), Err(theirs)) => assert_eq!(ours.to_string(), theirs.to_string()),
+                (ours, theirs) => panic!("ours {ours:?}, serde_json's {theirs:?}"),
+            }
+        }
+        #[derive(Serialize)]
+        enum Variant {
+            Unit,
+            Newtype(u8),
+        }
+        #[derive(Serialize)]
+        struct Unit;
+        same_as_serde_json(Some(1u8));
+        same_as_serde_json(Some("text"));
+        same_as_serde_json(None::<u8>);
+        same_as_serde_json(vec![1u8]);
+        same_as_serde_json(serde_bytes_like(b"ab"));
+        same_as_serde_json(());
+        same_as_serde_json(Unit);
+        same_as_serde_json(Variant::Unit);
+        same_as_serde_json(Variant::Newtype(1));
+        same_as_serde_json((1, 2));
+        same_as_serde_json(BTreeMap::from([(1, 2)]));
+        same_as_serde_json(f64::NAN);
+        same_as_serde_json(f32::INFINITY);
+        same_as_serde_json(2.5f32);
+        same_as_serde_json('\n');
+        same_as_serde_json(-7i128);
+        same_as_serde_json(false);
+
+        struct Bytes<'a>(&'a [u8]);
+        impl Serialize for Bytes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        fn serde_bytes_like(bytes: &[u8]) -> Bytes<'_> {
+            Bytes(bytes)
+        }
+        let refused = JsonOut::new(false, 0).value(&Keyed(vec![1u8])).unwrap_err();
+        assert_eq!(refused.to_string(), "key must be a string");
     }
 
     /// Strings are escaped as serde_json escapes them, whatever the escapes' places relative to

@@ -134,8 +134,9 @@ pub fn write_stack(path: &Path, text: &[u8], files: &mut Files) -> io::Result<bo
     // before every file.
     let mut temp = match std::fs::File::create(&tmp) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(dir) = dir {
-                std::fs::create_dir_all(dir)?;
+            if let Some(dir) = dir
+                && make_dir(dir)?
+            {
                 files.made = Some(dir.to_owned());
             }
             std::fs::File::create(&tmp)?
@@ -146,6 +147,25 @@ pub fn write_stack(path: &Path, text: &[u8], files: &mut Files) -> io::Result<bo
     drop(temp);
     std::fs::rename(&tmp, path)?;
     Ok(true)
+}
+
+/// Makes `dir` and its missing parents; whether this call made `dir` itself (not when another
+/// process made it meanwhile, whose files are then compared as any others).
+fn make_dir(dir: &Path) -> io::Result<bool> {
+    let made = |result: io::Result<()>| match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    };
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            made(std::fs::create_dir(dir))
+        }
+        result => made(result),
+    }
 }
 
 /// Why a committed file does not match a fresh render.
@@ -313,5 +333,12 @@ mod tests {
         assert!(write_stack(&b, b"[1]\n", &mut files).unwrap());
         assert_eq!(files.made, None);
         assert_eq!(std::fs::read(&b).unwrap(), b"[1]\n");
+
+        // A directory that exists already was not made by this render, even when it is found
+        // only after creating a file failed: its files are still compared.
+        assert!(!super::make_dir(&env).unwrap());
+        let other = dir.path().join("stacks").join("other");
+        assert!(super::make_dir(&other).unwrap());
+        assert!(!super::make_dir(&other).unwrap());
     }
 }
