@@ -330,6 +330,21 @@ fn compare_keys(buf: &[u8], a: &Entry, b: &Entry) -> Ordering {
     decode(a).cmp(&decode(b))
 }
 
+/// The ten integer methods of a `serde::Serializer`, each handing its value to the
+/// serializer's own `integer`: as a number in a value, as a quoted number in a key.
+macro_rules! integers {
+    () => {
+        integers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+            serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+            serialize_u64: u64, serialize_u128: u128);
+    };
+    ($($method:ident: $ty:ty),*) => {
+        $(fn $method(self, v: $ty) -> serde_json::Result<()> {
+            self.integer(v)
+        })*
+    };
+}
+
 /// Writes `value` at the current position of `state`, as serde_json would in this place.
 fn serialize<T: Serialize + ?Sized>(state: &mut State, value: &T) -> serde_json::Result<()> {
     value.serialize(Ser(state))
@@ -426,45 +441,7 @@ impl<'a> serde::Serializer for Ser<'a> {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_i16(self, v: i16) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_i32(self, v: i32) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_i64(self, v: i64) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_i128(self, v: i128) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u8(self, v: u8) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u16(self, v: u16) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u32(self, v: u32) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u64(self, v: u64) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u128(self, v: u128) -> serde_json::Result<()> {
-        self.integer(v)
-    }
+    integers!();
 
     fn serialize_f32(self, v: f32) -> serde_json::Result<()> {
         self.float(v)
@@ -626,57 +603,47 @@ impl Compound<'_> {
     }
 }
 
-impl serde::ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = serde_json::Error;
+/// serde's four array-like traits (their elements) and two struct-like ones (their fields) are
+/// one thing each to [`Compound`].
+macro_rules! compound {
+    (elements: $($trait:ident::$method:ident),*) => {$(
+        impl serde::ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = serde_json::Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
-        self.element(value)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
+                self.element(value)
+            }
 
-    fn end(self) -> serde_json::Result<()> {
-        self.close()
-    }
+            fn end(self) -> serde_json::Result<()> {
+                self.close()
+            }
+        }
+    )*};
+    (fields: $($trait:ident),*) => {$(
+        impl serde::ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = serde_json::Error;
+
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> serde_json::Result<()> {
+                self.entry_key(key)?;
+                self.entry_value(value)
+            }
+
+            fn end(self) -> serde_json::Result<()> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl serde::ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = serde_json::Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
-        self.element(value)
-    }
-
-    fn end(self) -> serde_json::Result<()> {
-        self.close()
-    }
-}
-
-impl serde::ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = serde_json::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
-        self.element(value)
-    }
-
-    fn end(self) -> serde_json::Result<()> {
-        self.close()
-    }
-}
-
-impl serde::ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = serde_json::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
-        self.element(value)
-    }
-
-    fn end(self) -> serde_json::Result<()> {
-        self.close()
-    }
-}
+compound!(elements: SerializeSeq::serialize_element, SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field, SerializeTupleVariant::serialize_field);
+compound!(fields: SerializeStruct, SerializeStructVariant);
 
 impl serde::ser::SerializeMap for Compound<'_> {
     type Ok = ();
@@ -687,42 +654,6 @@ impl serde::ser::SerializeMap for Compound<'_> {
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
-        self.entry_value(value)
-    }
-
-    fn end(self) -> serde_json::Result<()> {
-        self.close()
-    }
-}
-
-impl serde::ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = serde_json::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> serde_json::Result<()> {
-        self.entry_key(key)?;
-        self.entry_value(value)
-    }
-
-    fn end(self) -> serde_json::Result<()> {
-        self.close()
-    }
-}
-
-impl serde::ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = serde_json::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> serde_json::Result<()> {
-        self.entry_key(key)?;
         self.entry_value(value)
     }
 
@@ -788,45 +719,7 @@ impl serde::Serializer for KeySer<'_> {
         self.quoted(if v { "true" } else { "false" })
     }
 
-    fn serialize_i8(self, v: i8) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_i16(self, v: i16) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_i32(self, v: i32) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_i64(self, v: i64) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_i128(self, v: i128) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u8(self, v: u8) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u16(self, v: u16) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u32(self, v: u32) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u64(self, v: u64) -> serde_json::Result<()> {
-        self.integer(v)
-    }
-
-    fn serialize_u128(self, v: u128) -> serde_json::Result<()> {
-        self.integer(v)
-    }
+    integers!();
 
     fn serialize_f32(self, v: f32) -> serde_json::Result<()> {
         self.float(v, v.is_finite())
