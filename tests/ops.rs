@@ -424,11 +424,10 @@ fn hashes_are_read_concurrently_but_at_most_sixteen_at_a_time() {
     let took = begun.elapsed();
 
     assert!(builds.iter().all(|b| b.hash.as_deref() == Some(HASH_3965)));
-    // The SDK opens a connection per request in flight and keeps it for reuse.
-    let peak = proxy.peak_connections.load(Ordering::SeqCst);
+    let peak = proxy.peak_requests.load(Ordering::SeqCst);
     assert!(
         (2..=16).contains(&peak),
-        "{peak} connections at once; expected concurrency bounded by 16"
+        "{peak} requests in flight at once; expected concurrency bounded by 16"
     );
     assert!(
         took < delay * 12,

@@ -270,12 +270,15 @@ pub fn wait_created(runtime: &tokio::runtime::Runtime, aws: &Aws, name: &str) {
 }
 
 /// A TCP proxy in front of an endpoint that holds back every chunk of every answer by a delay,
-/// and counts the connections open at once. It runs until the test process ends.
+/// and counts the requests in flight at once. It runs until the test process ends.
 pub struct DelayingProxy {
     /// The proxy's URL.
     pub endpoint: String,
-    /// The most connections that were open at once.
-    pub peak_connections: Arc<AtomicUsize>,
+    /// The most requests that were in flight at once: a request is in flight from its first byte
+    /// until the first byte of its answer is passed on. (Open connections would be the wrong
+    /// measure: the client may open a new connection for the next request before the one that
+    /// just finished is back in its pool.)
+    pub peak_requests: Arc<AtomicUsize>,
     /// Once set, no further chunk of any answer reaches its client.
     withheld: Arc<AtomicBool>,
 }
@@ -286,9 +289,9 @@ impl DelayingProxy {
         let upstream = endpoint.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
-        let open = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
-        let peak_connections = Arc::clone(&peak);
+        let peak_requests = Arc::clone(&peak);
         let withheld = Arc::new(AtomicBool::new(false));
         let withhold = Arc::clone(&withheld);
         std::thread::spawn(move || {
@@ -300,21 +303,34 @@ impl DelayingProxy {
                 else {
                     continue;
                 };
-                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                let open = Arc::clone(&open);
+                // HTTP/1.1 without pipelining: a connection carries one request at a time, and
+                // its client sends the next only after reading the whole answer.
+                let busy = Arc::new(AtomicBool::new(false));
+                let requests = Requests {
+                    busy: Arc::clone(&busy),
+                    in_flight: Arc::clone(&in_flight),
+                    peak: Arc::clone(&peak),
+                };
+                let answers = Requests {
+                    busy,
+                    in_flight: Arc::clone(&in_flight),
+                    peak: Arc::clone(&peak),
+                };
                 let never = Arc::new(AtomicBool::new(false));
-                std::thread::spawn(move || pipe(client_in, server_out, Duration::ZERO, &never));
+                std::thread::spawn(move || {
+                    pipe(client_in, server_out, Duration::ZERO, &never, || {
+                        requests.sent()
+                    })
+                });
                 let withhold = Arc::clone(&withhold);
                 std::thread::spawn(move || {
-                    pipe(server, client, delay, &withhold);
-                    open.fetch_sub(1, Ordering::SeqCst);
+                    pipe(server, client, delay, &withhold, || answers.answered())
                 });
             }
         });
         DelayingProxy {
             endpoint: format!("http://127.0.0.1:{port}"),
-            peak_connections,
+            peak_requests,
             withheld,
         }
     }
@@ -326,9 +342,41 @@ impl DelayingProxy {
     }
 }
 
-/// Copies `from` to `to`, holding back each chunk by `delay`, until `from` ends; once
-/// `withheld` is set, chunks are read but never passed on.
-fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, withheld: &AtomicBool) {
+/// One connection's side of the proxy's count of requests in flight.
+struct Requests {
+    /// A request was sent on this connection and its answer has not begun.
+    busy: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl Requests {
+    /// A chunk of a request arrived: the first one of a request counts it.
+    fn sent(&self) {
+        if !self.busy.swap(true, Ordering::SeqCst) {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+        }
+    }
+
+    /// A chunk of an answer is about to be passed on: the first one ends the request's count,
+    /// before the client can see it and send its next request.
+    fn answered(&self) {
+        if self.busy.swap(false, Ordering::SeqCst) {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Copies `from` to `to`, holding back each chunk by `delay` and calling `passing` just before
+/// passing it on, until `from` ends; once `withheld` is set, chunks are read but never passed on.
+fn pipe(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    delay: Duration,
+    withheld: &AtomicBool,
+    passing: impl Fn(),
+) {
     let mut buf = [0u8; 16 * 1024];
     while let Ok(n) = from.read(&mut buf) {
         if n == 0 {
@@ -338,6 +386,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, withheld: &Atom
         if withheld.load(Ordering::SeqCst) {
             continue;
         }
+        passing();
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
