@@ -422,3 +422,50 @@ fn groff_renders_cleanly(page: &str) {
         "groff warned about the page"
     );
 }
+
+#[test]
+fn a_missing_env_directory_is_named_once_with_where_to_run_or_how_to_name_it() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let missing = empty.path().join("no-envs");
+    let expected = format!(
+        "error: no env directory {} here; run ce from the repository root or name the \
+         directory with --envs-dir (or CE_ENVS_DIR)",
+        missing.display()
+    );
+    let dir = missing.display().to_string();
+    for args in [
+        vec!["--envs-dir", &dir, "render", "--all"],
+        vec!["--envs-dir", &dir, "--env", "staging", "render"],
+        vec!["--envs-dir", &dir, "validate", "--all"],
+    ] {
+        let run = run_in_process(args.clone());
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.describe());
+        assert_eq!(
+            run.stderr.trim_end(),
+            expected,
+            "{args:?}: {}",
+            run.describe()
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_env_file_says_which_file_once_and_the_os_error_as_its_cause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A directory named like an env file cannot be read as one, whoever runs the test.
+    std::fs::create_dir(dir.path().join("staging.toml")).expect("mkdir");
+    let envs = dir.path().display().to_string();
+    let run = run_in_process(["--envs-dir", &envs, "--env", "staging", "render"]);
+
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("error: cannot read {envs}/staging.toml").as_str()),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(lines.len(), 2, "{}", run.describe());
+    assert!(lines[1].starts_with("  caused by: "), "{}", run.describe());
+    assert!(lines[1].contains("directory"), "{}", run.describe());
+}

@@ -84,8 +84,14 @@ pub enum ConfigError {
     /// The env directory holds no env files.
     #[error("no env files (*.toml) in {0}")]
     NoEnvs(String),
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    /// The env directory does not exist.
+    #[error(
+        "no env directory {0} here; run ce from the repository root or name the directory with \
+         --envs-dir (or CE_ENVS_DIR)"
+    )]
+    NoEnvDir(String),
+    /// The file or directory could not be read; the OS error is its cause.
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: String,
@@ -119,9 +125,18 @@ pub fn list_envs(dir: &Path) -> Result<Vec<EnvName>, ConfigError> {
 /// file whose name is not an env name (which would otherwise be skipped without a word),
 /// sorted by file.
 fn scan(dir: &Path) -> Result<(Vec<EnvName>, Vec<Problem>), ConfigError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
-        path: dir.display().to_string(),
-        source,
+    let entries = std::fs::read_dir(dir).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            // The directory may come from the command line: keep it on one line.
+            ConfigError::NoEnvDir(
+                crate::printer::escape_control(&dir.display().to_string()).into_owned(),
+            )
+        } else {
+            ConfigError::Read {
+                path: dir.display().to_string(),
+                source,
+            }
+        }
     })?;
     let mut names = Vec::new();
     let mut misnamed = Vec::new();
@@ -151,11 +166,13 @@ fn scan(dir: &Path) -> Result<(Vec<EnvName>, Vec<Problem>), ConfigError> {
 /// Loads and checks `dir/<name>.toml`.
 pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
     let path = dir.join(format!("{name}.toml"));
-    // Read first and look at what is there only when that fails: one system call fewer for
-    // every env that loads.
+    // Read without looking first: one system call fewer for every env that loads. Only a file
+    // that is not there makes the env unknown; one that cannot be read says why.
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(_) if !path.is_file() => return Err(unknown_env(dir, name, &path)),
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(unknown_env(dir, name, &path));
+        }
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.display().to_string(),
@@ -168,14 +185,16 @@ pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
 
 /// No env file by that name: the error names the envs there are.
 fn unknown_env(dir: &Path, name: &str, path: &Path) -> ConfigError {
-    let known = list_envs(dir)
-        .map(|envs| {
-            envs.iter()
-                .map(EnvName::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+    let known = match list_envs(dir) {
+        Ok(envs) => envs
+            .iter()
+            .map(EnvName::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        // No directory at all says more than "no such env".
+        Err(missing @ ConfigError::NoEnvDir(_)) => return missing,
+        Err(_) => String::new(),
+    };
     ConfigError::UnknownEnv {
         name: name.to_owned(),
         // The name came from the command line: a newline in it must not start a new line.
