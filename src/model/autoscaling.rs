@@ -96,11 +96,11 @@ pub struct InstancesDistribution {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MixedInstancesPolicy {
-    /// The launch template and instance type overrides.
-    pub launch_template: MixedLaunchTemplate,
     /// The purchase split.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instances_distribution: Option<InstancesDistribution>,
+    /// The launch template and instance type overrides.
+    pub launch_template: MixedLaunchTemplate,
 }
 
 /// `MetricsCollection`: group metrics sent to CloudWatch.
@@ -120,10 +120,10 @@ pub struct MetricsCollection {
 pub struct GroupTag {
     /// Tag key.
     pub key: String,
-    /// Tag value.
-    pub value: Expr,
     /// Copy the tag to launched instances.
     pub propagate_at_launch: bool,
+    /// Tag value.
+    pub value: Expr,
 }
 
 impl GroupTag {
@@ -146,19 +146,9 @@ pub struct AutoScalingGroup {
     /// Physical name (create-only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_scaling_group_name: Option<Expr>,
-    /// Fewest instances: a number as a string, or an expression choosing one (a blue/green
-    /// group's minimum depends on whether its colour is live).
-    pub min_size: Expr,
-    /// Most instances.
-    #[serde(serialize_with = "number_as_string")]
-    pub max_size: u32,
-    /// Instances wanted; unset leaves the number to scaling policies (and to a live group's
-    /// current value on update).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "optional_number_as_string"
-    )]
-    pub desired_capacity: Option<u32>,
+    /// Replace spot instances at elevated interruption risk before they are reclaimed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_rebalance: Option<bool>,
     /// Seconds between simple-scaling activities.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -168,39 +158,49 @@ pub struct AutoScalingGroup {
     /// Seconds a new instance warms up before its metrics count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_instance_warmup: Option<u32>,
-    /// EC2 or ELB health checks.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check_type: Option<HealthCheckType>,
+    /// Instances wanted; unset leaves the number to scaling policies (and to a live group's
+    /// current value on update).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_number_as_string"
+    )]
+    pub desired_capacity: Option<u32>,
     /// Seconds after launch before health checks count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period: Option<u32>,
+    /// EC2 or ELB health checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_type: Option<HealthCheckType>,
     /// Launch template of a single-type group (exclusive with a mixed policy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_template: Option<LaunchTemplateSpecification>,
-    /// Several instance types and spot (exclusive with `launch_template`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mixed_instances_policy: Option<MixedInstancesPolicy>,
-    /// Replace spot instances at elevated interruption risk before they are reclaimed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub capacity_rebalance: Option<bool>,
-    /// Subnet ids, as a list expression (`Expr::List` or `Fn::Split` of an import).
-    #[serde(rename = "VPCZoneIdentifier", skip_serializing_if = "Option::is_none")]
-    pub vpc_zone_identifier: Option<Expr>,
-    /// Target groups instances are registered with.
-    #[serde(rename = "TargetGroupARNs", skip_serializing_if = "Vec::is_empty")]
-    pub target_group_arns: Vec<Expr>,
-    /// Group metrics sent to CloudWatch.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub metrics_collection: Vec<MetricsCollection>,
-    /// Which instances scale-in removes first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub termination_policies: Vec<String>,
     /// Seconds after which an instance is replaced (at least 86400).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_instance_lifetime: Option<u32>,
+    /// Most instances.
+    #[serde(serialize_with = "number_as_string")]
+    pub max_size: u32,
+    /// Group metrics sent to CloudWatch.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics_collection: Vec<MetricsCollection>,
+    /// Fewest instances: a number as a string, or an expression choosing one (a blue/green
+    /// group's minimum depends on whether its colour is live).
+    pub min_size: Expr,
+    /// Several instance types and spot (exclusive with `launch_template`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mixed_instances_policy: Option<MixedInstancesPolicy>,
     /// Tags of the group, optionally propagated to instances.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<GroupTag>,
+    /// Target groups instances are registered with.
+    #[serde(rename = "TargetGroupARNs", skip_serializing_if = "Vec::is_empty")]
+    pub target_group_arns: Vec<Expr>,
+    /// Which instances scale-in removes first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub termination_policies: Vec<String>,
+    /// Subnet ids, as a list expression (`Expr::List` or `Fn::Split` of an import).
+    #[serde(rename = "VPCZoneIdentifier", skip_serializing_if = "Option::is_none")]
+    pub vpc_zone_identifier: Option<Expr>,
 }
 impl ResourceProperties for AutoScalingGroup {
     const TYPE: &'static str = "AWS::AutoScaling::AutoScalingGroup";
@@ -221,14 +221,14 @@ pub struct PredefinedMetricSpecification {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TargetTrackingConfiguration {
-    /// The value the metric is kept at.
-    pub target_value: f64,
-    /// The metric.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub predefined_metric_specification: Option<PredefinedMetricSpecification>,
     /// Only ever scale out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_scale_in: Option<bool>,
+    /// The metric.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predefined_metric_specification: Option<PredefinedMetricSpecification>,
+    /// The value the metric is kept at.
+    pub target_value: f64,
 }
 
 /// `AWS::AutoScaling::ScalingPolicy`.
@@ -237,11 +237,11 @@ pub struct TargetTrackingConfiguration {
 pub struct ScalingPolicy {
     /// The group scaled (create-only).
     pub auto_scaling_group_name: Expr,
-    /// `TargetTrackingScaling`, `StepScaling`, `SimpleScaling` or `PredictiveScaling`.
-    pub policy_type: String,
     /// Seconds a new instance warms up; unset: the group's `DefaultInstanceWarmup`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_instance_warmup: Option<u32>,
+    /// `TargetTrackingScaling`, `StepScaling`, `SimpleScaling` or `PredictiveScaling`.
+    pub policy_type: String,
     /// The target of a `TargetTrackingScaling` policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_tracking_configuration: Option<TargetTrackingConfiguration>,

@@ -25,18 +25,18 @@ impl ResourceProperties for Budget {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BudgetData {
+    /// The amount.
+    pub budget_limit: Spend,
     /// Account-unique name (create-only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget_name: Option<String>,
     /// `COST` here.
     pub budget_type: String,
-    /// `MONTHLY` here.
-    pub time_unit: String,
-    /// The amount.
-    pub budget_limit: Spend,
     /// Which costs count: `TagKeyValue` → `user:<key>$<value>`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub cost_filters: BTreeMap<String, Vec<String>>,
+    /// `MONTHLY` here.
+    pub time_unit: String,
 }
 
 /// `Spend`: an amount of money.
@@ -63,10 +63,10 @@ pub struct NotificationWithSubscribers {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Notification {
-    /// `ACTUAL` or `FORECASTED` spend.
-    pub notification_type: String,
     /// `GREATER_THAN`.
     pub comparison_operator: String,
+    /// `ACTUAL` or `FORECASTED` spend.
+    pub notification_type: String,
     /// Percentage of the limit.
     pub threshold: f64,
     /// `PERCENTAGE`.
@@ -77,10 +77,10 @@ pub struct Notification {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Subscriber {
-    /// `SNS` or `EMAIL`.
-    pub subscription_type: String,
     /// Topic ARN or address.
     pub address: Expr,
+    /// `SNS` or `EMAIL`.
+    pub subscription_type: String,
 }
 
 impl Notification {

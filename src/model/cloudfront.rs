@@ -98,22 +98,22 @@ pub enum HttpVersion {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Origin {
+    /// Settings of a non-S3 (HTTP) origin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_origin_config: Option<CustomOriginConfig>,
     /// Host name CloudFront connects to.
     pub domain_name: Expr,
     /// Id that behaviours name in `TargetOriginId`.
     pub id: String,
-    /// Settings of a non-S3 (HTTP) origin.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_origin_config: Option<CustomOriginConfig>,
-    /// Settings of an S3 bucket origin.
-    #[serde(rename = "S3OriginConfig", skip_serializing_if = "Option::is_none")]
-    pub s3_origin_config: Option<S3OriginConfig>,
     /// Origin access control that signs requests to an S3 origin.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_access_control_id: Option<Expr>,
     /// Headers CloudFront adds to every request it sends this origin.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub origin_custom_headers: Vec<OriginCustomHeader>,
+    /// Settings of an S3 bucket origin.
+    #[serde(rename = "S3OriginConfig", skip_serializing_if = "Option::is_none")]
+    pub s3_origin_config: Option<S3OriginConfig>,
 }
 
 /// One header of `OriginCustomHeaders`.
@@ -136,17 +136,17 @@ pub struct CustomOriginConfig {
     /// HTTPS port of the origin.
     #[serde(rename = "HTTPSPort", skip_serializing_if = "Option::is_none")]
     pub https_port: Option<u16>,
-    /// Protocol CloudFront uses to the origin.
-    pub origin_protocol_policy: OriginProtocolPolicy,
-    /// TLS versions CloudFront offers the origin (`TLSv1.2`, …).
-    #[serde(rename = "OriginSSLProtocols", skip_serializing_if = "Vec::is_empty")]
-    pub origin_ssl_protocols: Vec<String>,
-    /// Seconds CloudFront waits for a response (1-60 without a quota increase).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin_read_timeout: Option<u32>,
     /// Seconds an idle origin connection is kept open (1-60).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_keepalive_timeout: Option<u32>,
+    /// Protocol CloudFront uses to the origin.
+    pub origin_protocol_policy: OriginProtocolPolicy,
+    /// Seconds CloudFront waits for a response (1-60 without a quota increase).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_read_timeout: Option<u32>,
+    /// TLS versions CloudFront offers the origin (`TLSv1.2`, …).
+    #[serde(rename = "OriginSSLProtocols", skip_serializing_if = "Vec::is_empty")]
+    pub origin_ssl_protocols: Vec<String>,
 }
 
 /// `OriginProtocolPolicy` values.
@@ -175,11 +175,11 @@ pub struct S3OriginConfig {
 pub struct DefaultCacheBehavior {
     /// Methods CloudFront forwards.
     pub allowed_methods: Vec<String>,
-    /// Methods whose responses are cached (a subset of the allowed ones).
-    pub cached_methods: Vec<String>,
     /// Cache policy (cache key and TTLs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_policy_id: Option<Expr>,
+    /// Methods whose responses are cached (a subset of the allowed ones).
+    pub cached_methods: Vec<String>,
     /// Whether CloudFront compresses responses itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compress: Option<bool>,
@@ -240,11 +240,11 @@ pub struct Restrictions {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GeoRestriction {
-    /// Deny-list, allow-list or none.
-    pub restriction_type: RestrictionType,
     /// ISO 3166-1 alpha-2 country codes (empty with `none`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub locations: Vec<String>,
+    /// Deny-list, allow-list or none.
+    pub restriction_type: RestrictionType,
 }
 
 impl GeoRestriction {

@@ -50,10 +50,10 @@ impl ResourceProperties for Alarm {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Dashboard {
-    /// Name, unique per account and region (create-only).
-    pub dashboard_name: String,
     /// The widgets as a JSON string; an `Fn::Sub` fills in ids known only at deploy time.
     pub dashboard_body: Expr,
+    /// Name, unique per account and region (create-only).
+    pub dashboard_name: String,
 }
 impl ResourceProperties for Dashboard {
     const TYPE: &'static str = "AWS::CloudWatch::Dashboard";

@@ -11,34 +11,34 @@ use super::{Expr, ResourceProperties, Tag};
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Table {
-    /// Table name; CloudFormation generates one when unset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub table_name: Option<Expr>,
     /// Types of the key attributes (and only those).
     pub attribute_definitions: Vec<AttributeDefinition>,
-    /// The primary key: hash, then optional range (changing it replaces the table).
-    pub key_schema: Vec<KeySchemaElement>,
     /// On-demand or provisioned capacity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_mode: Option<BillingMode>,
-    /// Read/write capacity, for the provisioned mode only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provisioned_throughput: Option<ProvisionedThroughput>,
-    /// Continuous backups with point-in-time restore.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub point_in_time_recovery_specification: Option<PointInTimeRecoverySpecification>,
-    /// Encryption at rest with a KMS key.
-    #[serde(rename = "SSESpecification", skip_serializing_if = "Option::is_none")]
-    pub sse_specification: Option<SseSpecification>,
     /// Refuse `DeleteTable` until switched off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_protection_enabled: Option<bool>,
-    /// Item expiry by a timestamp attribute.
+    /// The primary key: hash, then optional range (changing it replaces the table).
+    pub key_schema: Vec<KeySchemaElement>,
+    /// Continuous backups with point-in-time restore.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_to_live_specification: Option<TimeToLiveSpecification>,
+    pub point_in_time_recovery_specification: Option<PointInTimeRecoverySpecification>,
+    /// Read/write capacity, for the provisioned mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioned_throughput: Option<ProvisionedThroughput>,
+    /// Encryption at rest with a KMS key.
+    #[serde(rename = "SSESpecification", skip_serializing_if = "Option::is_none")]
+    pub sse_specification: Option<SseSpecification>,
+    /// Table name; CloudFormation generates one when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_name: Option<Expr>,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// Item expiry by a timestamp attribute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_live_specification: Option<TimeToLiveSpecification>,
 }
 impl ResourceProperties for Table {
     const TYPE: &'static str = "AWS::DynamoDB::Table";
@@ -161,15 +161,15 @@ pub struct PointInTimeRecoverySpecification {
 /// `SSESpecification`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SseSpecification {
+    /// Customer-managed KMS key.
+    #[serde(rename = "KMSMasterKeyId", skip_serializing_if = "Option::is_none")]
+    pub kms_master_key_id: Option<Expr>,
     /// KMS encryption (an AWS-owned key is used when off).
     #[serde(rename = "SSEEnabled")]
     pub sse_enabled: bool,
     /// Key type when enabled.
     #[serde(rename = "SSEType", skip_serializing_if = "Option::is_none")]
     pub sse_type: Option<SseType>,
-    /// Customer-managed KMS key.
-    #[serde(rename = "KMSMasterKeyId", skip_serializing_if = "Option::is_none")]
-    pub kms_master_key_id: Option<Expr>,
 }
 
 /// Server-side encryption types.

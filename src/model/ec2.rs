@@ -11,12 +11,12 @@ use super::{Expr, ResourceProperties, Tag};
 pub struct Vpc {
     /// IPv4 range of the VPC.
     pub cidr_block: Expr,
-    /// Amazon DNS resolution inside the VPC.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enable_dns_support: Option<bool>,
     /// Public DNS hostnames for instances.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_dns_hostnames: Option<bool>,
+    /// Amazon DNS resolution inside the VPC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_dns_support: Option<bool>,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
@@ -29,19 +29,19 @@ impl ResourceProperties for Vpc {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Subnet {
-    /// The VPC id.
-    pub vpc_id: Expr,
-    /// IPv4 range inside the VPC.
-    pub cidr_block: Expr,
     /// Availability zone name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<Expr>,
+    /// IPv4 range inside the VPC.
+    pub cidr_block: Expr,
     /// Give instances a public IPv4 address (a hard dependency with no NAT gateway).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub map_public_ip_on_launch: Option<bool>,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// The VPC id.
+    pub vpc_id: Expr,
 }
 impl ResourceProperties for Subnet {
     const TYPE: &'static str = "AWS::EC2::Subnet";
@@ -63,11 +63,11 @@ impl ResourceProperties for InternetGateway {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VpcGatewayAttachment {
-    /// The VPC id.
-    pub vpc_id: Expr,
     /// The internet gateway id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub internet_gateway_id: Option<Expr>,
+    /// The VPC id.
+    pub vpc_id: Expr,
 }
 impl ResourceProperties for VpcGatewayAttachment {
     const TYPE: &'static str = "AWS::EC2::VPCGatewayAttachment";
@@ -77,11 +77,11 @@ impl ResourceProperties for VpcGatewayAttachment {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RouteTable {
-    /// The VPC id.
-    pub vpc_id: Expr,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// The VPC id.
+    pub vpc_id: Expr,
 }
 impl ResourceProperties for RouteTable {
     const TYPE: &'static str = "AWS::EC2::RouteTable";
@@ -91,8 +91,6 @@ impl ResourceProperties for RouteTable {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Route {
-    /// The route table id.
-    pub route_table_id: Expr,
     /// IPv4 destination.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_cidr_block: Option<Expr>,
@@ -102,6 +100,8 @@ pub struct Route {
     /// Internet gateway target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway_id: Option<Expr>,
+    /// The route table id.
+    pub route_table_id: Expr,
 }
 impl ResourceProperties for Route {
     const TYPE: &'static str = "AWS::EC2::Route";
@@ -124,32 +124,32 @@ impl ResourceProperties for SubnetRouteTableAssociation {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecurityGroupRule {
-    /// `tcp`, `udp`, `icmp` or `-1` for all.
-    pub ip_protocol: String,
-    /// First port of the range.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from_port: Option<i32>,
-    /// Last port of the range.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to_port: Option<i32>,
     /// IPv4 peer range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cidr_ip: Option<Expr>,
     /// IPv6 peer range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cidr_ipv6: Option<Expr>,
-    /// Peer security group (ingress).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_security_group_id: Option<Expr>,
-    /// Peer security group (egress).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub destination_security_group_id: Option<Expr>,
-    /// Peer managed prefix list (ingress), e.g. CloudFront's origin-facing one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_prefix_list_id: Option<Expr>,
     /// Why the rule exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Peer security group (egress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_security_group_id: Option<Expr>,
+    /// First port of the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_port: Option<i32>,
+    /// `tcp`, `udp`, `icmp` or `-1` for all.
+    pub ip_protocol: String,
+    /// Peer managed prefix list (ingress), e.g. CloudFront's origin-facing one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_prefix_list_id: Option<Expr>,
+    /// Peer security group (ingress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_security_group_id: Option<Expr>,
+    /// Last port of the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_port: Option<i32>,
 }
 
 impl SecurityGroupRule {
@@ -221,17 +221,17 @@ pub struct SecurityGroup {
     /// Group name; left unset so CloudFormation names it and replacement stays possible.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
-    /// The VPC id.
-    pub vpc_id: Expr,
-    /// Inline ingress rules.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub security_group_ingress: Vec<SecurityGroupRule>,
     /// Inline egress rules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_group_egress: Vec<SecurityGroupRule>,
+    /// Inline ingress rules.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_group_ingress: Vec<SecurityGroupRule>,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// The VPC id.
+    pub vpc_id: Expr,
 }
 impl ResourceProperties for SecurityGroup {
     const TYPE: &'static str = "AWS::EC2::SecurityGroup";
@@ -257,15 +257,15 @@ impl ResourceProperties for SecurityGroupIngress {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VpcEndpoint {
+    /// Route tables that get a route to the service's prefix list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route_table_ids: Vec<Expr>,
     /// `com.amazonaws.<region>.s3` or `com.amazonaws.<region>.dynamodb`.
     pub service_name: Expr,
     /// `Gateway` or `Interface`.
     pub vpc_endpoint_type: String,
     /// The VPC (create-only).
     pub vpc_id: Expr,
-    /// Route tables that get a route to the service's prefix list.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub route_table_ids: Vec<Expr>,
 }
 impl ResourceProperties for VpcEndpoint {
     const TYPE: &'static str = "AWS::EC2::VPCEndpoint";
@@ -287,11 +287,11 @@ impl VpcEndpoint {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LaunchTemplate {
+    /// What instances launched from it look like.
+    pub launch_template_data: LaunchTemplateData,
     /// Name of the launch template.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_template_name: Option<Expr>,
-    /// What instances launched from it look like.
-    pub launch_template_data: LaunchTemplateData,
     /// Tags on the launch template itself.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tag_specifications: Vec<LaunchTemplateTagSpecification>,
@@ -304,39 +304,39 @@ impl ResourceProperties for LaunchTemplate {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LaunchTemplateData {
+    /// Root and extra volumes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub block_device_mappings: Vec<BlockDeviceMapping>,
+    /// EBS-optimised instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ebs_optimized: Option<bool>,
+    /// Instance profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam_instance_profile: Option<IamInstanceProfileSpecification>,
     /// AMI id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_id: Option<Expr>,
     /// Instance type (overridden by a mixed instances policy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_type: Option<Expr>,
-    /// Instance profile.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iam_instance_profile: Option<IamInstanceProfileSpecification>,
-    /// Security group ids.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub security_group_ids: Vec<Expr>,
     /// SSH key pair name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_name: Option<Expr>,
-    /// Base64 user data.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_data: Option<Expr>,
-    /// EBS-optimised instances.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ebs_optimized: Option<bool>,
     /// Instance metadata service options.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata_options: Option<MetadataOptions>,
-    /// Root and extra volumes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub block_device_mappings: Vec<BlockDeviceMapping>,
     /// Detailed monitoring.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<Monitoring>,
+    /// Security group ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_group_ids: Vec<Expr>,
     /// Tags applied to instances and volumes at launch.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tag_specifications: Vec<LaunchTemplateTagSpecification>,
+    /// Base64 user data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<Expr>,
 }
 
 /// `IamInstanceProfile` of a launch template.
@@ -351,12 +351,12 @@ pub struct IamInstanceProfileSpecification {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MetadataOptions {
-    /// `required` enforces IMDSv2.
-    pub http_tokens: String,
-    /// PUT response hop limit (1 keeps tokens away from containers).
-    pub http_put_response_hop_limit: u32,
     /// `enabled`.
     pub http_endpoint: String,
+    /// PUT response hop limit (1 keeps tokens away from containers).
+    pub http_put_response_hop_limit: u32,
+    /// `required` enforces IMDSv2.
+    pub http_tokens: String,
     /// `enabled` lets instances read their own tags from IMDS.
     pub instance_metadata_tags: String,
 }
@@ -387,14 +387,14 @@ pub struct BlockDeviceMapping {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Ebs {
+    /// Remove the volume with the instance.
+    pub delete_on_termination: bool,
+    /// Encrypt at rest.
+    pub encrypted: bool,
     /// Size in GiB.
     pub volume_size: u32,
     /// `gp3`, `gp2`, …
     pub volume_type: String,
-    /// Encrypt at rest.
-    pub encrypted: bool,
-    /// Remove the volume with the instance.
-    pub delete_on_termination: bool,
 }
 
 /// `Monitoring` of a launch template.

@@ -13,33 +13,33 @@ use super::{Expr, ResourceProperties, Tag};
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FileSystem {
-    /// Encryption at rest (cannot be changed after creation).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub encrypted: Option<bool>,
-    /// KMS key for encryption; the AWS-managed key when unset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kms_key_id: Option<Expr>,
-    /// Performance mode (cannot be changed after creation).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub performance_mode: Option<PerformanceMode>,
-    /// How throughput is sized and billed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub throughput_mode: Option<ThroughputMode>,
-    /// MiB/s bought, for the provisioned mode only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provisioned_throughput_in_mibps: Option<f64>,
-    /// Moves between storage classes; one transition per entry.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub lifecycle_policies: Vec<LifecyclePolicy>,
     /// Automatic daily AWS Backup.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_policy: Option<BackupPolicy>,
+    /// Encryption at rest (cannot be changed after creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
     /// Resource policy every NFS client is checked against (TLS, IAM, access points).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_system_policy: Option<PolicyDocument>,
     /// Resource tags (EFS names the property differently from other services).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub file_system_tags: Vec<Tag>,
+    /// KMS key for encryption; the AWS-managed key when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<Expr>,
+    /// Moves between storage classes; one transition per entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle_policies: Vec<LifecyclePolicy>,
+    /// Performance mode (cannot be changed after creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performance_mode: Option<PerformanceMode>,
+    /// MiB/s bought, for the provisioned mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioned_throughput_in_mibps: Option<f64>,
+    /// How throughput is sized and billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput_mode: Option<ThroughputMode>,
 }
 impl ResourceProperties for FileSystem {
     const TYPE: &'static str = "AWS::EFS::FileSystem";
@@ -167,13 +167,13 @@ pub enum BackupStatus {
 pub struct MountTarget {
     /// The file system.
     pub file_system_id: Expr,
-    /// Subnet the endpoint lives in (one per zone).
-    pub subnet_id: Expr,
-    /// Security groups guarding the NFS port.
-    pub security_groups: Vec<Expr>,
     /// Fixed IPv4 address; picked from the subnet when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<Expr>,
+    /// Security groups guarding the NFS port.
+    pub security_groups: Vec<Expr>,
+    /// Subnet the endpoint lives in (one per zone).
+    pub subnet_id: Expr,
 }
 impl ResourceProperties for MountTarget {
     const TYPE: &'static str = "AWS::EFS::MountTarget";
@@ -184,15 +184,15 @@ impl ResourceProperties for MountTarget {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AccessPoint {
+    /// Resource tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access_point_tags: Vec<Tag>,
     /// The file system (create-only).
     pub file_system_id: Expr,
     /// The identity every request through the access point runs as.
     pub posix_user: PosixUser,
     /// The directory clients see as `/`.
     pub root_directory: RootDirectory,
-    /// Resource tags.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub access_point_tags: Vec<Tag>,
 }
 impl ResourceProperties for AccessPoint {
     const TYPE: &'static str = "AWS::EFS::AccessPoint";
@@ -202,30 +202,30 @@ impl ResourceProperties for AccessPoint {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PosixUser {
-    /// User id.
-    pub uid: String,
     /// Group id.
     pub gid: String,
+    /// User id.
+    pub uid: String,
 }
 
 /// `RootDirectory` of an access point.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RootDirectory {
-    /// Absolute path on the file system.
-    pub path: String,
     /// Owner and mode EFS creates the directory with when it is missing.
     pub creation_info: CreationInfo,
+    /// Absolute path on the file system.
+    pub path: String,
 }
 
 /// `CreationInfo` of an access point's root directory.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreationInfo {
-    /// Owning user id.
-    pub owner_uid: String,
     /// Owning group id.
     pub owner_gid: String,
+    /// Owning user id.
+    pub owner_uid: String,
     /// Octal mode, e.g. `0755`.
     pub permissions: String,
 }

@@ -37,30 +37,30 @@ pub fn attributes<K: Into<String>, V: Into<Expr>>(
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LoadBalancer {
-    /// Physical name (create-only); unset lets CloudFormation generate one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Expr>,
-    /// `application`, `network` or `gateway` (create-only).
-    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// `internet-facing` or `internal` (create-only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheme: Option<String>,
     /// `ipv4` or `dualstack`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_address_type: Option<String>,
-    /// Subnet ids, as a list expression (`Expr::List` or `Fn::Split` of an import).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subnets: Option<Expr>,
-    /// Security group ids.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub security_groups: Vec<Expr>,
     /// Idle timeout, access logs, deletion protection, header handling, …
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub load_balancer_attributes: Vec<Attribute>,
+    /// Physical name (create-only); unset lets CloudFormation generate one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Expr>,
+    /// `internet-facing` or `internal` (create-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// Security group ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<Expr>,
+    /// Subnet ids, as a list expression (`Expr::List` or `Fn::Split` of an import).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnets: Option<Expr>,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// `application`, `network` or `gateway` (create-only).
+    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 impl ResourceProperties for LoadBalancer {
     const TYPE: &'static str = "AWS::ElasticLoadBalancingV2::LoadBalancer";
@@ -84,18 +84,42 @@ pub enum TargetType {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Matcher {
-    /// HTTP codes, e.g. `200` or `200-299`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_code: Option<String>,
     /// gRPC codes, for gRPC target groups.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grpc_code: Option<String>,
+    /// HTTP codes, e.g. `200` or `200-299`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_code: Option<String>,
 }
 
 /// `AWS::ElasticLoadBalancingV2::TargetGroup`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TargetGroup {
+    /// Whether health checks run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_enabled: Option<bool>,
+    /// Seconds between checks of one target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_interval_seconds: Option<u32>,
+    /// Path requested by the health check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_path: Option<String>,
+    /// Port of the health check; `traffic-port` is the target's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_port: Option<String>,
+    /// Protocol of the health check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_protocol: Option<String>,
+    /// Seconds without a response before a check fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_timeout_seconds: Option<u32>,
+    /// Consecutive passes before an unhealthy target is healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthy_threshold_count: Option<u32>,
+    /// Responses that count as a pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<Matcher>,
     /// Physical name (create-only, at most 32 characters); unset lets CloudFormation name it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<Expr>,
@@ -108,45 +132,21 @@ pub struct TargetGroup {
     /// `HTTP1`, `HTTP2` or `GRPC` (create-only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
-    /// The VPC of the targets (create-only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vpc_id: Option<Expr>,
-    /// How targets are addressed (create-only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_type: Option<TargetType>,
-    /// Whether health checks run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check_enabled: Option<bool>,
-    /// Protocol of the health check.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check_protocol: Option<String>,
-    /// Port of the health check; `traffic-port` is the target's own.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check_port: Option<String>,
-    /// Path requested by the health check.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check_path: Option<String>,
-    /// Seconds between checks of one target.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check_interval_seconds: Option<u32>,
-    /// Seconds without a response before a check fails.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check_timeout_seconds: Option<u32>,
-    /// Consecutive passes before an unhealthy target is healthy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthy_threshold_count: Option<u32>,
-    /// Consecutive failures before a healthy target is unhealthy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unhealthy_threshold_count: Option<u32>,
-    /// Responses that count as a pass.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matcher: Option<Matcher>,
-    /// Deregistration delay, load balancing algorithm, stickiness, …
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub target_group_attributes: Vec<Attribute>,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// Deregistration delay, load balancing algorithm, stickiness, …
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub target_group_attributes: Vec<Attribute>,
+    /// How targets are addressed (create-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_type: Option<TargetType>,
+    /// Consecutive failures before a healthy target is unhealthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unhealthy_threshold_count: Option<u32>,
+    /// The VPC of the targets (create-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<Expr>,
 }
 impl ResourceProperties for TargetGroup {
     const TYPE: &'static str = "AWS::ElasticLoadBalancingV2::TargetGroup";
@@ -179,40 +179,40 @@ pub struct TargetGroupTuple {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TargetGroupStickinessConfig {
-    /// Keep a client on the target group it first reached.
-    pub enabled: bool,
     /// How long, in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<u32>,
+    /// Keep a client on the target group it first reached.
+    pub enabled: bool,
 }
 
 /// `ForwardConfig`: a forward to several weighted target groups.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ForwardConfig {
-    /// The target groups and weights.
-    pub target_groups: Vec<TargetGroupTuple>,
     /// Stickiness across the target groups.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_group_stickiness_config: Option<TargetGroupStickinessConfig>,
+    /// The target groups and weights.
+    pub target_groups: Vec<TargetGroupTuple>,
 }
 
 /// `RedirectConfig`. Unset parts keep the request's own (`#{host}`, `#{path}`, …).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RedirectConfig {
-    /// `HTTP`, `HTTPS` or `#{protocol}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<String>,
-    /// Port, as a string (`443` or `#{port}`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub port: Option<String>,
     /// Host name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Absolute path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Port, as a string (`443` or `#{port}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// `HTTP`, `HTTPS` or `#{protocol}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// Query string, without the `?`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
@@ -224,38 +224,38 @@ pub struct RedirectConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FixedResponseConfig {
-    /// HTTP status code, as a string.
-    pub status_code: String,
     /// `text/plain`, `text/html`, `application/json`, …
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// Response body (at most 1024 characters).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_body: Option<String>,
+    /// HTTP status code, as a string.
+    pub status_code: String,
 }
 
 /// An action of a listener (`DefaultActions`) or rule (`Actions`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Action {
-    /// What the action does.
-    #[serde(rename = "Type")]
-    pub kind: ActionType,
-    /// Order among the actions of one listener or rule (1 first).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order: Option<u32>,
-    /// The single target group of a plain forward.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_group_arn: Option<Expr>,
-    /// A weighted forward.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub forward_config: Option<ForwardConfig>,
-    /// A redirect.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect_config: Option<RedirectConfig>,
     /// A fixed response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed_response_config: Option<FixedResponseConfig>,
+    /// A weighted forward.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_config: Option<ForwardConfig>,
+    /// Order among the actions of one listener or rule (1 first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<u32>,
+    /// A redirect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_config: Option<RedirectConfig>,
+    /// The single target group of a plain forward.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_group_arn: Option<Expr>,
+    /// What the action does.
+    #[serde(rename = "Type")]
+    pub kind: ActionType,
 }
 
 impl Action {
@@ -330,6 +330,11 @@ pub struct Certificate {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Listener {
+    /// The default certificate (exactly one) of an HTTPS listener.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<Certificate>,
+    /// What happens to requests no rule matches.
+    pub default_actions: Vec<Action>,
     /// The load balancer (create-only).
     pub load_balancer_arn: Expr,
     /// Port listened on.
@@ -341,11 +346,6 @@ pub struct Listener {
     /// TLS negotiation policy of an HTTPS listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssl_policy: Option<String>,
-    /// The default certificate (exactly one) of an HTTPS listener.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub certificates: Vec<Certificate>,
-    /// What happens to requests no rule matches.
-    pub default_actions: Vec<Action>,
 }
 impl ResourceProperties for Listener {
     const TYPE: &'static str = "AWS::ElasticLoadBalancingV2::Listener";
@@ -365,21 +365,21 @@ pub struct ConditionValues {
 pub struct RuleCondition {
     /// `path-pattern`, `host-header`, `http-request-method`, `source-ip`, …
     pub field: String,
-    /// Paths, for `path-pattern`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path_pattern_config: Option<ConditionValues>,
     /// Host names, for `host-header`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_header_config: Option<ConditionValues>,
-    /// Methods, for `http-request-method`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_request_method_config: Option<ConditionValues>,
-    /// CIDR ranges, for `source-ip`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_ip_config: Option<ConditionValues>,
     /// A header and its accepted values, for `http-header`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_header_config: Option<HttpHeaderConfig>,
+    /// Methods, for `http-request-method`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_request_method_config: Option<ConditionValues>,
+    /// Paths, for `path-pattern`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_pattern_config: Option<ConditionValues>,
+    /// CIDR ranges, for `source-ip`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip_config: Option<ConditionValues>,
 }
 
 /// `HttpHeaderConfig` of an `http-header` condition.
@@ -434,14 +434,14 @@ impl RuleCondition {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListenerRule {
+    /// What happens to matching requests.
+    pub actions: Vec<Action>,
+    /// All must match.
+    pub conditions: Vec<RuleCondition>,
     /// The listener (create-only).
     pub listener_arn: Expr,
     /// Evaluation order, lowest first (1-50000, unique per listener).
     pub priority: u32,
-    /// All must match.
-    pub conditions: Vec<RuleCondition>,
-    /// What happens to matching requests.
-    pub actions: Vec<Action>,
 }
 impl ResourceProperties for ListenerRule {
     const TYPE: &'static str = "AWS::ElasticLoadBalancingV2::ListenerRule";

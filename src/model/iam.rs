@@ -14,10 +14,10 @@ pub const POLICY_VERSION: &str = "2012-10-17";
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PolicyDocument {
-    /// Always [`POLICY_VERSION`].
-    pub version: &'static str,
     /// The statements.
     pub statement: Vec<Statement>,
+    /// Always [`POLICY_VERSION`].
+    pub version: &'static str,
 }
 
 impl PolicyDocument {
@@ -53,22 +53,22 @@ pub enum Principal {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Statement {
-    /// Statement id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
+    /// Actions, e.g. `s3:GetObject`.
+    pub action: Vec<String>,
+    /// Conditions: operator → key → values.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub condition: BTreeMap<String, BTreeMap<String, Expr>>,
     /// Allow or deny.
     pub effect: Effect,
     /// Principal, for resource and trust policies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<Principal>,
-    /// Actions, e.g. `s3:GetObject`.
-    pub action: Vec<String>,
     /// Resources the statement covers (absent in trust policies).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resource: Vec<Expr>,
-    /// Conditions: operator → key → values.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub condition: BTreeMap<String, BTreeMap<String, Expr>>,
+    /// Statement id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl Statement {
@@ -118,10 +118,10 @@ impl Statement {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Policy {
-    /// Name, unique within the role.
-    pub policy_name: String,
     /// The document.
     pub policy_document: PolicyDocument,
+    /// Name, unique within the role.
+    pub policy_name: String,
 }
 
 /// `AWS::IAM::Role`.
@@ -136,12 +136,12 @@ pub struct Role {
     /// AWS-managed or customer-managed policies attached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub managed_policy_arns: Vec<Expr>,
-    /// Inline policies.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub policies: Vec<Policy>,
     /// Path of the role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Inline policies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Policy>,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
@@ -154,11 +154,11 @@ impl ResourceProperties for Role {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InstanceProfile {
-    /// The role (exactly one).
-    pub roles: Vec<Expr>,
     /// Path of the profile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The role (exactly one).
+    pub roles: Vec<Expr>,
 }
 impl ResourceProperties for InstanceProfile {
     const TYPE: &'static str = "AWS::IAM::InstanceProfile";

@@ -43,6 +43,9 @@ struct State {
     scratch: Vec<u8>,
     /// Whether the key being written holds an escape.
     key_escaped: bool,
+    /// The keys, as written, of each object that had to be reordered.
+    #[cfg(test)]
+    reordered: Vec<String>,
 }
 
 struct OpenObject {
@@ -98,6 +101,8 @@ impl JsonOut {
                 order: Vec::new(),
                 scratch: Vec::new(),
                 key_escaped: false,
+                #[cfg(test)]
+                reordered: Vec::new(),
             }),
         }
     }
@@ -172,6 +177,12 @@ impl JsonOut {
         state.layout = mark.layout;
         state.has_value = mark.has_value;
         state.entries.truncate(mark.entries);
+    }
+
+    /// The keys, as written, of each object whose entries had to be put in order.
+    #[cfg(test)]
+    pub fn reordered(&self) -> Vec<String> {
+        self.state.borrow().reordered.clone()
     }
 
     /// The text written and the size in bytes the same document has in compact form.
@@ -283,6 +294,14 @@ impl State {
         {
             return Ok(());
         }
+        #[cfg(test)]
+        self.reordered.push(
+            entries
+                .iter()
+                .map(|e| String::from_utf8_lossy(&buf[e.key..e.key_end]))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
         self.order.clear();
         self.order.extend(0..entries.len());
         self.order

@@ -13,30 +13,30 @@ use super::{Expr, ResourceProperties, Tag};
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Bucket {
-    /// Globally unique bucket name; CloudFormation generates one when unset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bucket_name: Option<Expr>,
     /// Default encryption of new objects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_encryption: Option<BucketEncryption>,
-    /// Whether overwritten and deleted objects keep old versions.
+    /// Globally unique bucket name; CloudFormation generates one when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub versioning_configuration: Option<VersioningConfiguration>,
+    pub bucket_name: Option<Expr>,
     /// Expiry and storage-class transition rules.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lifecycle_configuration: Option<LifecycleConfiguration>,
-    /// Guards against public ACLs and policies.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_access_block_configuration: Option<PublicAccessBlockConfiguration>,
-    /// Who owns uploaded objects, and whether ACLs apply.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ownership_controls: Option<OwnershipControls>,
     /// Server access logging to another bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logging_configuration: Option<LoggingConfiguration>,
+    /// Who owns uploaded objects, and whether ACLs apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ownership_controls: Option<OwnershipControls>,
+    /// Guards against public ACLs and policies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_access_block_configuration: Option<PublicAccessBlockConfiguration>,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// Whether overwritten and deleted objects keep old versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versioning_configuration: Option<VersioningConfiguration>,
 }
 impl ResourceProperties for Bucket {
     const TYPE: &'static str = "AWS::S3::Bucket";
@@ -70,23 +70,23 @@ impl BucketEncryption {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ServerSideEncryptionRule {
-    /// The algorithm (and key) applied to objects uploaded without one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_side_encryption_by_default: Option<ServerSideEncryptionByDefault>,
     /// Use a bucket-level key to cut KMS requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_key_enabled: Option<bool>,
+    /// The algorithm (and key) applied to objects uploaded without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption_by_default: Option<ServerSideEncryptionByDefault>,
 }
 
 /// `ServerSideEncryptionByDefault`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServerSideEncryptionByDefault {
-    /// Encryption algorithm.
-    #[serde(rename = "SSEAlgorithm")]
-    pub sse_algorithm: SseAlgorithm,
     /// KMS key for the `aws:kms` algorithms; the AWS-managed key when unset.
     #[serde(rename = "KMSMasterKeyID", skip_serializing_if = "Option::is_none")]
     pub kms_master_key_id: Option<Expr>,
+    /// Encryption algorithm.
+    #[serde(rename = "SSEAlgorithm")]
+    pub sse_algorithm: SseAlgorithm,
 }
 
 /// Server-side encryption algorithms.
@@ -132,23 +132,23 @@ pub struct LifecycleConfiguration {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LifecycleRule {
+    /// When unfinished multipart uploads are cleaned up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_multipart_upload: Option<AbortIncompleteMultipartUpload>,
+    /// Days after creation before current objects expire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_in_days: Option<u32>,
     /// Rule name, unique within the bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// When old versions are removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noncurrent_version_expiration: Option<NoncurrentVersionExpiration>,
     /// Key prefix the rule applies to; every object when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// Whether the rule runs.
     pub status: RuleStatus,
-    /// Days after creation before current objects expire.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expiration_in_days: Option<u32>,
-    /// When old versions are removed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub noncurrent_version_expiration: Option<NoncurrentVersionExpiration>,
-    /// When unfinished multipart uploads are cleaned up.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub abort_incomplete_multipart_upload: Option<AbortIncompleteMultipartUpload>,
     /// Moves of current objects to cheaper storage classes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transitions: Vec<Transition>,
@@ -182,11 +182,11 @@ pub enum RuleStatus {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NoncurrentVersionExpiration {
-    /// Days after a version stops being current before it is removed.
-    pub noncurrent_days: u32,
     /// Newest old versions kept regardless of age.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub newer_noncurrent_versions: Option<u32>,
+    /// Days after a version stops being current before it is removed.
+    pub noncurrent_days: u32,
 }
 
 /// `AbortIncompleteMultipartUpload`.

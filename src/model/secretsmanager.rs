@@ -9,13 +9,13 @@ use super::{ResourceProperties, Tag};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Secret {
-    /// Name (create-only); dynamic references name the secret by it.
-    pub name: String,
     /// What it is for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// How the first value is generated.
     pub generate_secret_string: GenerateSecretString,
+    /// Name (create-only); dynamic references name the secret by it.
+    pub name: String,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
@@ -28,8 +28,8 @@ impl ResourceProperties for Secret {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateSecretString {
-    /// Characters.
-    pub password_length: u32,
     /// Leave out punctuation (header values and shell quoting stay simple).
     pub exclude_punctuation: bool,
+    /// Characters.
+    pub password_length: u32,
 }

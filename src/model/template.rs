@@ -505,6 +505,16 @@ impl Template {
         out.finish()
     }
 
+    /// The keys, as declared, of each object in the rendered template whose entries had to be
+    /// put in key order as it was written.
+    #[cfg(test)]
+    pub(crate) fn reordered_objects(&self) -> Vec<String> {
+        let out = JsonOut::new(true, TEXT_CAPACITY);
+        self.write_sections(&out)
+            .unwrap_or_else(|e| panic!("template does not serialise: {e}"));
+        out.reordered()
+    }
+
     fn write_sections(&self, out: &JsonOut) -> serde_json::Result<()> {
         // Every field named: one added to the struct but not written here does not compile.
         let Template {

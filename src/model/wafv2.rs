@@ -35,18 +35,18 @@ pub enum IpAddressVersion {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpSet {
-    /// Name, unique per scope and region.
-    pub name: String,
+    /// CIDR ranges; may be empty.
+    pub addresses: Vec<String>,
     /// What it is for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Where it is used (create-only).
-    pub scope: Scope,
     /// IPv4 or IPv6 (create-only).
     #[serde(rename = "IPAddressVersion")]
     pub ip_address_version: IpAddressVersion,
-    /// CIDR ranges; may be empty.
-    pub addresses: Vec<String>,
+    /// Name, unique per scope and region.
+    pub name: String,
+    /// Where it is used (create-only).
+    pub scope: Scope,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
@@ -59,25 +59,25 @@ impl ResourceProperties for IpSet {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct WebAcl {
-    /// Name, unique per scope and region (create-only).
-    pub name: String,
-    /// What it protects.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Where it is used (create-only).
-    pub scope: Scope,
-    /// What happens to requests no rule decides.
-    pub default_action: DefaultAction,
-    /// The rules, evaluated by ascending priority.
-    pub rules: Vec<Rule>,
     /// Bodies custom responses refer to by key.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_response_bodies: BTreeMap<String, CustomResponseBody>,
-    /// Metrics and sampling of the whole ACL.
-    pub visibility_config: VisibilityConfig,
+    /// What happens to requests no rule decides.
+    pub default_action: DefaultAction,
+    /// What it protects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Name, unique per scope and region (create-only).
+    pub name: String,
+    /// The rules, evaluated by ascending priority.
+    pub rules: Vec<Rule>,
+    /// Where it is used (create-only).
+    pub scope: Scope,
     /// Resource tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// Metrics and sampling of the whole ACL.
+    pub visibility_config: VisibilityConfig,
 }
 impl ResourceProperties for WebAcl {
     const TYPE: &'static str = "AWS::WAFv2::WebACL";
@@ -100,12 +100,12 @@ pub enum DefaultAction {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VisibilityConfig {
-    /// Keep samples of matching requests.
-    pub sampled_requests_enabled: bool,
     /// Publish metrics.
     pub cloud_watch_metrics_enabled: bool,
     /// The `Rule` (or `WebACL`) dimension of the metrics.
     pub metric_name: String,
+    /// Keep samples of matching requests.
+    pub sampled_requests_enabled: bool,
 }
 
 impl VisibilityConfig {
@@ -123,18 +123,18 @@ impl VisibilityConfig {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Rule {
+    /// What happens to matches (own rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<RuleAction>,
     /// Name, unique in the ACL.
     pub name: String,
+    /// Keep a rule group's own actions (rule group references).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub override_action: Option<OverrideAction>,
     /// Evaluation order, lowest first.
     pub priority: u32,
     /// What the rule matches.
     pub statement: Statement,
-    /// What happens to matches (own rules).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<RuleAction>,
-    /// Keep a rule group's own actions (rule group references).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub override_action: Option<OverrideAction>,
     /// Its metrics.
     pub visibility_config: VisibilityConfig,
 }
@@ -170,11 +170,11 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CustomResponse {
-    /// HTTP status.
-    pub response_code: u16,
     /// Key into the ACL's `CustomResponseBodies`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_response_body_key: Option<String>,
+    /// HTTP status.
+    pub response_code: u16,
     /// Extra headers (WAF prefixes their names with `x-amzn-waf-`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub response_headers: Vec<ResponseHeader>,
@@ -194,10 +194,10 @@ pub struct ResponseHeader {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CustomResponseBody {
-    /// `TEXT_PLAIN`, `TEXT_HTML` or `APPLICATION_JSON`.
-    pub content_type: String,
     /// The body.
     pub content: String,
+    /// `TEXT_PLAIN`, `TEXT_HTML` or `APPLICATION_JSON`.
+    pub content_type: String,
 }
 
 /// The statement kinds the architecture uses.
@@ -230,12 +230,12 @@ pub struct IpSetReference {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RateBased {
-    /// Requests allowed per source address within the window.
-    pub limit: u32,
     /// `IP`: count per source address.
     pub aggregate_key_type: String,
     /// The window in seconds (60, 120, 300 or 600).
     pub evaluation_window_sec: u32,
+    /// Requests allowed per source address within the window.
+    pub limit: u32,
     /// Only requests matching this count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope_down_statement: Option<Statement>,
@@ -303,10 +303,10 @@ pub struct Not {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ManagedRuleGroup {
-    /// `AWS` for AWS's own groups.
-    pub vendor_name: String,
     /// The group, e.g. `AWSManagedRulesCommonRuleSet`.
     pub name: String,
+    /// `AWS` for AWS's own groups.
+    pub vendor_name: String,
 }
 
 impl Statement {

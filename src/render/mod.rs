@@ -252,6 +252,40 @@ mod tests {
         }
     }
 
+    /// The property structs declare their fields in key order (CloudFormation's reference
+    /// lists properties that way too), so the writer's sort finds every object of every
+    /// rendered template already in order and moves nothing: a struct declared out of order
+    /// still renders correctly, but costs a reorder each time it is written. The exceptions
+    /// are the two objects made of a struct with another flattened into it, whose fields
+    /// interleave: an alarm (its metric) and a cache behaviour (its path pattern).
+    #[test]
+    fn every_object_of_every_template_is_written_in_key_order() {
+        let flattened = |keys: &String| {
+            keys.contains("\"ComparisonOperator\"") || keys.starts_with("\"PathPattern\"")
+        };
+        let envs = config::load_all(Path::new("envs")).expect("the envs load");
+        let mut reordered = std::collections::BTreeSet::new();
+        let mut exceptions = 0;
+        for env in &envs {
+            for stack in architecture::build(env).expect("the env builds") {
+                for keys in stack.template.reordered_objects() {
+                    if flattened(&keys) {
+                        exceptions += 1;
+                    } else {
+                        reordered.insert(keys);
+                    }
+                }
+            }
+        }
+        // The exceptions are found, so the check sees reorders at all.
+        assert!(exceptions > 0);
+        assert!(
+            reordered.is_empty(),
+            "objects written out of key order (declare their fields sorted):\n{}",
+            reordered.into_iter().collect::<Vec<_>>().join("\n")
+        );
+    }
+
     /// One pair of buffers serves every stack of every env in turn, the largest first: each
     /// text is exactly its own template's, with nothing left over from a longer one before it.
     #[test]
