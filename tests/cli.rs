@@ -428,7 +428,7 @@ fn a_missing_env_directory_is_named_once_with_where_to_run_or_how_to_name_it() {
     let empty = tempfile::tempdir().expect("tempdir");
     let missing = empty.path().join("no-envs");
     let expected = format!(
-        "error: no env directory {} here; run ce from the repository root or name the \
+        "error: no env directory {}; run ce from the repository root or name the \
          directory with --envs-dir (or CE_ENVS_DIR)",
         missing.display()
     );

@@ -86,7 +86,7 @@ pub enum ConfigError {
     NoEnvs(String),
     /// The env directory does not exist.
     #[error(
-        "no env directory {0} here; run ce from the repository root or name the directory with \
+        "no env directory {0}; run ce from the repository root or name the directory with \
          --envs-dir (or CE_ENVS_DIR)"
     )]
     NoEnvDir(String),
@@ -133,7 +133,7 @@ fn scan(dir: &Path) -> Result<(Vec<EnvName>, Vec<Problem>), ConfigError> {
             )
         } else {
             ConfigError::Read {
-                path: dir.display().to_string(),
+                path: crate::printer::escape_control(&dir.display().to_string()).into_owned(),
                 source,
             }
         }
@@ -175,7 +175,8 @@ pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
         }
         Err(source) => {
             return Err(ConfigError::Read {
-                path: path.display().to_string(),
+                // The name came from the command line: keep it on one line.
+                path: crate::printer::escape_control(&path.display().to_string()).into_owned(),
                 source,
             });
         }
@@ -211,7 +212,9 @@ fn unknown_env(dir: &Path, name: &str, path: &Path) -> ConfigError {
 pub fn load_all(dir: &Path) -> Result<Vec<Env>, ConfigError> {
     let (names, mut problems) = scan(dir)?;
     if names.is_empty() {
-        return Err(ConfigError::NoEnvs(dir.display().to_string()));
+        return Err(ConfigError::NoEnvs(
+            crate::printer::escape_control(&dir.display().to_string()).into_owned(),
+        ));
     }
     let mut envs = Vec::new();
     for name in names {

@@ -275,9 +275,10 @@ pub struct DelayingProxy {
     /// The proxy's URL.
     pub endpoint: String,
     /// The most requests that were in flight at once: a request is in flight from its first byte
-    /// until the first byte of its answer is passed on. (Open connections would be the wrong
-    /// measure: the client may open a new connection for the next request before the one that
-    /// just finished is back in its pool.)
+    /// until the first byte of its answer is passed on, or its connection ends. (Open
+    /// connections would be the wrong measure: the client may open a new connection for the
+    /// next request before the one that just finished is back in its pool.) Once answers are
+    /// withheld, the requests waiting for them stay counted.
     pub peak_requests: Arc<AtomicUsize>,
     /// Once set, no further chunk of any answer reaches its client.
     withheld: Arc<AtomicBool>,
@@ -317,14 +318,18 @@ impl DelayingProxy {
                     peak: Arc::clone(&peak),
                 };
                 let never = Arc::new(AtomicBool::new(false));
+                // A request still counted when its connection ends (closed or reset by either
+                // side, or a write failed) will never be answered: it stops counting then.
                 std::thread::spawn(move || {
                     pipe(client_in, server_out, Duration::ZERO, &never, || {
                         requests.sent()
-                    })
+                    });
+                    requests.answered();
                 });
                 let withhold = Arc::clone(&withhold);
                 std::thread::spawn(move || {
-                    pipe(server, client, delay, &withhold, || answers.answered())
+                    pipe(server, client, delay, &withhold, || answers.answered());
+                    answers.answered();
                 });
             }
         });
@@ -359,8 +364,8 @@ impl Requests {
         }
     }
 
-    /// A chunk of an answer is about to be passed on: the first one ends the request's count,
-    /// before the client can see it and send its next request.
+    /// A chunk of an answer is about to be passed on (the first one ends the request's count,
+    /// before the client can see it and send its next request), or the connection ended.
     fn answered(&self) {
         if self.busy.swap(false, Ordering::SeqCst) {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
