@@ -349,13 +349,36 @@ fn compare_keys(buf: &[u8], a: &Entry, b: &Entry) -> Ordering {
     decode(a).cmp(&decode(b))
 }
 
-/// The ten integer methods of a `serde::Serializer`, each handing its value to the
-/// serializer's own `integer`: as a number in a value, as a quoted number in a key.
-macro_rules! integers {
+/// The methods a `serde::Serializer` writes the same way in a value and in a key, each through
+/// the serializer's own methods: the ten integer methods hand their value to its `integer` (a
+/// number in a value, a quoted number in a key); a unit variant is its name as a string; a
+/// newtype struct and a `Some` are their inner value.
+macro_rules! shared_methods {
     () => {
-        integers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
-            serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
-            serialize_u64: u64, serialize_u128: u128);
+        shared_methods!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+            serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
+            serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
+
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+        ) -> serde_json::Result<()> {
+            self.serialize_str(variant)
+        }
+
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> serde_json::Result<()> {
+            value.serialize(self)
+        }
+
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> serde_json::Result<()> {
+            value.serialize(self)
+        }
     };
     ($($method:ident: $ty:ty),*) => {
         $(fn $method(self, v: $ty) -> serde_json::Result<()> {
@@ -460,7 +483,7 @@ impl<'a> serde::Serializer for Ser<'a> {
         Ok(())
     }
 
-    integers!();
+    shared_methods!();
 
     fn serialize_f32(self, v: f32) -> serde_json::Result<()> {
         self.float(v)
@@ -494,10 +517,6 @@ impl<'a> serde::Serializer for Ser<'a> {
         self.serialize_unit()
     }
 
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> serde_json::Result<()> {
-        value.serialize(self)
-    }
-
     fn serialize_unit(self) -> serde_json::Result<()> {
         self.0.buf.extend_from_slice(b"null");
         Ok(())
@@ -505,23 +524,6 @@ impl<'a> serde::Serializer for Ser<'a> {
 
     fn serialize_unit_struct(self, _: &'static str) -> serde_json::Result<()> {
         self.serialize_unit()
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> serde_json::Result<()> {
-        self.serialize_str(variant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> serde_json::Result<()> {
-        value.serialize(self)
     }
 
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -738,7 +740,7 @@ impl serde::Serializer for KeySer<'_> {
         self.quoted(if v { "true" } else { "false" })
     }
 
-    integers!();
+    shared_methods!();
 
     fn serialize_f32(self, v: f32) -> serde_json::Result<()> {
         self.float(v, v.is_finite())
@@ -748,33 +750,12 @@ impl serde::Serializer for KeySer<'_> {
         self.float(v, v.is_finite())
     }
 
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> serde_json::Result<()> {
-        self.serialize_str(variant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> serde_json::Result<()> {
-        value.serialize(self)
-    }
-
     fn serialize_bytes(self, _: &[u8]) -> serde_json::Result<()> {
         Err(key_must_be_a_string())
     }
 
     fn serialize_none(self) -> serde_json::Result<()> {
         Err(key_must_be_a_string())
-    }
-
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> serde_json::Result<()> {
-        value.serialize(self)
     }
 
     fn serialize_unit(self) -> serde_json::Result<()> {
