@@ -28,6 +28,12 @@ pub const MAX_ENV_NAME: usize = 20;
 impl EnvName {
     /// Checks and wraps a name.
     pub fn parse(name: &str) -> Result<Self, String> {
+        Self::check(name)?;
+        Ok(EnvName(name.to_owned()))
+    }
+
+    /// Whether `name` is a valid env name, without keeping it.
+    fn check(name: &str) -> Result<(), String> {
         let ok_chars = name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
@@ -42,7 +48,7 @@ impl EnvName {
                 "invalid env name {name:?}: use 1-{MAX_ENV_NAME} lowercase letters, digits and single hyphens, starting with a letter"
             ));
         }
-        Ok(EnvName(name.to_owned()))
+        Ok(())
     }
 
     /// The name as text.
@@ -81,6 +87,10 @@ pub enum ConfigError {
         /// The envs that exist, comma-separated.
         known: String,
     },
+    /// A name no env file can have (`--env a/b`, `--env Prod`): checked before any file is
+    /// read, so a path in it never reaches the file system.
+    #[error("{0}")]
+    InvalidName(String),
     /// The env directory holds no env files.
     #[error("no env files (*.toml) in {0}")]
     NoEnvs(String),
@@ -165,6 +175,9 @@ fn scan(dir: &Path) -> Result<(Vec<EnvName>, Vec<Problem>), ConfigError> {
 
 /// Loads and checks `dir/<name>.toml`.
 pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
+    // A name that is not an env name is refused as such: joined to the directory it could
+    // name another file (`a/b`, `../x`), or fail with an OS error that says less.
+    EnvName::check(name).map_err(ConfigError::InvalidName)?;
     let path = dir.join(format!("{name}.toml"));
     // Read without looking first: one system call fewer for every env that loads. Only a file
     // that is not there makes the env unknown; one that cannot be read says why.
