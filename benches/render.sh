@@ -6,8 +6,15 @@
 # Wall time by hyperfine (median of many runs, no shell in between), peak RSS by GNU time; the
 # start-up's dynamic relocations by the loader itself (LD_DEBUG=statistics), its page faults
 # by GNU time.
+# The rows that write start each run without the output directory: the run before's output is
+# moved aside (a rename), never deleted while they are measured. On ext4 without a journal,
+# creating a file first skips every free inode of its group that was deleted in the last one
+# to six minutes (fs/ext4/ialloc.c, `recently_deleted`), so deleting the output before each
+# run made every run slower than the one before it. `cp -r` of the same tree is measured the
+# same way: the file system's share of writing these files, process start included.
 # Usage: benches/render.sh [extra hyperfine flags, e.g. --runs 500]
 #        CE_BIN=path/to/ce benches/render.sh   measures that binary instead of building one
+#        TMPDIR=/dev/shm benches/render.sh      writes into that file system instead (a tmpfs)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,21 +36,39 @@ release_bin benches/render.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=$work/stacks
+moved=$work/moved
+mkdir "$moved"
 
 envs=$(ls envs/*.toml | wc -l)
 "$bin" render --all --out "$out" >/dev/null
 files=$(find "$out" -name '*.json' | wc -l)
+cp -r "$out" "$work/copy"
 resources=$(python3 -c 'import json, sys; print(sum(len(json.load(open(f)).get("Resources", {})) for f in sys.argv[1:]))' "$out"/*/*.json 2>/dev/null || echo '?')
 
 # name | command (run without a shell) | prepare (before each run)
+aside="mv -T --backup=numbered $out $moved/stacks"
 benches=(
-    "render --all (writes ${files} files)|$bin render --all --out $out|rm -rf $out"
+    "render --all (writes ${files} files)|$bin render --all --out $out|$aside"
+    "cp -r of those files|cp -r $work/copy $out|$aside"
     "render --all (up to date)|$bin render --all --out $out|"
     "render --all --check|$bin render --all --check --out $out|"
     "validate --all|$bin validate --all|"
     "--version|$bin --version|"
     "/bin/true (process start floor)|/bin/true|"
 )
+
+# A journal-less ext4 (no /proc/fs/jbd2/<device>-*) makes the writing rows depend on what was
+# deleted on this machine lately; say so next to the figures.
+fs_note=
+if [[ $(findmnt -n -o FSTYPE -T "$work") == ext4 ]]; then
+    device=$(basename "$(findmnt -n -o SOURCE -T "$work")")
+    if ! compgen -G "/proc/fs/jbd2/$device-*" >/dev/null; then
+        fs_note="note: the files are written to ext4 without a journal ($device, mounted at $(findmnt -n -o TARGET -T "$work")):
+creating a file there skips every inode of its group deleted in the last 1-6 minutes, so both
+writing rows grow with what was deleted on this machine lately (a build, a test run); compare
+the render's row with cp's, or run with TMPDIR on another file system"
+    fi
+fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 printf 'measuring %d envs, %d files, %d resources on %s cores (load average %s)...\n' \
@@ -85,3 +110,4 @@ printf 'targets: render --all <= 3 ms median wall and <= 8 MiB peak RSS; --versi
 printf 'ce %s, %s, %s; load average %s before, %s after (other work on the machine inflates\nmedians and means; min is the least disturbed)\n' \
     "$("$bin" --version | awk '{ print $2 }')" "$(uname -m)" "$(date -u +%F)" \
     "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n $fs_note ]]; then printf '%s\n' "$fs_note"; fi
