@@ -60,7 +60,7 @@ benches=(
 # A journal-less ext4 (no /proc/fs/jbd2/<device>-*) makes the writing rows depend on what was
 # deleted on this machine lately; say so next to the figures.
 fs_note=
-if [[ $(findmnt -n -o FSTYPE -T "$work") == ext4 ]]; then
+if command -v findmnt >/dev/null && [[ $(findmnt -n -o FSTYPE -T "$work") == ext4 ]]; then
     device=$(basename "$(findmnt -n -o SOURCE -T "$work")")
     if ! compgen -G "/proc/fs/jbd2/$device-*" >/dev/null; then
         fs_note="note: the files are written to ext4 without a journal ($device, mounted at $(findmnt -n -o TARGET -T "$work")):
