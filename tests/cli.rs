@@ -473,23 +473,46 @@ fn an_unreadable_env_file_says_which_file_once_and_the_os_error_as_its_cause() {
 #[test]
 fn an_env_name_that_no_env_file_can_have_is_refused_before_any_file_is_read() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // `a` is a file, so `a/b.toml` would fail with "not a directory"; `../outside` names a
-    // file beside the env directory, which must not be loaded as an env.
-    std::fs::write(dir.path().join("a"), "").expect("file a");
     let envs = dir.path().join("envs");
     std::fs::create_dir(&envs).expect("envs");
+    std::fs::copy(
+        format!("{}/envs/staging.toml", env!("CARGO_MANIFEST_DIR")),
+        envs.join("staging.toml"),
+    )
+    .expect("staging.toml");
+    // `envs/a` is a file, so `a/b.toml` would fail with "not a directory"; `../outside` names
+    // a file beside the env directory, which must not be loaded as an env; `Staging.toml`
+    // exists, but no env can be named so.
+    std::fs::write(envs.join("a"), "").expect("file a");
     std::fs::write(dir.path().join("outside.toml"), "region = \"us-east-1\"\n").expect("outside");
+    std::fs::write(envs.join("Staging.toml"), "region = \"us-east-1\"\n").expect("Staging");
     let envs = envs.display().to_string();
     let long = "x".repeat(300);
-    for name in ["a/b", "../outside", "Staging", long.as_str()] {
+    for name in [
+        "a/b",
+        "../outside",
+        "Staging",
+        "a\nerror: injected",
+        long.as_str(),
+    ] {
         let run = run_in_process(["--envs-dir", &envs, "--env", name, "render"]);
 
-        assert_eq!(run.code, Some(1), "{name}: {}", run.describe());
-        assert_eq!(run.stderr.lines().count(), 1, "{name}: {}", run.describe());
+        assert_eq!(run.code, Some(1), "{name:?}: {}", run.describe());
+        assert_eq!(
+            run.stderr.lines().count(),
+            1,
+            "{name:?}: {}",
+            run.describe()
+        );
         assert!(
             run.stderr
                 .starts_with(&format!("error: invalid env name {name:?}: use 1-20")),
-            "{name}: {}",
+            "{name:?}: {}",
+            run.describe()
+        );
+        assert!(
+            run.stderr.trim_end().ends_with("; known envs: staging"),
+            "{name:?}: {}",
             run.describe()
         );
     }

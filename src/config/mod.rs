@@ -89,8 +89,13 @@ pub enum ConfigError {
     },
     /// A name no env file can have (`--env a/b`, `--env Prod`): checked before any file is
     /// read, so a path in it never reaches the file system.
-    #[error("{0}")]
-    InvalidName(String),
+    #[error("{message}; known envs: {known}")]
+    InvalidName {
+        /// What is wrong with the name, the name quoted with control characters escaped.
+        message: String,
+        /// The envs that exist, comma-separated.
+        known: String,
+    },
     /// The env directory holds no env files.
     #[error("no env files (*.toml) in {0}")]
     NoEnvs(String),
@@ -177,7 +182,12 @@ fn scan(dir: &Path) -> Result<(Vec<EnvName>, Vec<Problem>), ConfigError> {
 pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
     // A name that is not an env name is refused as such: joined to the directory it could
     // name another file (`a/b`, `../x`), or fail with an OS error that says less.
-    EnvName::check(name).map_err(ConfigError::InvalidName)?;
+    if let Err(message) = EnvName::check(name) {
+        return Err(match known_envs(dir) {
+            Ok(known) => ConfigError::InvalidName { message, known },
+            Err(missing) => missing,
+        });
+    }
     let path = dir.join(format!("{name}.toml"));
     // Read without looking first: one system call fewer for every env that loads. Only a file
     // that is not there makes the env unknown; one that cannot be read says why.
@@ -199,26 +209,35 @@ pub fn load(dir: &Path, name: &str) -> Result<Env, ConfigError> {
 
 /// No env file by that name: the error names the envs there are.
 fn unknown_env(dir: &Path, name: &str, path: &Path) -> ConfigError {
+    match known_envs(dir) {
+        Ok(known) => ConfigError::UnknownEnv {
+            name: name.to_owned(),
+            // The name came from the command line: a newline in it must not start a new line.
+            path: crate::printer::escape_control(&path.display().to_string()).into_owned(),
+            known,
+        },
+        Err(missing) => missing,
+    }
+}
+
+/// The envs in `dir`, comma-separated ("none" when it holds none or cannot be listed), for an
+/// error about a name that is not one of them; a missing directory is that error instead,
+/// as it says more than "no such env".
+fn known_envs(dir: &Path) -> Result<String, ConfigError> {
     let known = match list_envs(dir) {
         Ok(envs) => envs
             .iter()
             .map(EnvName::as_str)
             .collect::<Vec<_>>()
             .join(", "),
-        // No directory at all says more than "no such env".
-        Err(missing @ ConfigError::NoEnvDir(_)) => return missing,
+        Err(missing @ ConfigError::NoEnvDir(_)) => return Err(missing),
         Err(_) => String::new(),
     };
-    ConfigError::UnknownEnv {
-        name: name.to_owned(),
-        // The name came from the command line: a newline in it must not start a new line.
-        path: crate::printer::escape_control(&path.display().to_string()).into_owned(),
-        known: if known.is_empty() {
-            "none".into()
-        } else {
-            known
-        },
-    }
+    Ok(if known.is_empty() {
+        "none".into()
+    } else {
+        known
+    })
 }
 
 /// Loads every env in a directory; problems of all files are reported together.
