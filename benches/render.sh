@@ -7,14 +7,16 @@
 # start-up's dynamic relocations by the loader itself (LD_DEBUG=statistics), its page faults
 # by GNU time.
 # The rows that write start each run without the output directory: the run before's output is
-# moved aside (a rename), never deleted while they are measured. On ext4 without a journal,
-# creating a file first skips every free inode of its group that was deleted in the last one
-# to six minutes (fs/ext4/ialloc.c, `recently_deleted`), so deleting the output before each
-# run made every run slower than the one before it. `cp -r` of the same tree is measured the
-# same way: the file system's share of writing these files, process start included.
-# Usage: benches/render.sh [extra hyperfine flags, e.g. --runs 500]
+# moved aside (a rename), never deleted while they are measured, and those rows stop at 200 runs.
+# On ext4 without a journal, creating a file first skips every free inode of its group deleted
+# in the last one to six minutes (fs/ext4/ialloc.c, `recently_deleted`), so deleting the output
+# before each run made every run slower than the one before it. `cp -r` of the same tree is
+# measured the same way. Both are measured in $TMPDIR (by default /tmp) and again on tmpfs
+# (/dev/shm) when that is another file system.
+# Usage: benches/render.sh [extra hyperfine flags; not --runs, --min-runs, --max-runs or
+#                          --warmup, which it sets]
 #        CE_BIN=path/to/ce benches/render.sh   measures that binary instead of building one
-#        TMPDIR=/dev/shm benches/render.sh      writes into that file system instead (a tmpfs)
+#        TMPDIR=/dev/shm benches/render.sh      writes into that file system only
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,41 +36,75 @@ source "$repo/benches/release-bin.sh"
 release_bin benches/render.sh
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+shm=
+trap 'rm -rf "$work" ${shm:+"$shm"}' EXIT
+# hyperfine and the fault count below split commands on whitespace.
+if [[ $work == *[[:space:]\'\"]* ]]; then
+    printf 'benches/render.sh: %s has a space or a quote; set TMPDIR to a plain path\n' "$work" >&2
+    exit 1
+fi
 out=$work/stacks
-moved=$work/moved
-mkdir "$moved"
 
 envs=$(ls envs/*.toml | wc -l)
 "$bin" render --all --out "$out" >/dev/null
 files=$(find "$out" -name '*.json' | wc -l)
-cp -r "$out" "$work/copy"
 resources=$(python3 -c 'import json, sys; print(sum(len(json.load(open(f)).get("Resources", {})) for f in sys.argv[1:]))' "$out"/*/*.json 2>/dev/null || echo '?')
 
+# The file system type of a path, and a note when it is ext4 without a journal: jbd2 names
+# a journal after the kernel's name of its device (`vda-8`, `dm-0-8`), found from the
+# device number (findmnt's SOURCE can be a /dev/mapper link or carry a bind mount's path).
+# (-r: no padding; a path under several mounts lists each, the visible one last.)
+fs_type() {
+    local type
+    type=$(findmnt -rn -o FSTYPE -T "$1" 2>/dev/null | tail -n 1) || type=
+    printf '%s\n' "${type:-?}"
+}
+fs_notes=()
+check_journal() {
+    [[ $(fs_type "$1") == ext4 ]] || return 0
+    local number device
+    number=$(findmnt -rn -o MAJ:MIN -T "$1" | tail -n 1) || return 0
+    device=$(basename "$(readlink -f "/sys/dev/block/$number")")
+    local journal
+    for journal in /proc/fs/jbd2/"$device"-*; do
+        [[ -e $journal ]] && return 0
+    done
+    fs_notes+=("note: $(findmnt -rn -o TARGET -T "$1" | tail -n 1) is ext4 without a journal ($device): creating a file there
+skips every inode of its group deleted in the last 1-6 minutes, so the rows writing there
+grow with what was deleted on this machine lately (a build, a test run, this script's own
+clean-up): run it when nothing was deleted there for six minutes, with CE_BIN set")
+}
+
+# Where the writing rows write: $TMPDIR's file system, and tmpfs beside it.
+places=("$work")
+if command -v findmnt >/dev/null; then
+    check_journal "$work"
+    if [[ $(fs_type "$work") != tmpfs && -d /dev/shm && $(fs_type /dev/shm) == tmpfs ]]; then
+        shm=$(mktemp -d -p /dev/shm)
+        places+=("$shm")
+    fi
+fi
+
 # name | command (run without a shell) | prepare (before each run)
-aside="mv -T --backup=numbered $out $moved/stacks"
-benches=(
-    "render --all (writes ${files} files)|$bin render --all --out $out|$aside"
-    "cp -r of those files|cp -r $work/copy $out|$aside"
+benches=()
+for place in "${places[@]}"; do
+    where=$(fs_type "$place")
+    mkdir "$place/moved"
+    [[ -d $place/stacks ]] || "$bin" render --all --out "$place/stacks" >/dev/null
+    cp -r "$place/stacks" "$place/copy"
+    aside="mv -T --backup=numbered $place/stacks $place/moved/stacks"
+    benches+=(
+        "render --all (writes ${files} files, $where)|$bin render --all --out $place/stacks|$aside"
+        "cp -r of those files ($where)|cp -r $place/copy $place/stacks|$aside"
+    )
+done
+benches+=(
     "render --all (up to date)|$bin render --all --out $out|"
     "render --all --check|$bin render --all --check --out $out|"
     "validate --all|$bin validate --all|"
     "--version|$bin --version|"
     "/bin/true (process start floor)|/bin/true|"
 )
-
-# A journal-less ext4 (no /proc/fs/jbd2/<device>-*) makes the writing rows depend on what was
-# deleted on this machine lately; say so next to the figures.
-fs_note=
-if command -v findmnt >/dev/null && [[ $(findmnt -n -o FSTYPE -T "$work") == ext4 ]]; then
-    device=$(basename "$(findmnt -n -o SOURCE -T "$work")")
-    if ! compgen -G "/proc/fs/jbd2/$device-*" >/dev/null; then
-        fs_note="note: the files are written to ext4 without a journal ($device, mounted at $(findmnt -n -o TARGET -T "$work")):
-creating a file there skips every inode of its group deleted in the last 1-6 minutes, so both
-writing rows grow with what was deleted on this machine lately (a build, a test run); compare
-the render's row with cp's, or run with TMPDIR on another file system"
-    fi
-fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 printf 'measuring %d envs, %d files, %d resources on %s cores (load average %s)...\n' \
@@ -77,7 +113,8 @@ rows=()
 for bench in "${benches[@]}"; do
     IFS='|' read -r name cmd prepare <<<"$bench"
     args=(--shell=none --warmup 20 --min-runs 200 --export-csv "$work/t.csv" --style none "$@")
-    if [[ -n $prepare ]]; then args+=(--prepare "$prepare"); fi
+    # A writing row stops at 200 runs: every run leaves a tree deleted at the end.
+    if [[ -n $prepare ]]; then args+=(--max-runs 200 --prepare "$prepare"); fi
     hyperfine "${args[@]}" "$cmd" >/dev/null 2>"$work/hyperfine.err" || {
         cat "$work/hyperfine.err" >&2
         exit 1
@@ -97,10 +134,10 @@ for bench in "${benches[@]}"; do
     rows+=("$name|$wall|$rss|$faults")
 done
 
-printf '\n%-32s %-44s %-10s %s\n' "command" "wall time: median (mean ± σ, min)" "peak RSS" "page faults"
+printf '\n%-38s %-44s %-10s %s\n' "command" "wall time: median (mean ± σ, min)" "peak RSS" "page faults"
 for row in "${rows[@]}"; do
     IFS='|' read -r name wall rss faults <<<"$row"
-    printf '%-32s %-44s %-10s %s\n' "$name" "$wall" "$rss" "$faults"
+    printf '%-38s %-44s %-10s %s\n' "$name" "$wall" "$rss" "$faults"
 done
 relocations=$(LD_DEBUG=statistics "$bin" --version 2>&1 >/dev/null |
     awk '/number of relative relocations/ { print $NF; exit }')
@@ -110,4 +147,4 @@ printf 'targets: render --all <= 3 ms median wall and <= 8 MiB peak RSS; --versi
 printf 'ce %s, %s, %s; load average %s before, %s after (other work on the machine inflates\nmedians and means; min is the least disturbed)\n' \
     "$("$bin" --version | awk '{ print $2 }')" "$(uname -m)" "$(date -u +%F)" \
     "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
-if [[ -n $fs_note ]]; then printf '%s\n' "$fs_note"; fi
+for note in "${fs_notes[@]}"; do printf '%s\n' "$note"; done
