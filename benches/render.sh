@@ -39,10 +39,13 @@ work=$(mktemp -d)
 shm=
 trap 'rm -rf "$work" ${shm:+"$shm"}' EXIT
 # hyperfine and the fault count below split commands on whitespace.
-if [[ $work == *[[:space:]\'\"]* ]]; then
-    printf 'benches/render.sh: %s has a space or a quote; set TMPDIR to a plain path\n' "$work" >&2
-    exit 1
-fi
+for path in "$work" "$bin"; do
+    if [[ $path == *[[:space:]\'\"]* ]]; then
+        printf 'benches/render.sh: %s has a space or a quote; use a plain path (TMPDIR, CE_BIN)\n' \
+            "$path" >&2
+        exit 1
+    fi
+done
 out=$work/stacks
 
 envs=$(ls envs/*.toml | wc -l)
