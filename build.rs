@@ -1,6 +1,6 @@
 //! Compiles the user-data header template, and links the `ce` binary for start-up time and
 //! resident memory: position-dependent, with the offline commands' code laid out together, and
-//! its unwinder linked in.
+//! its unwinder and C library linked in.
 //!
 //! **The user-data header.** `templates/user-data.sh.hbs` is fixed when `ce` is built, yet
 //! compiling it with handlebars (a pest parser, about 1,400 instructions per byte of template)
@@ -39,7 +39,31 @@
 //! hypervisor on a virtual machine). `ce` links the same unwinder from GCC's static
 //! `libgcc_eh.a` instead (whole, so its definitions take precedence), and the linker, which only
 //! records libraries that are used, then drops `libgcc_s`. Panics, backtraces and unwinding
-//! behave as before.
+//! behave as before. (When the C library is linked in too, below, the unwinder comes in the
+//! same way as the C library, from the archive, and is not forced in whole.)
+//!
+//! **C library linked in.** Even with no relocation to apply, a dynamically linked `ce` starts
+//! by running the loader (mapping `libc` and `libm`, resolving about 200 symbols, probing the
+//! CPU), and every call into glibc (`malloc`, `free`, `memcpy`: tens of thousands in a
+//! render) goes through the PLT: measured on a release build, `ce --version` 0.80 → 0.57 ms at
+//! best and `render --all` 2.2 → 1.9 ms when glibc is linked in. `-C target-feature=+crt-static`
+//! is how Rust asks for that, but it is a compiler flag for every crate, which cargo cannot set
+//! for one binary, and with it proc-macro crates fail to build unless `--target` is given. The
+//! standard library's link attributes are the only thing the flag changes here (they name the
+//! static archives under it, the shared libraries without), so `ce` gets the same link from the
+//! linker's side: `-static`, and a directory searched first in which each library the standard
+//! library names (`-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc`) is a linker script naming the
+//! static archive, the way glibc's own `libc.so` is a script naming `libc.so.6`. A library
+//! without such a script (a dependency's own `#[link]`) would still be found as a shared
+//! object and linked into a program with no loader to load it, which crashes at once:
+//! `CE_LINKED` tells the tests which link was chosen, and `tests/cli.rs` checks that a static
+//! `ce` has no dynamic section and starts. Linked only when the C compiler has glibc's static
+//! archives (`libc6-dev` on Debian; `glibc-static` on Fedora), with a warning when it has not;
+//! `CE_LINK=dynamic` keeps the shared library. What it costs: glibc in a static program still
+//! loads, for name services other than `files` and `dns` (`/etc/nsswitch.conf`'s `mdns`,
+//! `systemd`, `sss`…), that service's shared library, which must then come from the same glibc
+//! version as the one `ce` was linked with; and glibc's code, like `ce`'s, is not placed at a
+//! random address.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,9 +77,19 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CC");
     // The GNU toolchain on Linux, as the project is built and tested; elsewhere the default link.
     if target_os != "linux" || target_env != "gnu" {
+        println!("cargo:rustc-env=CE_LINKED=dynamic");
         return;
     }
-    println!("cargo:rustc-link-arg-bin=ce=-no-pie");
+    // Built with `-C target-feature=+crt-static` (which needs `--target`), rustc links the C
+    // library and the unwinder statically itself, and chooses static-pie unless the relocation
+    // model is static: adding `-no-pie` to a static-pie link makes a binary that crashes at once.
+    let crt_static = std::env::var("CARGO_CFG_TARGET_FEATURE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|f| f == "crt-static");
+    if !crt_static {
+        println!("cargo:rustc-link-arg-bin=ce=-no-pie");
+    }
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     let order = Path::new(&manifest_dir).join("ce.order");
     // In a debug build the names (their hashes) do not match and the file changes nothing.
@@ -72,12 +106,88 @@ fn main() {
         );
         println!("cargo:rustc-link-arg-bin=ce=-Wl,--no-warn-symbol-ordering");
     }
-    if let Some(libgcc_eh) = libgcc_eh() {
+    if crt_static {
+        println!("cargo:rustc-env=CE_LINKED=static");
+        return;
+    }
+    let Some(libgcc_eh) = c_compiler_file("libgcc_eh.a") else {
+        println!("cargo:rustc-env=CE_LINKED=dynamic");
+        return;
+    };
+    println!("cargo:rerun-if-env-changed=CE_LINK");
+    let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from);
+    let static_link = match (std::env::var("CE_LINK").as_deref(), out_dir) {
+        (Ok("dynamic"), _) | (_, None) => None,
+        (_, Some(out_dir)) => match static_c_library(&out_dir.join("static-libs"), &libgcc_eh) {
+            Ok(dir) => Some(dir),
+            Err(reason) => {
+                println!(
+                    "cargo:warning=ce is linked against the shared C library, which costs \
+                         it about 0.3 ms at every start: {reason}. Set CE_LINK=dynamic to \
+                         choose this link and silence this warning."
+                );
+                None
+            }
+        },
+    };
+    println!(
+        "cargo:rustc-env=CE_LINKED={}",
+        if static_link.is_some() {
+            "static"
+        } else {
+            "dynamic"
+        }
+    );
+    if let Some(dir) = static_link {
+        println!("cargo:rustc-link-arg-bin=ce=-static");
+        println!("cargo:rustc-link-arg-bin=ce=-L{}", dir.display());
+    } else {
         println!(
             "cargo:rustc-link-arg-bin=ce=-Wl,--push-state,--whole-archive,{},--pop-state",
             libgcc_eh.display()
         );
     }
+}
+
+/// The libraries the standard library asks the linker for by name, as shared libraries
+/// (`-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc`, after `-Bdynamic`), and the static archives
+/// that take their place: the directory returned holds, under each of those names, a linker
+/// script naming the archives, the way glibc's own `libc.so` is a script naming `libc.so.6`.
+/// Searched before the system's directories, it makes the link the one
+/// `-C target-feature=+crt-static` would make (the standard library's link attributes name the
+/// archives themselves under that feature, and no dependency's code depends on it), for this
+/// binary only and without rebuilding anything. Err says why not (the first archive the C
+/// compiler does not have).
+fn static_c_library(dir: &Path, libgcc_eh: &Path) -> Result<PathBuf, String> {
+    let archive = |name: &str| {
+        c_compiler_file(name).ok_or_else(|| {
+            format!(
+                "the C compiler has no {name} (glibc's static libraries: libc6-dev on Debian \
+                 and Ubuntu, glibc-static on Fedora)"
+            )
+        })
+    };
+    let libgcc = archive("libgcc.a")?;
+    let libc = archive("libc.a")?;
+    // libc and libgcc refer to each other (and to the unwinder, for thread cancellation), so
+    // they are searched as a group until nothing new is found.
+    let mut scripts = vec![
+        ("c", vec![libc, libgcc.clone(), libgcc_eh.to_owned()]),
+        ("gcc_s", vec![libgcc_eh.to_owned(), libgcc]),
+    ];
+    // Since glibc 2.34 these are empty archives kept for old link lines; before, they held
+    // their functions.
+    for name in ["m", "util", "rt", "pthread", "dl"] {
+        scripts.push((name, vec![archive(&format!("lib{name}.a"))?]));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    for (name, archives) in scripts {
+        let list: Vec<String> = archives.iter().map(|a| a.display().to_string()).collect();
+        let script = format!("GROUP ( {} )\n", list.join(" "));
+        let path = dir.join(format!("lib{name}.so"));
+        std::fs::write(&path, script).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(dir.to_owned())
 }
 
 /// Compiles `templates/user-data.sh.hbs` into `OUT_DIR/user_data_header.rs`: a Rust array of
@@ -142,12 +252,12 @@ fn compile_user_data_header() {
         .expect("writing user_data_header.rs into OUT_DIR");
 }
 
-/// GCC's static unwinder, as the C compiler that drives the link finds it; none when it has no
-/// such file (the link then keeps the shared `libgcc_s`).
-fn libgcc_eh() -> Option<PathBuf> {
+/// A file of the C compiler that drives the link (`libgcc_eh.a`, `libc.a`…), as it finds it;
+/// none when it has no such file.
+fn c_compiler_file(name: &str) -> Option<PathBuf> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
     let output = Command::new(cc)
-        .arg("-print-file-name=libgcc_eh.a")
+        .arg(format!("-print-file-name={name}"))
         .output()
         .ok()?;
     // An unknown file is echoed back as its bare name.

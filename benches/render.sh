@@ -3,9 +3,10 @@
 #   ce render --all     (3 envs x 5 stacks, files written)  <= 3 ms median wall, <= 8 MiB peak RSS
 #   ce --version        (start-up alone)                    <= 1 ms median wall
 #   ce validate --all                                       well under 0.5 s
-# Wall time by hyperfine (median of many runs, no shell in between), peak RSS by GNU time; the
-# start-up's dynamic relocations by the loader itself (LD_DEBUG=statistics), its page faults
-# by GNU time.
+# Wall time by hyperfine (median of many runs, no shell in between), peak RSS and page faults by
+# GNU time; how the binary is linked (build.rs links it statically when glibc's static libraries
+# are installed) and, when it is dynamic, the relocations the loader applies
+# (LD_DEBUG=statistics).
 # The rows that write start each run without the output directory: the run before's output is
 # moved aside (a rename), never deleted while they are measured, and those rows stop at 200 runs.
 # On ext4 without a journal, creating a file first skips every free inode of its group deleted
@@ -142,10 +143,15 @@ for row in "${rows[@]}"; do
     IFS='|' read -r name wall rss faults <<<"$row"
     printf '%-38s %-44s %-10s %s\n' "$name" "$wall" "$rss" "$faults"
 done
-relocations=$(LD_DEBUG=statistics "$bin" --version 2>&1 >/dev/null |
-    awk '/number of relative relocations/ { print $NF; exit }')
-printf '\nstart-up: %s relative relocations applied by the dynamic loader; binary %s\n' \
-    "${relocations:-0}" "$(readelf -h "$bin" | awk '/Type:/ { print $2 }')"
+if readelf -lW "$bin" | grep -q INTERP; then
+    relocations=$(LD_DEBUG=statistics "$bin" --version 2>&1 >/dev/null |
+        awk '/number of relative relocations/ { print $NF; exit }')
+    printf '\nstart-up: dynamically linked, %s relative relocations applied by the loader; binary %s\n' \
+        "${relocations:-0}" "$(readelf -h "$bin" | awk '/Type:/ { print $2 }')"
+else
+    printf '\nstart-up: statically linked, no dynamic loader; %s IRELATIVE relocations (glibc choosing its string functions for the CPU); binary %s\n' \
+        "$(readelf -rW "$bin" | grep -c IRELATIV || true)" "$(readelf -h "$bin" | awk '/Type:/ { print $2 }')"
+fi
 printf 'targets: render --all <= 3 ms median wall and <= 8 MiB peak RSS; --version <= 1 ms; validate --all well under 500 ms\n'
 printf 'ce %s, %s, %s; load average %s before, %s after (other work on the machine inflates\nmedians and means; min is the least disturbed)\n' \
     "$("$bin" --version | awk '{ print $2 }')" "$(uname -m)" "$(date -u +%F)" \

@@ -517,3 +517,46 @@ fn an_env_name_that_no_env_file_can_have_is_refused_before_any_file_is_read() {
         );
     }
 }
+
+/// The ELF program header types of a 64-bit little-endian executable (`PT_DYNAMIC` is 2,
+/// `PT_INTERP` 3).
+fn program_header_types(elf: &[u8]) -> Vec<u32> {
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().expect("2 bytes"));
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().expect("4 bytes"));
+    assert_eq!(
+        &elf[..6],
+        b"\x7fELF\x02\x01",
+        "a 64-bit little-endian ELF file"
+    );
+    let offset = u64::from_le_bytes(elf[0x20..0x28].try_into().expect("8 bytes")) as usize;
+    let (size, count) = (usize::from(u16_at(0x36)), usize::from(u16_at(0x38)));
+    (0..count).map(|n| u32_at(offset + n * size)).collect()
+}
+
+/// `build.rs` links `ce` statically when the C compiler has glibc's static archives, by
+/// giving the linker scripts in place of the shared libraries the standard library names. A
+/// shared library nobody gave a script for (a new dependency's `#[link]`) would be linked
+/// into a program without a loader, which crashes at start: such a build fails here.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_binary_is_linked_as_the_build_chose_and_starts() {
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_ce")).expect("reading the ce binary");
+    let types = program_header_types(&binary);
+    assert!(!types.is_empty(), "no program headers");
+    match env!("CE_LINKED") {
+        "static" => {
+            assert!(!types.contains(&PT_INTERP), "a static ce asks for a loader");
+            assert!(
+                !types.contains(&PT_DYNAMIC),
+                "a static ce has a dynamic section: a shared library was linked in (the \
+                 linker found a library build.rs gave no static archive for)"
+            );
+        }
+        "dynamic" => assert!(types.contains(&PT_INTERP), "a dynamic ce without a loader"),
+        other => panic!("CE_LINKED={other}, expected static or dynamic"),
+    }
+    let version = run_ce(["--version"]);
+    assert_eq!(version.code, Some(0), "{}", version.describe());
+}
