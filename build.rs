@@ -1,6 +1,8 @@
 //! Compiles the user-data header template, and links the `ce` binary for start-up time and
 //! resident memory: position-dependent, with the offline commands' code laid out together, and
-//! its unwinder and C library linked in.
+//! its unwinder and (when glibc's static archives are installed) its C library linked in. The
+//! link is set up only on GNU/Linux and, for the unwinder and the C library, only when building
+//! for the host (their archives are asked of the host's C compiler).
 //!
 //! **The user-data header.** `templates/user-data.sh.hbs` is fixed when `ce` is built, yet
 //! compiling it with handlebars (a pest parser, about 1,400 instructions per byte of template)
@@ -21,7 +23,8 @@
 //! clean, shared and untouched until used. The code itself is unchanged (rustc still compiles
 //! it position-independent), so this changes only the link of the binary: no rebuild of
 //! dependencies, and no other target is affected. The cost is that the executable's own image
-//! is not randomised by ASLR (the libraries it loads, its heap and stacks still are).
+//! is not randomised by ASLR (its heap and stacks still are, and in a dynamic build the
+//! libraries it loads).
 //!
 //! **Symbol order.** The code `render`, `validate`, `--version` and `--help` run is a few
 //! hundred KiB spread through 20 MB of (mostly AWS SDK) code, and every page fault on the
@@ -43,50 +46,87 @@
 //! same way as the C library, from the archive, and is not forced in whole.)
 //!
 //! **C library linked in.** Even with no relocation to apply, a dynamically linked `ce` starts
-//! by running the loader (mapping `libc` and `libm`, resolving about 200 symbols, probing the
-//! CPU), and every call into glibc (`malloc`, `free`, `memcpy`: tens of thousands in a
-//! render) goes through the PLT: measured on a release build, `ce --version` 0.80 → 0.57 ms at
-//! best and `render --all` 2.2 → 1.9 ms when glibc is linked in. `-C target-feature=+crt-static`
-//! is how Rust asks for that, but it is a compiler flag for every crate, which cargo cannot set
-//! for one binary, and with it proc-macro crates fail to build unless `--target` is given. The
-//! standard library's link attributes are the only thing the flag changes here (they name the
-//! static archives under it, the shared libraries without), so `ce` gets the same link from the
-//! linker's side: `-static`, and a directory searched first in which each library the standard
-//! library names (`-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc`) is a linker script naming the
-//! static archive, the way glibc's own `libc.so` is a script naming `libc.so.6`. A library
-//! without such a script (a dependency's own `#[link]`) would still be found as a shared
-//! object and linked into a program with no loader to load it, which crashes at once:
-//! `CE_LINKED` tells the tests which link was chosen, and `tests/cli.rs` checks that a static
-//! `ce` has no dynamic section and starts. Linked only when the C compiler has glibc's static
-//! archives (`libc6-dev` on Debian; `glibc-static` on Fedora), with a warning when it has not;
-//! `CE_LINK=dynamic` keeps the shared library. What it costs: glibc in a static program still
-//! loads, for name services other than `files` and `dns` (`/etc/nsswitch.conf`'s `mdns`,
-//! `systemd`, `sss`…), that service's shared library, which must then come from the same glibc
-//! version as the one `ce` was linked with; and glibc's code, like `ce`'s, is not placed at a
-//! random address.
+//! by running the loader (mapping `libc` and `libm`, looking up the symbols `ce` imports), and
+//! every call into glibc (`malloc`, `free`, `memcpy`: thousands in a render) goes through the
+//! PLT: measured on a release build, at best, `ce --version` 0.80 → 0.55 ms and `render --all`
+//! up to date 2.2 → 1.85 ms when glibc is linked in. `-C target-feature=+crt-static` is how
+//! Rust asks for that, but it is a compiler flag for every crate, which cargo cannot set for one
+//! binary, and with it proc-macro crates fail to build unless `--target` is given. What the
+//! flag changes for `ce` is the link: rustc passes `-static-pie` (or `-static`), and the
+//! standard library's link attributes name the static archives instead of the shared
+//! libraries. `ce` gets that link from the linker's side: `-static` (with `-no-pie`, as above),
+//! and a directory searched first in which each library the standard library names (`-lgcc_s
+//! -lutil -lrt -lpthread -lm -ldl -lc`) is a linker script naming the static archive, the way
+//! glibc's own `libc.so` is a script naming `libc.so.6`. A library without such a script (a
+//! dependency's own `#[link]`) would still be found as a shared object and linked into a
+//! program with no loader to load it, which crashes at once: `CE_LINKED` tells the tests which
+//! link was chosen, and `tests/cli.rs` checks that a static `ce` needs no shared library and
+//! starts. Linked when the C compiler has glibc's static archives (`libc6-dev` on Debian and
+//! Ubuntu, which any link there needs; `glibc-static` on Fedora), with a warning when it has
+//! not; `CE_LINK=dynamic` keeps the shared library, and `CE_LINK=static` fails the build when
+//! the archives are missing. What it costs: glibc's fixes reach `ce` when it is rebuilt, not
+//! when the system's glibc is updated; glibc in a static program still loads, for name services
+//! other than `files` and `dns` (`/etc/nsswitch.conf`'s `mdns`, `systemd`, `sss`…), that
+//! service's shared library, which must then come from the glibc version `ce` was linked with;
+//! and glibc's code, like `ce`'s, is not placed at a random address, so all of the program's
+//! code (system call wrappers included) sits at addresses known in advance: where that matters
+//! more than start-up time, build with `CE_LINK=dynamic`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
     compile_user_data_header();
-    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=ce.order");
     println!("cargo:rerun-if-env-changed=CC");
-    // The GNU toolchain on Linux, as the project is built and tested; elsewhere the default link.
-    if target_os != "linux" || target_env != "gnu" {
-        println!("cargo:rustc-env=CE_LINKED=dynamic");
-        return;
-    }
-    // Built with `-C target-feature=+crt-static` (which needs `--target`), rustc links the C
-    // library and the unwinder statically itself, and chooses static-pie unless the relocation
-    // model is static: adding `-no-pie` to a static-pie link makes a binary that crashes at once.
+    println!("cargo:rerun-if-env-changed=CE_LINK");
+    let linked = match link() {
+        Linked::Static => "static",
+        Linked::Dynamic => "dynamic",
+    };
+    // For `tests/cli.rs`, which checks the binary against it.
+    println!("cargo:rustc-env=CE_LINKED={linked}");
+}
+
+/// How `ce` links the C library.
+#[derive(Clone, Copy, PartialEq)]
+enum Linked {
+    Static,
+    Dynamic,
+}
+
+/// Sets up the link of the `ce` binary (see the module documentation); returns how it links
+/// the C library.
+fn link() -> Linked {
+    let choice = match std::env::var("CE_LINK") {
+        Err(std::env::VarError::NotPresent) => None,
+        Ok(value) if value == "static" => Some(Linked::Static),
+        Ok(value) if value == "dynamic" => Some(Linked::Dynamic),
+        Ok(value) => panic!("CE_LINK={value:?}: use static or dynamic, or leave it unset"),
+        Err(std::env::VarError::NotUnicode(value)) => {
+            panic!("CE_LINK={value:?}: use static or dynamic, or leave it unset")
+        }
+    };
+    // Built with `-C target-feature=+crt-static` (which needs `--target`; musl targets have it
+    // by default), rustc links the C library and the unwinder statically itself, and chooses
+    // static-pie unless the relocation model is static: adding `-no-pie` to a static-pie link
+    // makes a binary that crashes at once.
     let crt_static = std::env::var("CARGO_CFG_TARGET_FEATURE")
         .unwrap_or_default()
         .split(',')
         .any(|f| f == "crt-static");
+    let crt_linked = if crt_static {
+        Linked::Static
+    } else {
+        Linked::Dynamic
+    };
+    // The GNU toolchain on Linux, as the project is built and tested; elsewhere the default link.
+    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    if target_os != "linux" || target_env != "gnu" {
+        return crt_linked;
+    }
     if !crt_static {
         println!("cargo:rustc-link-arg-bin=ce=-no-pie");
     }
@@ -96,8 +136,8 @@ fn main() {
     // The linker reads a copy in OUT_DIR: cargo keeps this script's output for every checkout
     // that shares the target directory, so a path into the checkout it ran in would name a
     // file another checkout may have deleted.
-    let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from);
-    if let Some(out_dir) = out_dir.filter(|_| order.is_file() && links_with_lld()) {
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    if order.is_file() && links_with_lld() {
         let copy = out_dir.join("ce.order");
         std::fs::copy(&order, &copy).expect("copying ce.order into OUT_DIR");
         println!(
@@ -107,85 +147,86 @@ fn main() {
         println!("cargo:rustc-link-arg-bin=ce=-Wl,--no-warn-symbol-ordering");
     }
     if crt_static {
-        println!("cargo:rustc-env=CE_LINKED=static");
-        return;
+        return crt_linked;
     }
     // The archives are asked of `$CC` or `cc`, which is the host's compiler: when building for
-    // another target, its files are not that target's.
-    let native = std::env::var("HOST").is_ok_and(|host| Ok(host) == std::env::var("TARGET"));
-    let Some(libgcc_eh) = c_compiler_file("libgcc_eh.a").filter(|_| native) else {
-        println!("cargo:rustc-env=CE_LINKED=dynamic");
-        return;
-    };
-    println!("cargo:rerun-if-env-changed=CE_LINK");
-    let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from);
-    let static_link = match (std::env::var("CE_LINK").as_deref(), out_dir) {
-        (Ok("dynamic"), _) | (_, None) => None,
-        (_, Some(out_dir)) => match static_c_library(&out_dir.join("static-libs"), &libgcc_eh) {
+    // another target, its files are not that target's, and the default link is kept.
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if std::env::var("HOST").ok().as_deref() != Some(target.as_str()) {
+        if choice == Some(Linked::Static) {
+            panic!(
+                "CE_LINK=static takes glibc's archives from the host's C compiler, so it is for \
+                 builds for the host only (this one is for {target})"
+            );
+        }
+        return Linked::Dynamic;
+    }
+    let libgcc_eh = c_compiler_file("libgcc_eh.a");
+    let static_libs = match choice {
+        Some(Linked::Dynamic) => None,
+        _ => match static_c_library(&out_dir.join("static-libs"), libgcc_eh.as_deref()) {
             Ok(dir) => Some(dir),
+            Err(reason) if choice == Some(Linked::Static) => panic!("CE_LINK=static: {reason}"),
             Err(reason) => {
                 println!(
                     "cargo:warning=ce is linked against the shared C library, which costs \
-                         it about a quarter of a millisecond at every start: {reason}. Set \
-                         CE_LINK=dynamic to choose this link and silence this warning."
+                     it about a quarter of a millisecond at every start: {reason}. Install \
+                     them and run `cargo clean -p ce-infra`, or set CE_LINK=dynamic to choose \
+                     this link and silence this warning."
                 );
                 None
             }
         },
     };
-    println!(
-        "cargo:rustc-env=CE_LINKED={}",
-        if static_link.is_some() {
-            "static"
-        } else {
-            "dynamic"
-        }
-    );
-    if let Some(dir) = static_link {
+    if let Some(dir) = static_libs {
         println!("cargo:rustc-link-arg-bin=ce=-static");
         println!("cargo:rustc-link-arg-bin=ce=-L{}", dir.display());
-    } else {
+        return Linked::Static;
+    }
+    if let Ok(libgcc_eh) = libgcc_eh {
         println!(
             "cargo:rustc-link-arg-bin=ce=-Wl,--push-state,--whole-archive,{},--pop-state",
             libgcc_eh.display()
         );
     }
+    Linked::Dynamic
 }
 
 /// The libraries the standard library asks the linker for by name, as shared libraries
 /// (`-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc`, after `-Bdynamic`), and the static archives
 /// that take their place: the directory returned holds, under each of those names, a linker
 /// script naming the archives, the way glibc's own `libc.so` is a script naming `libc.so.6`.
-/// Searched before the system's directories, it makes the link the one
-/// `-C target-feature=+crt-static` would make (the standard library's link attributes name the
-/// archives themselves under that feature, and no dependency's code depends on it), for this
-/// binary only and without rebuilding anything. Err says why not (the first archive the C
-/// compiler does not have).
-fn static_c_library(dir: &Path, libgcc_eh: &Path) -> Result<PathBuf, String> {
-    let archive = |name: &str| {
-        c_compiler_file(name).ok_or_else(|| {
-            format!(
-                "the C compiler has no {name} (glibc's static libraries: libc6-dev on Debian \
-                 and Ubuntu, glibc-static on Fedora)"
-            )
-        })
-    };
-    let libgcc = archive("libgcc.a")?;
-    let libc = archive("libc.a")?;
+/// Searched before the system's directories, it links the archives
+/// `-C target-feature=+crt-static` would (the standard library's link attributes name them
+/// under that feature), for this binary only and without rebuilding anything. Err says why
+/// not (the first archive the C compiler does not have, or could not be asked for).
+fn static_c_library(dir: &Path, libgcc_eh: Result<&Path, &String>) -> Result<PathBuf, String> {
+    let libgcc_eh = libgcc_eh.map_err(String::clone)?.to_owned();
+    let libgcc = c_compiler_file("libgcc.a")?;
+    let libc = c_compiler_file("libc.a")?;
     // libc and libgcc refer to each other (and to the unwinder, for thread cancellation), so
     // they are searched as a group until nothing new is found.
     let mut scripts = vec![
-        ("c", vec![libc, libgcc.clone(), libgcc_eh.to_owned()]),
-        ("gcc_s", vec![libgcc_eh.to_owned(), libgcc]),
+        ("c", vec![libc, libgcc.clone(), libgcc_eh.clone()]),
+        ("gcc_s", vec![libgcc_eh, libgcc]),
     ];
     // Since glibc 2.34 these are empty archives kept for old link lines; before, they held
     // their functions.
     for name in ["m", "util", "rt", "pthread", "dl"] {
-        scripts.push((name, vec![archive(&format!("lib{name}.a"))?]));
+        scripts.push((name, vec![c_compiler_file(&format!("lib{name}.a"))?]));
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     for (name, archives) in scripts {
-        let list: Vec<String> = archives.iter().map(|a| a.display().to_string()).collect();
+        let mut list = Vec::new();
+        for archive in archives {
+            let path = archive.display().to_string();
+            if path.contains('"') {
+                return Err(format!("{path} has a quote in its name"));
+            }
+            // A new compiler or C library rewrites the scripts.
+            println!("cargo:rerun-if-changed={path}");
+            list.push(format!("\"{path}\""));
+        }
         let script = format!("GROUP ( {} )\n", list.join(" "));
         let path = dir.join(format!("lib{name}.so"));
         std::fs::write(&path, script).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -256,16 +297,22 @@ fn compile_user_data_header() {
 }
 
 /// A file of the C compiler that drives the link (`libgcc_eh.a`, `libc.a`…), as it finds it;
-/// none when it has no such file.
-fn c_compiler_file(name: &str) -> Option<PathBuf> {
+/// Err says why there is none.
+fn c_compiler_file(name: &str) -> Result<PathBuf, String> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-    let output = Command::new(cc)
+    let output = Command::new(&cc)
         .arg(format!("-print-file-name={name}"))
         .output()
-        .ok()?;
+        .map_err(|e| format!("could not run the C compiler `{cc}` to find {name}: {e}"))?;
     // An unknown file is echoed back as its bare name.
-    let path = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
-    (output.status.success() && path.is_absolute() && path.is_file()).then_some(path)
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if output.status.success() && path.is_absolute() && path.is_file() {
+        return Ok(path);
+    }
+    Err(format!(
+        "the C compiler `{cc}` has no {name} (glibc's static libraries: libc6-dev on Debian and \
+         Ubuntu, glibc-static on Fedora)"
+    ))
 }
 
 /// Whether rustc links with LLD: its default on x86_64 GNU/Linux since Rust 1.90, unless the

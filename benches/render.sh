@@ -8,14 +8,18 @@
 # are installed) and, when it is dynamic, the relocations the loader applies
 # (LD_DEBUG=statistics).
 # The rows that write start each run without the output directory: the run before's output is
-# moved aside (a rename), never deleted while they are measured, and those rows stop at 200 runs.
+# moved aside (a rename), never deleted while they are measured, and those rows make 40 runs a
+# round.
 # On ext4 without a journal, creating a file first skips every free inode of its group deleted
 # in the last one to six minutes (fs/ext4/ialloc.c, `recently_deleted`), so deleting the output
 # before each run made every run slower than the one before it. `cp -r` of the same tree is
 # measured the same way. Both are measured in $TMPDIR (by default /tmp) and again on tmpfs
 # (/dev/shm) when that is another file system.
-# Usage: benches/render.sh [extra hyperfine flags; not --runs, --min-runs, --max-runs or
-#                          --warmup, which it sets]
+# Each row is measured in ROUNDS rounds (default 5) interleaved with the other rows, and its
+# figures are over all its runs: 40 a round for the writing rows, 100 for the others.
+#        ROUNDS=10 benches/render.sh            more rounds
+# Usage: benches/render.sh [extra hyperfine flags; not --runs, --min-runs, --max-runs,
+#                          --warmup or --prepare, which it sets]
 #        CE_BIN=path/to/ce benches/render.sh   measures that binary instead of building one
 #        TMPDIR=/dev/shm benches/render.sh      writes into that file system only
 set -euo pipefail
@@ -26,9 +30,16 @@ cd "$repo"
 missing=()
 command -v hyperfine >/dev/null || missing+=(hyperfine)
 [[ -x /usr/bin/time ]] || missing+=(time)
+command -v readelf >/dev/null || missing+=(binutils)
 if ((${#missing[@]})); then
     printf 'benches/render.sh: missing %s; install with: apt-get install -y %s\n' \
         "${missing[*]}" "${missing[*]}" >&2
+    exit 1
+fi
+
+rounds=${ROUNDS:-5}
+if [[ ! $rounds =~ ^[1-9][0-9]*$ ]]; then
+    printf 'benches/render.sh: ROUNDS=%s is not a number of rounds (1 or more)\n' "$rounds" >&2
     exit 1
 fi
 
@@ -113,18 +124,35 @@ benches+=(
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 printf 'measuring %d envs, %d files, %d resources on %s cores (load average %s)...\n' \
     "$envs" "$files" "$resources" "$(nproc)" "$load_before" >&2
+# The rows are measured in rounds, one after the other within each round, and each row's
+# figures are taken from all its rounds' runs together: this virtual machine's speed changes
+# from one minute to the next (the host's other guests), and a row measured in one block would
+# carry whatever the machine did during its few seconds.
+for ((round = 1; round <= rounds; round++)); do
+    for index in "${!benches[@]}"; do
+        IFS='|' read -r name cmd prepare <<<"${benches[$index]}"
+        # A writing row makes 40 runs a round (200 in all): every run leaves a tree that is
+        # deleted at the end.
+        args=(--shell=none --warmup 5 --export-json "$work/t.json" --style none "$@")
+        if [[ -n $prepare ]]; then
+            args+=(--runs 40 --prepare "$prepare")
+        else
+            args+=(--runs 100)
+        fi
+        hyperfine "${args[@]}" "$cmd" >/dev/null 2>"$work/hyperfine.err" || {
+            cat "$work/hyperfine.err" >&2
+            exit 1
+        }
+        python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["results"][0]["times"], sep="\n")' \
+            "$work/t.json" >>"$work/times.$index"
+    done
+done
 rows=()
-for bench in "${benches[@]}"; do
-    IFS='|' read -r name cmd prepare <<<"$bench"
-    args=(--shell=none --warmup 20 --min-runs 200 --export-csv "$work/t.csv" --style none "$@")
-    # A writing row stops at 200 runs: every run leaves a tree deleted at the end.
-    if [[ -n $prepare ]]; then args+=(--max-runs 200 --prepare "$prepare"); fi
-    hyperfine "${args[@]}" "$cmd" >/dev/null 2>"$work/hyperfine.err" || {
-        cat "$work/hyperfine.err" >&2
-        exit 1
-    }
-    # CSV: command,mean,stddev,median,user,system,min,max (seconds).
-    wall=$(awk -F, 'NR == 2 { printf "%.2f ms  (mean %.2f ± %.2f, min %.2f)", $4 * 1000, $2 * 1000, $3 * 1000, $7 * 1000 }' "$work/t.csv")
+for index in "${!benches[@]}"; do
+    IFS='|' read -r name cmd prepare <<<"${benches[$index]}"
+    wall=$(python3 -c 'import statistics as s, sys
+t = [float(line) * 1000 for line in open(sys.argv[1])]
+print("%.2f ms  (mean %.2f ± %.2f, min %.2f)" % (s.median(t), s.mean(t), s.stdev(t), min(t)))' "$work/times.$index")
     # Peak RSS: the largest of several runs, in MiB.
     peak=0
     faults=0
@@ -143,14 +171,18 @@ for row in "${rows[@]}"; do
     IFS='|' read -r name wall rss faults <<<"$row"
     printf '%-38s %-44s %-10s %s\n' "$name" "$wall" "$rss" "$faults"
 done
-if readelf -lW "$bin" | grep -q INTERP; then
+if [[ $(readelf -lW "$bin") == *INTERP* ]]; then
     relocations=$(LD_DEBUG=statistics "$bin" --version 2>&1 >/dev/null |
         awk '/number of relative relocations/ { print $NF; exit }')
     printf '\nstart-up: dynamically linked, %s relative relocations applied by the loader; binary %s\n' \
         "${relocations:-0}" "$(readelf -h "$bin" | awk '/Type:/ { print $2 }')"
 else
-    printf '\nstart-up: statically linked, no dynamic loader; %s IRELATIVE relocations (glibc choosing its string functions for the CPU); binary %s\n' \
-        "$(readelf -rW "$bin" | grep -c IRELATIV || true)" "$(readelf -h "$bin" | awk '/Type:/ { print $2 }')"
+    # A static-pie relocates itself (R_X86_64_RELATIVE); IRELATIVE is glibc choosing its
+    # string functions for the CPU.
+    relocations=$(readelf -rW "$bin")
+    printf '\nstart-up: statically linked, no dynamic loader; its own start code applies %s relative and %s IRELATIVE relocations; binary %s\n' \
+        "$(grep -c '_RELATIVE ' <<<"$relocations" || true)" "$(grep -c IRELATIV <<<"$relocations" || true)" \
+        "$(readelf -h "$bin" | awk '/Type:/ { print $2 }')"
 fi
 printf 'targets: render --all <= 3 ms median wall and <= 8 MiB peak RSS; --version <= 1 ms; validate --all well under 500 ms\n'
 printf 'ce %s, %s, %s; load average %s before, %s after (other work on the machine inflates\nmedians and means; min is the least disturbed)\n' \
