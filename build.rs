@@ -124,7 +124,19 @@ fn link() -> Linked {
     // The GNU toolchain on Linux, as the project is built and tested; elsewhere the default link.
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    if crt_static && choice == Some(Linked::Dynamic) {
+        println!(
+            "cargo:warning=CE_LINK=dynamic is ignored: this build is `+crt-static`, which links \
+             the C library statically"
+        );
+    }
     if target_os != "linux" || target_env != "gnu" {
+        if choice == Some(Linked::Static) && !crt_static {
+            panic!(
+                "CE_LINK=static links glibc's archives, on GNU/Linux only; for this target, \
+                 build with `-C target-feature=+crt-static` where it supports that"
+            );
+        }
         return crt_linked;
     }
     if !crt_static {
@@ -156,7 +168,8 @@ fn link() -> Linked {
         if choice == Some(Linked::Static) {
             panic!(
                 "CE_LINK=static takes glibc's archives from the host's C compiler, so it is for \
-                 builds for the host only (this one is for {target})"
+                 builds for the host only (this one is for {target}); for another target, \
+                 build with `--target {target}` and `-C target-feature=+crt-static`"
             );
         }
         return Linked::Dynamic;
@@ -170,9 +183,9 @@ fn link() -> Linked {
             Err(reason) => {
                 println!(
                     "cargo:warning=ce is linked against the shared C library, which costs \
-                     it about a quarter of a millisecond at every start: {reason}. Install \
-                     them and run `cargo clean -p ce-infra`, or set CE_LINK=dynamic to choose \
-                     this link and silence this warning."
+                     it about a quarter of a millisecond at every start: {reason}. Once that \
+                     is fixed, `cargo clean -p ce-infra` links it statically; CE_LINK=dynamic \
+                     chooses this link and silences this warning."
                 );
                 None
             }
@@ -309,10 +322,12 @@ fn c_compiler_file(name: &str) -> Result<PathBuf, String> {
     if output.status.success() && path.is_absolute() && path.is_file() {
         return Ok(path);
     }
-    Err(format!(
-        "the C compiler `{cc}` has no {name} (glibc's static libraries: libc6-dev on Debian and \
-         Ubuntu, glibc-static on Fedora)"
-    ))
+    let install = if name.starts_with("libgcc") {
+        "GCC's own libraries, which come with GCC: libgcc-<version>-dev on Debian and Ubuntu"
+    } else {
+        "glibc's static libraries: libc6-dev on Debian and Ubuntu, glibc-static on Fedora"
+    };
+    Err(format!("the C compiler `{cc}` has no {name} ({install})"))
 }
 
 /// Whether rustc links with LLD: its default on x86_64 GNU/Linux since Rust 1.90, unless the

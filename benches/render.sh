@@ -5,8 +5,8 @@
 #   ce validate --all                                       well under 0.5 s
 # Wall time by hyperfine (median of many runs, no shell in between), peak RSS and page faults by
 # GNU time; how the binary is linked (build.rs links it statically when glibc's static libraries
-# are installed) and, when it is dynamic, the relocations the loader applies
-# (LD_DEBUG=statistics).
+# are installed) and the relocations applied at start: by the loader (LD_DEBUG=statistics) for
+# a dynamic binary, by its own start code for a static one.
 # The rows that write start each run without the output directory: the run before's output is
 # moved aside (a rename), never deleted while they are measured, and those rows make 40 runs a
 # round.
@@ -19,7 +19,8 @@
 # figures are over all its runs: 40 a round for the writing rows, 100 for the others.
 #        ROUNDS=10 benches/render.sh            more rounds
 # Usage: benches/render.sh [extra hyperfine flags; not --runs, --min-runs, --max-runs,
-#                          --warmup or --prepare, which it sets]
+#                          --warmup, --prepare, --export-json or --style, which it sets or
+#                          which conflict with what it sets]
 #        CE_BIN=path/to/ce benches/render.sh   measures that binary instead of building one
 #        TMPDIR=/dev/shm benches/render.sh      writes into that file system only
 set -euo pipefail
@@ -131,8 +132,8 @@ printf 'measuring %d envs, %d files, %d resources on %s cores (load average %s).
 for ((round = 1; round <= rounds; round++)); do
     for index in "${!benches[@]}"; do
         IFS='|' read -r name cmd prepare <<<"${benches[$index]}"
-        # A writing row makes 40 runs a round (200 in all): every run leaves a tree that is
-        # deleted at the end.
+        # A writing row makes 40 runs a round (and 5 warm-ups): every run leaves a tree that
+        # is deleted at the end, 225 with the default five rounds.
         args=(--shell=none --warmup 5 --export-json "$work/t.json" --style none "$@")
         if [[ -n $prepare ]]; then
             args+=(--runs 40 --prepare "$prepare")
