@@ -99,14 +99,11 @@ enum Linked {
 /// Sets up the link of the `ce` binary (see the module documentation); returns how it links
 /// the C library.
 fn link() -> Linked {
-    let choice = match std::env::var("CE_LINK") {
-        Err(std::env::VarError::NotPresent) => None,
-        Ok(value) if value == "static" => Some(Linked::Static),
-        Ok(value) if value == "dynamic" => Some(Linked::Dynamic),
-        Ok(value) => panic!("CE_LINK={value:?}: use static or dynamic, or leave it unset"),
-        Err(std::env::VarError::NotUnicode(value)) => {
-            panic!("CE_LINK={value:?}: use static or dynamic, or leave it unset")
-        }
+    let choice = match std::env::var_os("CE_LINK") {
+        None => None,
+        Some(value) if value == "static" => Some(Linked::Static),
+        Some(value) if value == "dynamic" => Some(Linked::Dynamic),
+        Some(value) => panic!("CE_LINK={value:?}: use static or dynamic, or leave it unset"),
     };
     // Built with `-C target-feature=+crt-static` (which needs `--target`; musl targets have it
     // by default), rustc links the C library and the unwinder statically itself, and chooses
@@ -177,7 +174,10 @@ fn link() -> Linked {
     let libgcc_eh = c_compiler_file("libgcc_eh.a");
     let static_libs = match choice {
         Some(Linked::Dynamic) => None,
-        _ => match static_c_library(&out_dir.join("static-libs"), libgcc_eh.as_deref()) {
+        _ => match libgcc_eh
+            .clone()
+            .and_then(|libgcc_eh| static_c_library(&out_dir.join("static-libs"), libgcc_eh))
+        {
             Ok(dir) => Some(dir),
             Err(reason) if choice == Some(Linked::Static) => panic!("CE_LINK=static: {reason}"),
             Err(reason) => {
@@ -213,8 +213,7 @@ fn link() -> Linked {
 /// `-C target-feature=+crt-static` would (the standard library's link attributes name them
 /// under that feature), for this binary only and without rebuilding anything. Err says why
 /// not (the first archive the C compiler does not have, or could not be asked for).
-fn static_c_library(dir: &Path, libgcc_eh: Result<&Path, &String>) -> Result<PathBuf, String> {
-    let libgcc_eh = libgcc_eh.map_err(String::clone)?.to_owned();
+fn static_c_library(dir: &Path, libgcc_eh: PathBuf) -> Result<PathBuf, String> {
     let libgcc = c_compiler_file("libgcc.a")?;
     let libc = c_compiler_file("libc.a")?;
     // libc and libgcc refer to each other (and to the unwinder, for thread cancellation), so
